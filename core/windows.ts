@@ -1,0 +1,38 @@
+/**
+ * Quota windows: the calendar day and month in the gateway's time zone.
+ * @module
+ */
+
+/** The day and month that contain one instant, with the instants they end. */
+export interface QuotaWindows {
+  /** Local calendar day, `YYYY-MM-DD`: the key of the usage counters. */
+  day: string;
+  /** First day of the local month, `YYYY-MM-DD` (inclusive). */
+  monthStart: string;
+  /** First day of the next local month, `YYYY-MM-DD` (exclusive). */
+  monthEnd: string;
+  /** When the day window resets (next local midnight; a DST day has 23 or 25 hours). */
+  dayResetAt: Temporal.Instant;
+  /** When the month window resets. */
+  monthResetAt: Temporal.Instant;
+}
+
+/** Computes the quota windows that contain `instant` in `timeZone`. */
+export function windowsAt(instant: Temporal.Instant, timeZone: string): QuotaWindows {
+  const date = instant.toZonedDateTimeISO(timeZone).toPlainDate();
+  const monthStart = date.with({ day: 1 });
+  const monthEnd = monthStart.add({ months: 1 });
+  return {
+    day: date.toString(),
+    monthStart: monthStart.toString(),
+    monthEnd: monthEnd.toString(),
+    // toZonedDateTime on a plain date gives the start of that day, even where midnight is skipped.
+    dayResetAt: date.add({ days: 1 }).toZonedDateTime({ timeZone }).toInstant(),
+    monthResetAt: monthEnd.toZonedDateTime({ timeZone }).toInstant(),
+  };
+}
+
+/** Whole seconds from `now` until `later`, at least 1 (used for Retry-After). */
+export function secondsUntil(now: Temporal.Instant, later: Temporal.Instant): number {
+  return Math.max(1, Math.ceil(now.until(later).total("seconds")));
+}

@@ -1,0 +1,299 @@
+/**
+ * SQLite adapter (node:sqlite). Writes run in `BEGIN IMMEDIATE` transactions in WAL mode, so
+ * admission is serialised across every process that opens the same file.
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { sqliteMigrations } from "./migrations/sqlite.ts";
+import { PATCHABLE_COLUMNS, toApiKey, toUsageMap } from "./rows.ts";
+import type {
+  Admission,
+  ApiKey,
+  ApiKeyPatch,
+  KeyUsage,
+  NewApiKey,
+  RequestStart,
+  Settings,
+  Settlement,
+  Store,
+  WindowKeys,
+} from "./store.ts";
+import type { Decision, WindowUsage } from "../core/quota.ts";
+
+/** Turns `sqlite:///relative/path` or `sqlite:////absolute/path` into a file path. */
+export function sqlitePath(url: string): string {
+  const match = /^sqlite:\/\/\/(.+)$/.exec(url);
+  if (!match) {
+    throw new Error(
+      `Cannot parse DATABASE_URL: expected sqlite:///relative/path or sqlite:////absolute/path`,
+    );
+  }
+  return match[1];
+}
+
+type Row = Record<string, SQLInputValue>;
+
+/** Opens (creating when needed) the SQLite database at a sqlite:/// URL. */
+export function openSqliteStore(url: string): SqliteStore {
+  const path = sqlitePath(url);
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  return new SqliteStore(new DatabaseSync(path));
+}
+
+/** The SQLite implementation of Store. */
+export class SqliteStore implements Store {
+  readonly dialect = "sqlite" as const;
+  #db: DatabaseSync;
+  #cache = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA busy_timeout = 10000");
+    db.exec("PRAGMA foreign_keys = ON");
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#cache.get(sql);
+    if (!s) this.#cache.set(sql, s = this.#db.prepare(sql));
+    return s;
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#stmt(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#stmt(sql).all(...params) as Row[];
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]) {
+    return this.#stmt(sql).run(...params);
+  }
+
+  /** Runs `fn` in a write transaction taken at once, so no other writer can interleave. */
+  #write<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  migrate(): Promise<void> {
+    this.#write(() => {
+      this.#db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+      );
+      const done = new Set(
+        this.#db.prepare("SELECT version FROM schema_migrations").all().map((r) =>
+          Number(r.version)
+        ),
+      );
+      for (const m of sqliteMigrations) {
+        if (done.has(m.version)) continue;
+        this.#db.exec(m.sql);
+        this.#db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+          .run(m.version, m.name, new Date().toISOString());
+      }
+    });
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+
+  seedSettings(defaults: Settings): Promise<void> {
+    this.#write(() => {
+      for (const [name, value] of Object.entries(defaults)) {
+        this.#run("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", name, value);
+      }
+    });
+    return Promise.resolve();
+  }
+
+  getSettings(): Promise<Settings> {
+    const rows = this.#all("SELECT name, value FROM settings");
+    const map = Object.fromEntries(rows.map((r) => [r.name, r.value]));
+    return Promise.resolve({
+      ollama_url: String(map.ollama_url ?? ""),
+      default_model: String(map.default_model ?? ""),
+    });
+  }
+
+  updateSettings(patch: Partial<Settings>): Promise<Settings> {
+    this.#write(() => {
+      for (const [name, value] of Object.entries(patch)) {
+        if (value === undefined) continue;
+        this.#run(
+          "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+          name,
+          value,
+        );
+      }
+    });
+    return this.getSettings();
+  }
+
+  createKey(k: NewApiKey): Promise<ApiKey> {
+    const row = this.#get(
+      `INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at,
+         daily_request_limit, monthly_request_limit, daily_token_limit, monthly_token_limit)
+       VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      k.name,
+      k.prefix,
+      k.key_hash,
+      k.created_at,
+      k.expires_at,
+      k.daily_request_limit,
+      k.monthly_request_limit,
+      k.daily_token_limit,
+      k.monthly_token_limit,
+    );
+    return Promise.resolve(toApiKey(row!));
+  }
+
+  listKeys(): Promise<ApiKey[]> {
+    return Promise.resolve(this.#all("SELECT * FROM api_keys ORDER BY id").map(toApiKey));
+  }
+
+  getKey(id: number): Promise<ApiKey | null> {
+    const row = this.#get("SELECT * FROM api_keys WHERE id = ?", id);
+    return Promise.resolve(row ? toApiKey(row) : null);
+  }
+
+  findKeyByHash(hash: string): Promise<ApiKey | null> {
+    const row = this.#get("SELECT * FROM api_keys WHERE key_hash = ?", hash);
+    return Promise.resolve(row ? toApiKey(row) : null);
+  }
+
+  updateKey(id: number, patch: ApiKeyPatch): Promise<ApiKey | null> {
+    const columns = PATCHABLE_COLUMNS.filter((c) => patch[c] !== undefined);
+    if (columns.length === 0) return this.getKey(id);
+    const values = columns.map((c) => {
+      const v = patch[c];
+      return typeof v === "boolean" ? (v ? 1 : 0) : v as SQLInputValue;
+    });
+    const row = this.#get(
+      `UPDATE api_keys SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE id = ? RETURNING *`,
+      ...values,
+      id,
+    );
+    return Promise.resolve(row ? toApiKey(row) : null);
+  }
+
+  deleteKey(id: number): Promise<boolean> {
+    return Promise.resolve(this.#run("DELETE FROM api_keys WHERE id = ?", id).changes > 0);
+  }
+
+  usageByKey(w: WindowKeys): Promise<Map<number, KeyUsage>> {
+    const rows = this.#all(
+      `SELECT key_id, 'day' AS window, requests, prompt_tokens, completion_tokens
+         FROM usage_daily WHERE day = ?
+       UNION ALL
+       SELECT key_id, 'month' AS window, SUM(requests) AS requests,
+              SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens
+         FROM usage_daily WHERE day >= ? AND day < ? GROUP BY key_id`,
+      w.day,
+      w.monthStart,
+      w.monthEnd,
+    );
+    return Promise.resolve(toUsageMap(rows));
+  }
+
+  admit(
+    start: RequestStart,
+    decide: (key: ApiKey, usage: WindowUsage) => Decision,
+  ): Promise<Admission | null> {
+    const w = start.windows;
+    return Promise.resolve(this.#write(() => {
+      const keyRow = this.#get("SELECT * FROM api_keys WHERE id = ?", start.keyId);
+      if (!keyRow) return null;
+      const day = this.#get(
+        `SELECT requests, prompt_tokens + completion_tokens AS tokens, reserved_tokens AS reserved
+           FROM usage_daily WHERE key_id = ? AND day = ?`,
+        start.keyId,
+        w.day,
+      );
+      const month = this.#get(
+        `SELECT COALESCE(SUM(requests), 0) AS requests,
+                COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,
+                COALESCE(SUM(reserved_tokens), 0) AS reserved
+           FROM usage_daily WHERE key_id = ? AND day >= ? AND day < ?`,
+        start.keyId,
+        w.monthStart,
+        w.monthEnd,
+      )!;
+      const decision = decide(toApiKey(keyRow), {
+        day: {
+          requests: Number(day?.requests ?? 0),
+          tokens: Number(day?.tokens ?? 0),
+          reserved: Number(day?.reserved ?? 0),
+        },
+        month: {
+          requests: Number(month.requests),
+          tokens: Number(month.tokens),
+          reserved: Number(month.reserved),
+        },
+      });
+      if (!decision.ok) return { decision, requestId: null };
+      this.#run(
+        `INSERT INTO usage_daily (key_id, day, requests, reserved_tokens) VALUES (?, ?, 1, ?)
+         ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + 1,
+           reserved_tokens = reserved_tokens + excluded.reserved_tokens`,
+        start.keyId,
+        w.day,
+        decision.reservation,
+      );
+      const logged = this.#get(
+        `INSERT INTO request_log (key_id, day, started_at, route, model, reserved_tokens)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+        start.keyId,
+        w.day,
+        start.startedAt,
+        start.route,
+        start.model,
+        decision.reservation,
+      )!;
+      this.#run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", start.startedAt, start.keyId);
+      return { decision, requestId: Number(logged.id) };
+    }));
+  }
+
+  settle(s: Settlement): Promise<void> {
+    this.#write(() => {
+      this.#run(
+        `UPDATE usage_daily SET reserved_tokens = reserved_tokens - ?, requests = requests - ?,
+           prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?
+         WHERE key_id = ? AND day = ?`,
+        s.reservation,
+        s.charged ? 0 : 1,
+        s.charged ? s.promptTokens : 0,
+        s.charged ? s.completionTokens : 0,
+        s.keyId,
+        s.day,
+      );
+      this.#run(
+        `UPDATE request_log SET state = 'settled', charged = ?, status = ?, prompt_tokens = ?,
+           completion_tokens = ?, estimated = ?, duration_ms = ? WHERE id = ?`,
+        s.charged ? 1 : 0,
+        s.status,
+        s.charged ? s.promptTokens : 0,
+        s.charged ? s.completionTokens : 0,
+        s.estimated ? 1 : 0,
+        s.durationMs,
+        s.requestId,
+      );
+    });
+    return Promise.resolve();
+  }
+}

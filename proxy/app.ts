@@ -1,0 +1,57 @@
+/**
+ * The proxy listener: Ollama's and OpenAI's routes behind API keys and quotas.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Deps } from "../core/deps.ts";
+import { type ProxyEnv, requireApiKey } from "./auth.ts";
+import { cors } from "./cors.ts";
+import { errorResponse, familyOf, ProxyError } from "./errors.ts";
+import { handleInference } from "./inference.ts";
+import { handleReadOnly } from "./read_only.ts";
+import { INFERENCE_ROUTES, MANAGEMENT_PATHS, READ_ONLY_ROUTES } from "./routes.ts";
+
+/** Builds the proxy app. */
+export function createProxyApp(deps: Deps): Hono<ProxyEnv> {
+  const app = new Hono<ProxyEnv>();
+
+  app.onError((err, c) => {
+    const family = familyOf(c.req.path);
+    if (err instanceof ProxyError) return errorResponse(family, err);
+    deps.log.error("unexpected error", { route: c.req.path, error: err.message });
+    return errorResponse(family, new ProxyError(500, "Internal gateway error", "internal_error"));
+  });
+  app.notFound((c) => {
+    throw new ProxyError(404, `Route ${c.req.method} ${c.req.path} not found`, "not_found");
+  });
+
+  app.use(cors(deps.config.allowedOrigins));
+
+  // Heartbeat for clients (Ollama's CLI and libraries); no key needed.
+  app.on(["GET", "HEAD"], "/", (c) => c.text("Ollama is running"));
+
+  app.use(requireApiKey(deps));
+
+  for (const route of INFERENCE_ROUTES) {
+    app.post(route.path, (c) => handleInference(c, route, deps));
+  }
+  for (const r of READ_ONLY_ROUTES) {
+    const methods = r.method === "GET" ? ["GET", "HEAD"] : [r.method];
+    app.on(methods, r.path, (c) => {
+      const upstream = r.upstream.includes(":model")
+        ? r.upstream.replace(":model", encodeURIComponent(c.req.param("model") ?? ""))
+        : r.upstream;
+      return handleReadOnly(c, upstream, deps);
+    });
+  }
+  for (const path of MANAGEMENT_PATHS) {
+    app.all(path, () => {
+      throw new ProxyError(
+        403,
+        "Model management is not allowed through the gateway; ask an admin",
+        "model_management_forbidden",
+      );
+    });
+  }
+  return app;
+}

@@ -1,0 +1,65 @@
+/**
+ * API-key authentication: `Authorization: Bearer sk-…`, a bare `Authorization: sk-…`, or `x-api-key`.
+ * @module
+ */
+import { createMiddleware } from "hono/factory";
+import type { ApiKey } from "../db/store.ts";
+import type { Deps } from "../core/deps.ts";
+import { keyStatus } from "../core/api_keys.ts";
+import { hashApiKey } from "../core/secrets.ts";
+import { ProxyError } from "./errors.ts";
+
+/** Hono variables the proxy sets. */
+export type ProxyEnv = { Variables: { apiKey: ApiKey } };
+
+/** Picks the presented key out of the request headers; null when none was sent. */
+export function presentedKey(headers: Headers): string | null {
+  const candidates: string[] = [];
+  const auth = headers.get("authorization")?.trim();
+  if (auth) candidates.push(/^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "").trim() : auth);
+  const xApiKey = headers.get("x-api-key")?.trim();
+  if (xApiKey) candidates.push(xApiKey);
+  // OpenAI-style clients may send a placeholder bearer ("ollama") next to a real x-api-key.
+  return candidates.find((c) => c.startsWith("sk-")) ?? candidates[0] ?? null;
+}
+
+/** Requires a valid, active, unexpired key and puts it on the context. */
+export function requireApiKey(deps: Deps) {
+  return createMiddleware<ProxyEnv>(async function requireApiKey(c, next) {
+    const presented = presentedKey(c.req.raw.headers);
+    if (!presented) {
+      throw new ProxyError(
+        401,
+        "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
+        "missing_api_key",
+      );
+    }
+    let key: ApiKey | null;
+    try {
+      key = await deps.store.findKeyByHash(hashApiKey(presented));
+    } catch (err) {
+      throw databaseUnavailable(deps, err);
+    }
+    if (!key) throw new ProxyError(401, "Invalid API key", "invalid_api_key");
+    const status = keyStatus(key, deps.clock.now());
+    if (status === "deactivated") {
+      throw new ProxyError(401, "API key is deactivated", "api_key_deactivated");
+    }
+    if (status === "expired") {
+      throw new ProxyError(401, `API key expired at ${key.expires_at}`, "api_key_expired");
+    }
+    c.set("apiKey", key);
+    await next();
+  });
+}
+
+/** The 503 answered when the database cannot be asked: fail closed, never admit unchecked. */
+export function databaseUnavailable(deps: Deps, err: unknown): ProxyError {
+  deps.log.error("database unavailable", { error: (err as Error)?.message ?? String(err) });
+  return new ProxyError(
+    503,
+    "Quota database unavailable; request not admitted, try again shortly",
+    "database_unavailable",
+    { "retry-after": "5" },
+  );
+}

@@ -1,0 +1,278 @@
+/**
+ * An inference request from admission to settlement: check the quota, cap generation, forward,
+ * stream back, count tokens, release the reservation.
+ * @module
+ */
+import type { Context } from "hono";
+import type { Deps } from "../core/deps.ts";
+import { type Ask, decideAdmission, hasTokenLimit } from "../core/quota.ts";
+import { estimatePromptTokens, estimateTokens } from "../core/tokens.ts";
+import { windowsAt } from "../core/windows.ts";
+import type { Settlement } from "../db/store.ts";
+import { type ProxyEnv, databaseUnavailable } from "./auth.ts";
+import { ProxyError } from "./errors.ts";
+import { quotaExceeded } from "./quota_errors.ts";
+import { setRateLimitHeaders } from "./ratelimit_headers.ts";
+import { readInferenceBody } from "./request_body.ts";
+import type { InferenceRoute } from "./routes.ts";
+import { NdjsonMeter, SseMeter, type StreamMeter } from "./stream_meter.ts";
+import { clientHeaders, upstreamHeaders } from "./upstream.ts";
+import { completionTextOf, settleTokens, type Tokens, usageOfBody } from "./usage.ts";
+
+type Body = Record<string, unknown>;
+
+/** The client's own generation limit, when it set a positive one. */
+function clientMaxTokens(body: Body, route: InferenceRoute): number | null {
+  const values: unknown[] = route.maxField === "num_predict"
+    ? [(body.options as Body | null | undefined)?.num_predict]
+    : [body.max_tokens, body.max_completion_tokens];
+  const positive = values.filter((v): v is number => typeof v === "number" && v > 0);
+  return positive.length ? Math.min(...positive) : null;
+}
+
+/** Writes the generation cap where Ollama reads it for this route. */
+function applyGenerationCap(body: Body, route: InferenceRoute, cap: number): void {
+  if (route.maxField === "num_predict") {
+    body.options = { ...(body.options as Body | null | undefined ?? {}), num_predict: cap };
+  } else if (route.maxField === "max_tokens") {
+    body.max_tokens = cap;
+  }
+}
+
+/** Asks Ollama for streamed usage; returns true when the client did not ask and it must be stripped. */
+function requestStreamUsage(body: Body): boolean {
+  const options = (body.stream_options ?? {}) as Body;
+  if (options.include_usage === true) return false;
+  body.stream_options = { ...options, include_usage: true };
+  return true;
+}
+
+/** Handles one inference request on `route`. */
+export async function handleInference(
+  c: Context<ProxyEnv>,
+  route: InferenceRoute,
+  deps: Deps,
+): Promise<Response> {
+  const startedMs = performance.now();
+  const key = c.get("apiKey");
+  const body = await readInferenceBody(c.req.raw, route.path);
+  const settings = await deps.settings.get().catch((err) => {
+    throw databaseUnavailable(deps, err);
+  });
+  if (typeof body.model !== "string" || body.model.trim() === "") body.model = settings.default_model;
+  const model = body.model as string;
+  const stream = route.streamsByDefault ? body.stream !== false : body.stream === true;
+
+  let promptEstimate: number | null = null;
+  const estimatePrompt = () => promptEstimate ??= estimatePromptTokens(body);
+  const ask: Ask = {
+    // Estimating costs CPU; only keys with a token limit need it before forwarding.
+    promptTokens: hasTokenLimit(key) ? estimatePrompt() : 0,
+    generates: route.generates,
+    clientMaxTokens: clientMaxTokens(body, route),
+    maxReservedTokens: deps.config.maxReservedTokens,
+  };
+
+  const now = deps.clock.now();
+  const windows = windowsAt(now, deps.config.timeZone);
+  const admission = await deps.store.admit(
+    {
+      keyId: key.id,
+      windows,
+      route: route.path,
+      model,
+      startedAt: new Date(now.epochMilliseconds).toISOString(),
+    },
+    (fresh, usage) => decideAdmission(fresh, usage, ask),
+  ).catch((err) => {
+    throw databaseUnavailable(deps, err);
+  });
+  if (!admission) throw new ProxyError(401, "Invalid API key", "invalid_api_key");
+  const { decision } = admission;
+  const quotaHeaders = new Headers();
+  setRateLimitHeaders(quotaHeaders, decision.quota, windows, now);
+  if (!decision.ok) {
+    deps.log.info("quota exceeded", { key: key.prefix, route: route.path, limit: decision.limit });
+    throw quotaExceeded(
+      decision.limit,
+      decision.limitValue,
+      windows,
+      now,
+      deps.config.timeZone,
+      quotaHeaders,
+    );
+  }
+
+  if (decision.generationCap !== null) applyGenerationCap(body, route, decision.generationCap);
+  const strip = stream && route.usageOption ? requestStreamUsage(body) : false;
+
+  let settled = false;
+  const settle = (status: number, charged: boolean, tokens: Tokens) => {
+    if (settled) return Promise.resolve();
+    settled = true;
+    const s: Settlement = {
+      requestId: admission.requestId!,
+      keyId: key.id,
+      day: windows.day,
+      reservation: decision.reservation,
+      charged,
+      promptTokens: tokens.prompt,
+      completionTokens: tokens.completion,
+      estimated: tokens.estimated,
+      status,
+      durationMs: Math.round(performance.now() - startedMs),
+    };
+    deps.log.info("request", {
+      key: key.prefix,
+      route: route.path,
+      model,
+      status,
+      prompt_tokens: s.promptTokens,
+      completion_tokens: s.completionTokens,
+      estimated: s.estimated,
+      charged,
+      ms: s.durationMs,
+    });
+    return deps.store.settle(s).catch((err) =>
+      deps.log.error("cannot record usage", { error: (err as Error).message, key: key.prefix })
+    );
+  };
+  const nothing: Tokens = { prompt: 0, completion: 0, estimated: false };
+
+  // Until the response is handed to Deno, an aborted request signal means the client left.
+  // Afterwards the signal also fires on normal completion, so the stream's cancel() is used.
+  const upstreamAbort = new AbortController();
+  let handedOver = false;
+  const onClientGone = () => {
+    if (!handedOver) upstreamAbort.abort();
+  };
+  c.req.raw.signal.addEventListener("abort", onClientGone, { once: true });
+
+  const headers = upstreamHeaders(c.req.raw.headers);
+  headers.set("content-type", "application/json");
+  let upstream: Response;
+  try {
+    upstream = await fetch(settings.ollama_url + route.path, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      signal: upstreamAbort.signal,
+    });
+  } catch (err) {
+    const clientLeft = upstreamAbort.signal.aborted;
+    await settle(clientLeft ? 499 : 502, false, nothing);
+    if (clientLeft) return new Response(null, { status: 499 });
+    deps.log.warn("ollama unreachable", { error: (err as Error).message });
+    throw new ProxyError(
+      502,
+      "Cannot reach Ollama: the upstream server did not answer",
+      "upstream_unavailable",
+      Object.fromEntries(quotaHeaders),
+    );
+  }
+
+  const responseHeaders = clientHeaders(upstream.headers);
+  for (const [name, value] of quotaHeaders) responseHeaders.set(name, value);
+  const contentType = upstream.headers.get("content-type") ?? "";
+  const streamed = upstream.ok &&
+    (contentType.includes("ndjson") || contentType.includes("event-stream"));
+
+  if (!streamed) {
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(await upstream.arrayBuffer());
+    } catch {
+      await settle(upstreamAbort.signal.aborted ? 499 : 502, false, nothing);
+      return new Response(null, { status: 499 });
+    }
+    if (!upstream.ok) {
+      // An error before any output: the request unit and reservation are given back.
+      await settle(upstream.status, false, nothing);
+    } else {
+      let json: unknown = null;
+      try {
+        json = JSON.parse(new TextDecoder().decode(bytes));
+      } catch { /* counted by estimate below */ }
+      const reported = usageOfBody(json);
+      if (!route.generates) reported.completionTokens ??= 0;
+      await settle(
+        upstream.status,
+        true,
+        settleTokens(reported, estimatePrompt, () => estimateTokens(completionTextOf(json))),
+      );
+    }
+    handedOver = true;
+    return new Response(bytes, { status: upstream.status, headers: responseHeaders });
+  }
+
+  const meter: StreamMeter = contentType.includes("event-stream")
+    ? new SseMeter(strip)
+    : new NdjsonMeter();
+  const finish = (status: number) => {
+    const partial = status !== 200;
+    const tokens = settleTokens(meter.usage, estimatePrompt, () => meter.chunks);
+    if (partial && !meter.usage) tokens.estimated = true;
+    return settle(status, meter.usage !== null || meter.chunks > 0, tokens);
+  };
+  handedOver = true;
+  return new Response(
+    meteredStream(upstream.body!, meter, route.format === "ndjson", {
+      ended: () => finish(200),
+      upstreamFailed: () => finish(502),
+      clientLeft: () => {
+        upstreamAbort.abort();
+        return finish(499);
+      },
+    }),
+    { status: upstream.status, headers: responseHeaders },
+  );
+}
+
+interface StreamEvents {
+  ended(): Promise<unknown>;
+  upstreamFailed(): Promise<unknown>;
+  clientLeft(): Promise<unknown>;
+}
+
+const encoder = new TextEncoder();
+
+/** Forwards each upstream chunk as it arrives, through the meter, and reports how it ended. */
+function meteredStream(
+  upstream: ReadableStream<Uint8Array>,
+  meter: StreamMeter,
+  native: boolean,
+  events: StreamEvents,
+): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        // Ollama went away mid-stream. Native clients recognise an error line; OpenAI clients
+        // recognise a stream that ends without [DONE].
+        const rest = meter.flush();
+        if (rest) controller.enqueue(rest);
+        if (native) controller.enqueue(encoder.encode('{"error":"upstream connection lost"}\n'));
+        // Usage is recorded before the client sees the end, so a finished stream is a counted one.
+        await events.upstreamFailed();
+        controller.close();
+        return;
+      }
+      if (chunk.done) {
+        const rest = meter.flush();
+        if (rest) controller.enqueue(rest);
+        await events.ended();
+        controller.close();
+        return;
+      }
+      const out = meter.push(chunk.value);
+      if (out) controller.enqueue(out);
+    },
+    async cancel() {
+      reader.cancel().catch(() => {});
+      await events.clientLeft();
+    },
+  });
+}

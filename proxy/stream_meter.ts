@@ -1,0 +1,141 @@
+/**
+ * Watches a streamed answer as it passes: counts content chunks, reads the usage in the final
+ * line or event, and (on OpenAI routes where the gateway asked for usage itself) removes it.
+ * Bytes are forwarded untouched unless something must be stripped.
+ * @module
+ */
+
+/** Token counts found in a stream. */
+export interface StreamUsage {
+  promptTokens: number | null;
+  completionTokens: number | null;
+}
+
+/** Reads usage out of one stream format. */
+export interface StreamMeter {
+  /** Content chunks seen so far (a fair count of generated tokens). */
+  readonly chunks: number;
+  /** Usage reported by Ollama, once seen. */
+  readonly usage: StreamUsage | null;
+  /** Whether the stream reached its normal end (`done:true` or `[DONE]`). */
+  readonly finished: boolean;
+  /** Whether Ollama reported an error inside the stream. */
+  readonly failed: boolean;
+  /** Takes an upstream chunk; returns the bytes to forward (the same array when unchanged). */
+  push(bytes: Uint8Array): Uint8Array | null;
+  /** Returns what is still held back at the end of the stream. */
+  flush(): Uint8Array | null;
+}
+
+/** Native NDJSON: one JSON object per line; the `done:true` line carries the counts. */
+export class NdjsonMeter implements StreamMeter {
+  chunks = 0;
+  usage: StreamUsage | null = null;
+  finished = false;
+  failed = false;
+  #decoder = new TextDecoder();
+  #partial = "";
+
+  push(bytes: Uint8Array): Uint8Array {
+    const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
+    let start = 0;
+    let end: number;
+    while ((end = text.indexOf("\n", start)) !== -1) {
+      this.#line(text.slice(start, end));
+      start = end + 1;
+    }
+    this.#partial = text.slice(start);
+    return bytes;
+  }
+
+  flush(): null {
+    if (this.#partial) this.#line(this.#partial);
+    this.#partial = "";
+    return null;
+  }
+
+  #line(line: string): void {
+    if (line.length === 0) return;
+    // Only the last line is parsed; content lines are just counted.
+    if (line.includes('"done":true')) {
+      try {
+        const final = JSON.parse(line);
+        this.usage = {
+          promptTokens: typeof final.prompt_eval_count === "number" ? final.prompt_eval_count : null,
+          completionTokens: typeof final.eval_count === "number" ? final.eval_count : null,
+        };
+        this.finished = true;
+        return;
+      } catch { /* not the final line after all: count it below */ }
+    }
+    if (line.startsWith('{"error"')) this.failed = true;
+    else this.chunks++;
+  }
+}
+
+const ZERO_USAGE = ',"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}';
+
+/** OpenAI SSE: `data: {…}` events; usage arrives in an event with `"choices":[]`. */
+export class SseMeter implements StreamMeter {
+  chunks = 0;
+  usage: StreamUsage | null = null;
+  finished = false;
+  failed = false;
+  #decoder = new TextDecoder();
+  #encoder = new TextEncoder();
+  #partial = "";
+  #strip: boolean;
+
+  /** `strip`: remove usage the client did not ask for (the gateway asked on its behalf). */
+  constructor(strip: boolean) {
+    this.#strip = strip;
+  }
+
+  push(bytes: Uint8Array): Uint8Array | null {
+    const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
+    let start = 0;
+    let end: number;
+    let out = "";
+    while ((end = text.indexOf("\n\n", start)) !== -1) {
+      const event = text.slice(start, end + 2);
+      if (this.#event(event) || !this.#strip) out += event;
+      start = end + 2;
+    }
+    this.#partial = text.slice(start);
+    if (!this.#strip) return bytes;
+    // Held-back partial events are sent once complete; nothing else is delayed.
+    return out ? this.#encoder.encode(out.replaceAll(ZERO_USAGE, "")) : null;
+  }
+
+  flush(): Uint8Array | null {
+    const rest = this.#partial;
+    this.#partial = "";
+    if (!rest) return null;
+    const keep = this.#event(rest);
+    return this.#strip && keep ? this.#encoder.encode(rest.replaceAll(ZERO_USAGE, "")) : null;
+  }
+
+  /** Returns false for the usage-only event, which a stripping meter drops. */
+  #event(event: string): boolean {
+    const data = event.startsWith("data: ") ? event.slice(6).trimEnd() : "";
+    if (data === "[DONE]") {
+      this.finished = true;
+      return true;
+    }
+    if (data.includes('"choices":[]') && data.includes('"usage"')) {
+      try {
+        const usage = JSON.parse(data).usage ?? {};
+        this.usage = {
+          promptTokens: typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : null,
+          completionTokens: typeof usage.completion_tokens === "number"
+            ? usage.completion_tokens
+            : null,
+        };
+      } catch { /* malformed usage: fall back to counting */ }
+      return false;
+    }
+    if (data.startsWith('{"error"')) this.failed = true;
+    else if (data.length > 0) this.chunks++;
+    return true;
+  }
+}
