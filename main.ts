@@ -34,6 +34,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const store = options.store ?? await openStore(config.databaseUrl, {
     poolSize: config.dbPoolSize,
     statementTimeoutMs: config.dbStatementTimeoutMs,
+    connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
   });
   await store.seedSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel });
   const deps: Deps = {

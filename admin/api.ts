@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { Deps } from "../core/deps.ts";
 import { createApiKey, keyStatus, listKeyViews, parseExpiry } from "../core/api_keys.ts";
-import { OllamaUnavailable, ollamaModels } from "../core/ollama.ts";
+import { ollamaModels, OllamaUnavailable } from "../core/ollama.ts";
 import type { ApiKey, ApiKeyPatch } from "../db/store.ts";
 import { requireAdminBearer } from "./auth.ts";
 import { AdminError, validationError } from "./errors.ts";
@@ -41,7 +41,9 @@ function parseId(c: Context): number {
 
 /** Turns an admin-given expiry into the stored form, or throws 422 naming expires_at. */
 export function expiryOrError(value: string | null | undefined, timeZone: string) {
-  if (value === undefined || value === null || value.trim() === "") return value === "" ? null : value;
+  if (value === undefined || value === null || value.trim() === "") {
+    return value === "" ? null : value;
+  }
   try {
     return parseExpiry(value, timeZone);
   } catch {

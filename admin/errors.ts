@@ -14,9 +14,9 @@ export class AdminError extends Error {
 /** Converts a failed zod parse into a 422 AdminError naming the first field at fault. */
 export function validationError(error: z.ZodError): AdminError {
   const issue = error.issues[0];
-  const field = issue.path.length ? issue.path.join(".") : (issue.code === "unrecognized_keys"
-    ? issue.keys[0]
-    : "body");
+  const field = issue.path.length
+    ? issue.path.join(".")
+    : (issue.code === "unrecognized_keys" ? issue.keys[0] : "body");
   const message = issue.code === "unrecognized_keys"
     ? `${field}: unknown field`
     : `${field}: ${issue.message}`;

@@ -62,7 +62,11 @@ export async function listKeyViews(
     store.listKeys(),
     store.usageByKey(windowsAt(now, timeZone)),
   ]);
-  return keys.map((k) => ({ ...k, status: keyStatus(k, now), usage: usage.get(k.id) ?? noUsage() }));
+  return keys.map((k) => ({
+    ...k,
+    status: keyStatus(k, now),
+    usage: usage.get(k.id) ?? noUsage(),
+  }));
 }
 
 /**

@@ -26,6 +26,7 @@ const schema = z.object({
   MAX_RESERVED_TOKENS: positiveInt.default(4096),
   DB_POOL_SIZE: positiveInt.default(10),
   DB_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
+  DB_CONNECT_TIMEOUT_SECONDS: positiveInt.default(30),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
 
@@ -45,6 +46,7 @@ export interface Config {
   maxReservedTokens: number;
   dbPoolSize: number;
   dbStatementTimeoutMs: number;
+  dbConnectTimeoutSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -60,13 +62,21 @@ function isTimeZone(name: string): boolean {
   }
 }
 
-/** Parses the environment into a Config, or throws a ConfigError naming the first bad variable. */
-export function parseConfig(env: Record<string, string | undefined>): Config {
+/**
+ * Parses the environment into a Config, or throws a ConfigError naming the first bad variable.
+ * Tools that never serve the admin (the key CLI) pass `requireAdminPassword: false`.
+ */
+export function parseConfig(
+  env: Record<string, string | undefined>,
+  { requireAdminPassword = true } = {},
+): Config {
   // An empty variable (e.g. `PROXY_PORT=` in .env) means "use the default", not "invalid".
   const cleaned = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""),
   );
-  const result = schema.safeParse(cleaned);
+  const result =
+    (requireAdminPassword ? schema : schema.extend({ ADMIN_PASSWORD: z.string().default("") }))
+      .safeParse(cleaned);
   if (!result.success) {
     const issue = result.error.issues[0];
     const name = String(issue.path[0] ?? "config");
@@ -90,6 +100,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxReservedTokens: c.MAX_RESERVED_TOKENS,
     dbPoolSize: c.DB_POOL_SIZE,
     dbStatementTimeoutMs: c.DB_STATEMENT_TIMEOUT_MS,
+    dbConnectTimeoutSeconds: c.DB_CONNECT_TIMEOUT_SECONDS,
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -146,7 +146,11 @@ export function decideAdmission(limits: Limits, usage: WindowUsage, ask: Ask): D
   }
 
   const after = quotaState(limits, {
-    day: { ...usage.day, requests: usage.day.requests + 1, reserved: usage.day.reserved + reservation },
+    day: {
+      ...usage.day,
+      requests: usage.day.requests + 1,
+      reserved: usage.day.reserved + reservation,
+    },
     month: {
       ...usage.month,
       requests: usage.month.requests + 1,

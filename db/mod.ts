@@ -11,6 +11,8 @@ export type * from "./store.ts";
 export interface OpenOptions {
   poolSize?: number;
   statementTimeoutMs?: number;
+  /** How long start-up waits for an unreachable PostgreSQL before giving up (seconds). */
+  connectTimeoutSeconds?: number;
 }
 
 /** Whether a DATABASE_URL selects PostgreSQL. */

@@ -100,7 +100,9 @@ export class SqliteStore implements Store {
       for (const m of sqliteMigrations) {
         if (done.has(m.version)) continue;
         this.#db.exec(m.sql);
-        this.#db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+        this.#db.prepare(
+          "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+        )
           .run(m.version, m.name, new Date().toISOString());
       }
     });
@@ -115,7 +117,11 @@ export class SqliteStore implements Store {
   seedSettings(defaults: Settings): Promise<void> {
     this.#write(() => {
       for (const [name, value] of Object.entries(defaults)) {
-        this.#run("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", name, value);
+        this.#run(
+          "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+          name,
+          value,
+        );
       }
     });
     return Promise.resolve();

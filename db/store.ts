@@ -28,7 +28,9 @@ export interface NewApiKey extends Limits {
 }
 
 /** Fields an admin may change on a key; absent fields stay as they are. */
-export type ApiKeyPatch = Partial<Limits & { name: string; expires_at: string | null; active: boolean }>;
+export type ApiKeyPatch = Partial<
+  Limits & { name: string; expires_at: string | null; active: boolean }
+>;
 
 /** Counters of one window as shown to admins. */
 export interface UsageTotals {
