@@ -44,15 +44,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     settings: new SettingsCache(store),
     log,
   };
-  const proxyApp = createProxyApp(deps);
-  const adminApp = createAdminApp(deps);
+  // The proxy starts first so the admin's proxy info can name the port it really got.
+  let proxyApp: ReturnType<typeof createProxyApp> | null = null;
   const proxy = Deno.serve(
     { hostname: config.proxyHost, port: config.proxyPort, onListen() {} },
-    proxyApp.fetch,
+    (req, info) => proxyApp!.fetch(req, info),
   );
+  deps.config = { ...config, proxyPort: proxy.addr.port };
+  proxyApp = createProxyApp(deps);
   const admin = Deno.serve(
     { hostname: config.adminHost, port: config.adminPort, onListen() {} },
-    adminApp.fetch,
+    createAdminApp(deps).fetch,
   );
   const url = (addr: Deno.NetAddr) =>
     `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;

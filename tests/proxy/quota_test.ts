@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { gatewayTest, type TestGateway } from "../support/gateway.ts";
+
+const chat = { model: "llama3", stream: false, messages: [{ role: "user", content: "hi" }] };
+
+async function call(t: TestGateway, key: string, path = "/api/chat", body: unknown = chat) {
+  const res = await t.post(path, key, body);
+  const text = await res.text();
+  return { status: res.status, text, headers: res.headers };
+}
+
+gatewayTest("daily request limit: N pass, N+1 is refused and never reaches Ollama", async (t) => {
+  const { key, id } = await t.createKey({ daily_request_limit: 3 });
+  for (let i = 0; i < 3; i++) assert.equal((await call(t, key)).status, 200);
+  const refused = await call(t, key);
+  assert.equal(refused.status, 429);
+  assert.match(
+    JSON.parse(refused.text).error,
+    /Daily request limit reached \(3 requests per day\)/,
+  );
+  assert.equal(refused.headers.get("x-should-retry"), "false");
+  // 10:00 UTC is 12:00 in Berlin: 12 hours to the reset.
+  assert.equal(refused.headers.get("retry-after"), String(12 * 3600));
+  assert.equal(t.mock.inferenceCount(), 3);
+  assert.equal((await t.usage(id)).today.requests, 3);
+});
+
+gatewayTest("monthly request limit: N pass across days, N+1 is refused", async (t) => {
+  const { key } = await t.createKey({ monthly_request_limit: 2 });
+  assert.equal((await call(t, key)).status, 200);
+  t.clock.set("2026-06-20T10:00:00Z");
+  assert.equal((await call(t, key)).status, 200);
+  t.clock.set("2026-06-25T10:00:00Z");
+  const refused = await call(t, key, "/v1/chat/completions", { ...chat, stream: undefined });
+  assert.equal(refused.status, 429);
+  const err = JSON.parse(refused.text).error;
+  assert.match(err.message, /Monthly request limit reached/);
+  assert.equal(err.code, "monthly_request_limit_exceeded");
+  assert.equal(t.mock.inferenceCount(), 2);
+});
+
+gatewayTest("daily token limit: requests pass until the tokens are used, then 429", async (t) => {
+  // The mock reports 7 prompt + 3 completion tokens per chat.
+  const { key, id } = await t.createKey({ daily_token_limit: 20 });
+  assert.equal((await call(t, key)).status, 200);
+  assert.equal((await call(t, key)).status, 200);
+  assert.equal((await t.usage(id)).today.tokens, 20);
+  const refused = await call(t, key);
+  assert.equal(refused.status, 429);
+  assert.match(JSON.parse(refused.text).error, /Daily token limit reached \(20 tokens per day\)/);
+  assert.equal(t.mock.inferenceCount(), 2);
+});
+
+gatewayTest("monthly token limit: refused once the month's tokens are used", async (t) => {
+  const { key } = await t.createKey({ monthly_token_limit: 10 });
+  assert.equal((await call(t, key)).status, 200);
+  t.clock.set("2026-06-16T10:00:00Z");
+  const refused = await call(t, key);
+  assert.equal(refused.status, 429);
+  assert.match(JSON.parse(refused.text).error, /Monthly token limit reached/);
+  assert.equal(t.mock.inferenceCount(), 1);
+});
+
+gatewayTest(
+  "a prompt larger than the remaining token budget is refused before Ollama",
+  async (t) => {
+    const { key } = await t.createKey({ daily_token_limit: 5 });
+    const long = { ...chat, messages: [{ role: "user", content: "word ".repeat(50) }] };
+    const refused = await call(t, key, "/api/chat", long);
+    assert.equal(refused.status, 429);
+    assert.equal(t.mock.inferenceCount(), 0);
+  },
+);
+
+gatewayTest("generation is capped by the remaining token budget", async (t) => {
+  const { key } = await t.createKey({ daily_token_limit: 14 });
+  await t.mock.set({ chunks: 50 });
+  const res = await call(t, key, "/api/chat", { ...chat, options: { num_predict: 1000 } });
+  assert.equal(res.status, 200);
+  const sent = t.mock.requests.at(-1)!.body as { options: { num_predict: number } };
+  // "hi" is 1 estimated token + 4 for the message: at most 9 left for output.
+  assert.ok(
+    sent.options.num_predict <= 9 && sent.options.num_predict > 0,
+    String(sent.options.num_predict),
+  );
+  const out = JSON.parse(res.text);
+  assert.equal(out.done_reason, "length");
+  const v1 = await call(t, key, "/v1/chat/completions", {
+    ...chat,
+    stream: undefined,
+    max_tokens: 500,
+  });
+  assert.equal(v1.status, 429);
+});
+
+gatewayTest(
+  "OpenAI max_tokens is capped and a key without token limits is left alone",
+  async (t) => {
+    const limited = await t.createKey({ daily_token_limit: 30 });
+    const free = await t.createKey();
+    const body = { model: "llama3", messages: [{ role: "user", content: "hi" }], max_tokens: 500 };
+    assert.equal((await call(t, limited.key, "/v1/chat/completions", body)).status, 200);
+    assert.ok((t.mock.requests.at(-1)!.body as { max_tokens: number }).max_tokens <= 25);
+    assert.equal((await call(t, free.key, "/v1/chat/completions", body)).status, 200);
+    assert.equal((t.mock.requests.at(-1)!.body as { max_tokens: number }).max_tokens, 500);
+  },
+);
+
+gatewayTest("100 parallel requests on a 20-request key: exactly 20 reach Ollama", async (t) => {
+  const { key, id } = await t.createKey({ daily_request_limit: 20 });
+  t.mock.set({ firstByteDelayMs: 5 });
+  const results = await Promise.all(Array.from({ length: 100 }, () => call(t, key)));
+  const ok = results.filter((r) => r.status === 200).length;
+  const refused = results.filter((r) => r.status === 429).length;
+  assert.equal(ok, 20);
+  assert.equal(refused, 80);
+  assert.equal(t.mock.inferenceCount(), 20);
+  assert.equal((await t.usage(id)).today.requests, 20);
+});
+
+gatewayTest("parallel requests on a token budget never overshoot it", async (t) => {
+  // The mock's prompt count equals the gateway's estimate for "hi" (1 token + 4 per message),
+  // so the limit must hold exactly; each request asks for at most 20 output tokens.
+  const { key, id } = await t.createKey({ daily_token_limit: 200 });
+  t.mock.set({ firstByteDelayMs: 5, chunks: 20, promptTokens: 5 });
+  const body = { ...chat, options: { num_predict: 20 } };
+  const results = await Promise.all(
+    Array.from({ length: 40 }, () => call(t, key, "/api/chat", body)),
+  );
+  const used = (await t.usage(id)).today.tokens;
+  assert.ok(used <= 200, `used ${used}`);
+  // Reservations of 25 tokens each: eight requests fit the budget together.
+  assert.equal(results.filter((r) => r.status === 200).length, 8);
+  assert.equal(used, 200);
+});
+
+gatewayTest(
+  "every proxied answer carries x-ratelimit headers for the tightest window",
+  async (t) => {
+    const { key } = await t.createKey({
+      daily_request_limit: 10,
+      monthly_request_limit: 3,
+      daily_token_limit: 1000,
+    });
+    const res = await call(t, key);
+    assert.equal(res.headers.get("x-ratelimit-limit-requests"), "3");
+    assert.equal(res.headers.get("x-ratelimit-remaining-requests"), "2");
+    // Reset of the monthly window: from 2026-06-15 12:00 Berlin to 2026-07-01 00:00 Berlin.
+    assert.equal(res.headers.get("x-ratelimit-reset-requests"), "372h0m0s");
+    assert.equal(res.headers.get("x-ratelimit-limit-tokens"), "1000");
+    assert.ok(Number(res.headers.get("x-ratelimit-remaining-tokens")) < 1000);
+    assert.equal(res.headers.get("x-ratelimit-reset-tokens"), "12h0m0s");
+  },
+);
+
+gatewayTest("the day quota resets at Berlin midnight, not UTC midnight", async (t) => {
+  const { key } = await t.createKey({ daily_request_limit: 1 });
+  t.clock.set("2026-06-15T21:30:00Z"); // 23:30 Berlin
+  assert.equal((await call(t, key)).status, 200);
+  t.clock.set("2026-06-15T21:59:59Z");
+  assert.equal((await call(t, key)).status, 429);
+  t.clock.set("2026-06-15T22:00:00Z"); // 00:00 Berlin, still the 15th in UTC
+  assert.equal((await call(t, key)).status, 200);
+});
+
+gatewayTest(
+  "quota resets at Berlin midnight across the spring DST change (23-hour day)",
+  async (t) => {
+    const { key } = await t.createKey({ daily_request_limit: 1 });
+    t.clock.set("2026-03-28T23:00:00Z"); // 00:00 on 29 March, a 23-hour day
+    assert.equal((await call(t, key)).status, 200);
+    t.clock.set("2026-03-29T21:59:59Z"); // 23:59:59 CEST
+    const refused = await call(t, key);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    t.clock.set("2026-03-29T22:00:00Z"); // 00:00 on 30 March
+    assert.equal((await call(t, key)).status, 200);
+  },
+);
+
+gatewayTest(
+  "quota resets at Berlin midnight across the autumn DST change (25-hour day)",
+  async (t) => {
+    const { key } = await t.createKey({ daily_request_limit: 1 });
+    t.clock.set("2026-10-24T22:00:00Z"); // 00:00 on 25 October, a 25-hour day
+    assert.equal((await call(t, key)).status, 200);
+    t.clock.set("2026-10-25T22:30:00Z"); // 23:30 CET: still the 25th, 24.5 hours later
+    assert.equal((await call(t, key)).status, 429);
+    t.clock.set("2026-10-25T23:00:00Z"); // 00:00 on 26 October
+    assert.equal((await call(t, key)).status, 200);
+  },
+);
+
+gatewayTest("the month quota resets at Berlin midnight on the first", async (t) => {
+  const { key } = await t.createKey({ monthly_request_limit: 1 });
+  t.clock.set("2026-06-30T21:59:00Z"); // 23:59 on 30 June in Berlin
+  assert.equal((await call(t, key)).status, 200);
+  assert.equal((await call(t, key)).status, 429);
+  t.clock.set("2026-06-30T22:00:00Z"); // 00:00 on 1 July in Berlin
+  assert.equal((await call(t, key)).status, 200);
+});
