@@ -16,7 +16,9 @@ export type ProxyEnv = { Variables: { apiKey: ApiKey } };
 export function presentedKey(headers: Headers): string | null {
   const candidates: string[] = [];
   const auth = headers.get("authorization")?.trim();
-  if (auth) candidates.push(/^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "").trim() : auth);
+  if (auth) {
+    candidates.push(/^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "").trim() : auth);
+  }
   const xApiKey = headers.get("x-api-key")?.trim();
   if (xApiKey) candidates.push(xApiKey);
   // OpenAI-style clients may send a placeholder bearer ("ollama") next to a real x-api-key.

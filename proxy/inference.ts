@@ -9,7 +9,7 @@ import { type Ask, decideAdmission, hasTokenLimit } from "../core/quota.ts";
 import { estimatePromptTokens, estimateTokens } from "../core/tokens.ts";
 import { windowsAt } from "../core/windows.ts";
 import type { Settlement } from "../db/store.ts";
-import { type ProxyEnv, databaseUnavailable } from "./auth.ts";
+import { databaseUnavailable, type ProxyEnv } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
 import { quotaExceeded } from "./quota_errors.ts";
 import { setRateLimitHeaders } from "./ratelimit_headers.ts";
@@ -59,7 +59,9 @@ export async function handleInference(
   const settings = await deps.settings.get().catch((err) => {
     throw databaseUnavailable(deps, err);
   });
-  if (typeof body.model !== "string" || body.model.trim() === "") body.model = settings.default_model;
+  if (typeof body.model !== "string" || body.model.trim() === "") {
+    body.model = settings.default_model;
+  }
   const model = body.model as string;
   const stream = route.streamsByDefault ? body.stream !== false : body.stream === true;
 

@@ -61,7 +61,9 @@ export class NdjsonMeter implements StreamMeter {
       try {
         const final = JSON.parse(line);
         this.usage = {
-          promptTokens: typeof final.prompt_eval_count === "number" ? final.prompt_eval_count : null,
+          promptTokens: typeof final.prompt_eval_count === "number"
+            ? final.prompt_eval_count
+            : null,
           completionTokens: typeof final.eval_count === "number" ? final.eval_count : null,
         };
         this.finished = true;

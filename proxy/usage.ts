@@ -30,7 +30,9 @@ export function completionTextOf(body: unknown): string {
   const o = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
   if (typeof o.response === "string") return o.response;
   const message = o.message as Record<string, unknown> | undefined;
-  if (message) return [message.thinking, message.content].filter((s) => typeof s === "string").join("");
+  if (message) {
+    return [message.thinking, message.content].filter((s) => typeof s === "string").join("");
+  }
   if (Array.isArray(o.choices)) {
     return o.choices.map((c) => {
       const choice = c as Record<string, Record<string, unknown> | string | undefined>;
