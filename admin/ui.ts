@@ -1,0 +1,36 @@
+/**
+ * The admin web UI: login, then the Keys, Settings, Models and Proxy info pages.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Deps } from "../core/deps.ts";
+import { LoginThrottle } from "./login_throttle.ts";
+import { SessionStore } from "./sessions.ts";
+import { requireCsrf, requireSession } from "./ui_auth.ts";
+import type { UiEnv } from "./ui_env.ts";
+import { createKeyRoutes } from "./ui_keys.tsx";
+import { createLoginRoutes } from "./ui_login.tsx";
+import { createModelRoutes } from "./ui_models.tsx";
+import { createProxyInfoRoutes } from "./ui_proxy.tsx";
+import { createSettingsRoutes } from "./ui_settings.tsx";
+import { createStaticRoutes } from "./ui_static.ts";
+
+/** Builds the UI routes; sessions live in memory, so a restart signs every admin out. */
+export function createAdminUi(deps: Deps): Hono<UiEnv> {
+  const sessions = new SessionStore(deps.clock);
+  const throttle = new LoginThrottle(deps.clock);
+  const ui = new Hono<UiEnv>();
+
+  // Open to everyone: the files the login page needs, and the login itself.
+  ui.route("/", createStaticRoutes());
+  ui.route("/", createLoginRoutes({ deps, sessions, throttle }));
+
+  // Everything below needs a session, and a CSRF token to change anything.
+  ui.use("*", requireSession(sessions), requireCsrf());
+  ui.get("/", (c) => c.redirect("/keys", 303));
+  ui.route("/", createKeyRoutes(deps));
+  ui.route("/", createSettingsRoutes(deps));
+  ui.route("/", createModelRoutes(deps));
+  ui.route("/", createProxyInfoRoutes(deps));
+  return ui;
+}

@@ -1,0 +1,154 @@
+/**
+ * The Keys page and its actions. htmx requests get the part of the page that changed; plain
+ * form posts get the whole page (or a redirect back to it).
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { createApiKey, type KeyView, listKeyViews, parseExpiry } from "../core/api_keys.ts";
+import type { Deps } from "../core/deps.ts";
+import { expiryFromDate } from "../core/key_expiry.ts";
+import { filterKeyViews, type KeyFilter } from "../core/key_filter.ts";
+import { CreateKeySection } from "../views/create_key.tsx";
+import { DeleteKeyPage } from "../views/delete_key_page.tsx";
+import { type Editing, KeyEntry } from "../views/key_entry.tsx";
+import { KeyList, KeysPage, KeyTable } from "../views/keys_page.tsx";
+import { Notice } from "../views/parts.tsx";
+import { AdminError } from "./errors.ts";
+import { createKeyForm, editKeyForm, keyFilterQuery } from "./form_schemas.ts";
+import { renderFragment, renderPage, viewContext } from "./render.tsx";
+import { wantsFragment } from "./request_info.ts";
+import { checkForm, keyIdParam, readForm } from "./ui_forms.ts";
+import type { UiEnv } from "./ui_env.ts";
+
+const ALL: KeyFilter = { name: "", status: "all" };
+const PAGE = { title: "API keys", active: "keys" } as const;
+
+/** Builds the Keys routes (behind the session and CSRF guards). */
+export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
+  const app = new Hono<UiEnv>();
+  const tz = deps.config.timeZone;
+  const list = () => listKeyViews(deps.store, deps.clock.now(), tz);
+  const find = async (c: Context): Promise<KeyView> => {
+    const id = keyIdParam(c);
+    const key = (await list()).find((k) => k.id === id);
+    if (!key) throw new AdminError(404, "This key does not exist (it may have been deleted)");
+    return key;
+  };
+  // The whole Keys page, for plain page loads and for plain form posts that need to show errors.
+  const fullPage = async (c: Context<UiEnv>, extra: { editing?: Editing }, status?: 422) =>
+    renderPage(
+      c,
+      { ...PAGE, status },
+      <KeysPage ctx={viewContext(c, deps)} keys={await list()} filter={ALL} {...extra} />,
+    );
+  // After an action on one key: htmx gets that key's rows, a plain post goes back to the list.
+  const showKey = async (c: Context<UiEnv>) => {
+    const key = await find(c);
+    if (!wantsFragment(c)) return c.redirect("/keys", 303);
+    return renderFragment(c, <KeyEntry ctx={viewContext(c, deps)} keyView={key} />);
+  };
+
+  app.get("/keys", async (c) => {
+    const filter = keyFilterQuery.parse(c.req.query());
+    const keys = filterKeyViews(await list(), filter);
+    const ctx = viewContext(c, deps);
+    if (wantsFragment(c)) {
+      return renderFragment(c, <KeyTable ctx={ctx} keys={keys} filter={filter} />);
+    }
+    return renderPage(c, PAGE, <KeysPage ctx={ctx} keys={keys} filter={filter} />);
+  });
+
+  app.post("/keys", async (c) => {
+    const ctx = viewContext(c, deps);
+    const checked = checkForm(createKeyForm, await readForm(c));
+    if (!checked.ok) {
+      if (wantsFragment(c)) {
+        return renderFragment(c, <CreateKeySection ctx={ctx} form={checked.form} />, 422);
+      }
+      const page = <KeysPage ctx={ctx} keys={await list()} filter={ALL} create={checked.form} />;
+      return renderPage(c, { ...PAGE, status: 422 }, page);
+    }
+    const { expires_on, ...input } = checked.data;
+    const key = await createApiKey(
+      deps.store,
+      { ...input, expires_at: expires_on ? parseExpiry(expires_on, tz) : null },
+      deps.clock.now(),
+    );
+    deps.log.info("api key created", { id: key.id, key: key.prefix, via: "ui" });
+    const created = { name: key.name, key: key.key };
+    const keys = await list();
+    if (wantsFragment(c)) {
+      return renderFragment(
+        c,
+        <>
+          <CreateKeySection ctx={ctx} created={created} />
+          <KeyList ctx={ctx} keys={keys} filter={ALL} oob />
+        </>,
+      );
+    }
+    // Shown in the POST's own answer (never stored, never redirected to): the one time it is seen.
+    return renderPage(c, PAGE, <KeysPage ctx={ctx} keys={keys} filter={ALL} created={created} />);
+  });
+
+  app.get("/keys/:id/edit", async (c) => {
+    const key = await find(c);
+    if (!wantsFragment(c)) return fullPage(c, { editing: { id: key.id } });
+    const ctx = viewContext(c, deps);
+    return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={{ id: key.id }} />);
+  });
+
+  app.get("/keys/:id/row", showKey);
+
+  app.post("/keys/:id", async (c) => {
+    const key = await find(c);
+    const checked = checkForm(editKeyForm, await readForm(c));
+    if (!checked.ok) {
+      const editing = { id: key.id, form: checked.form };
+      if (!wantsFragment(c)) return fullPage(c, { editing }, 422);
+      const ctx = viewContext(c, deps);
+      return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={editing} />, 422);
+    }
+    const { expires_on, ...limits } = checked.data;
+    await deps.store.updateKey(key.id, {
+      ...limits,
+      expires_at: expiryFromDate(expires_on, key.expires_at, tz),
+    });
+    deps.log.info("api key changed", { id: key.id, via: "ui" });
+    return showKey(c);
+  });
+
+  for (const [action, active] of [["activate", true], ["deactivate", false]] as const) {
+    app.post(`/keys/:id/${action}`, async (c) => {
+      const id = keyIdParam(c);
+      if (!await deps.store.updateKey(id, { active })) {
+        throw new AdminError(404, "This key does not exist (it may have been deleted)");
+      }
+      deps.log.info(`api key ${action}d`, { id, via: "ui" });
+      return showKey(c);
+    });
+  }
+
+  app.get("/keys/:id/delete", async (c) => {
+    const page = <DeleteKeyPage ctx={viewContext(c, deps)} keyView={await find(c)} />;
+    return renderPage(c, { ...PAGE, title: "Delete key" }, page);
+  });
+
+  app.post("/keys/:id/delete", async (c) => {
+    const key = await find(c);
+    if (!await deps.store.deleteKey(key.id)) {
+      throw new AdminError(404, "This key does not exist (it may have been deleted)");
+    }
+    deps.log.info("api key deleted", { id: key.id, via: "ui" });
+    if (!wantsFragment(c)) return c.redirect("/keys", 303);
+    // The key's rows are swapped for nothing; the flash area says what happened.
+    return renderFragment(
+      c,
+      <div id="flash" aria-live="polite" hx-swap-oob="true">
+        <Notice kind="info">Key “{key.name}” deleted.</Notice>
+      </div>,
+    );
+  });
+
+  return app;
+}

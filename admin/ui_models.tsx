@@ -1,0 +1,28 @@
+/**
+ * The Models page: Ollama's installed models, read-only.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Deps } from "../core/deps.ts";
+import { ModelsPage } from "../views/models_page.tsx";
+import { modelList } from "./model_list.ts";
+import { renderPage } from "./render.tsx";
+import type { UiEnv } from "./ui_env.ts";
+
+/** Builds GET /models (behind the session guard). */
+export function createModelRoutes(deps: Deps): Hono<UiEnv> {
+  const app = new Hono<UiEnv>();
+  app.get("/models", async (c) => {
+    const settings = await deps.settings.get();
+    const page = (
+      <ModelsPage
+        models={await modelList(settings.ollama_url)}
+        ollamaUrl={settings.ollama_url}
+        defaultModel={settings.default_model}
+        timeZone={deps.config.timeZone}
+      />
+    );
+    return renderPage(c, { title: "Models", active: "models" }, page);
+  });
+  return app;
+}

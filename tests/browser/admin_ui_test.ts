@@ -1,0 +1,290 @@
+import assert from "node:assert/strict";
+import type { Browser, Page } from "playwright-core";
+import { ADMIN_PASSWORD, startTestGateway, type TestGateway } from "../support/gateway.ts";
+import {
+  browserTestsRun,
+  htmxSettled,
+  launchChromium,
+  screenshot,
+  watchProblems,
+} from "./browser.ts";
+
+// Code run in the page is passed as text: it runs in Chromium, where `document` exists.
+const CHAT = { stream: false, messages: [{ role: "user", content: "Hello" }] };
+
+/** Runs a browser test against a fresh gateway (SQLite, mock Ollama) and a fresh Chromium. */
+function browserTest(name: string, fn: (t: TestGateway, browser: Browser) => Promise<void>) {
+  Deno.test({
+    name,
+    ignore: !browserTestsRun(),
+    // Chromium and the gateway keep timers and sockets that end with them, in close() below.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const t = await startTestGateway("sqlite");
+      const browser = await launchChromium();
+      try {
+        await fn(t, browser);
+      } finally {
+        await browser.close();
+        await t.close();
+      }
+    },
+  });
+}
+
+async function signIn(page: Page, t: TestGateway) {
+  await page.goto(t.gateway.adminUrl + "/keys");
+  await page.waitForURL(/\/login\?next=%2Fkeys$/);
+  await page.getByLabel("Admin password").fill(ADMIN_PASSWORD);
+  await page.getByLabel("Admin password").press("Enter");
+  await page.waitForURL(/\/keys$/);
+}
+
+/** The rows of one key in the table, found by its name. */
+function keyRows(page: Page, name: string) {
+  return page.locator("tbody").filter({ has: page.locator(".key-name", { hasText: name }) });
+}
+
+async function chat(t: TestGateway, key: string, model?: string): Promise<number> {
+  const res = await t.post("/api/chat", key, model ? { ...CHAT, model } : CHAT);
+  await res.body?.cancel();
+  return res.status;
+}
+
+browserTest(
+  "an admin hands out a key, watches its quota, changes it and the settings",
+  async (t, browser) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], {
+      origin: t.gateway.adminUrl,
+    });
+    const page = await context.newPage();
+    page.on("dialog", (dialog) => dialog.accept());
+    const problems = watchProblems(page);
+
+    await page.goto(t.gateway.adminUrl + "/login");
+    await screenshot(page, "01-login");
+    await signIn(page, t);
+
+    // Create a key with a 2-request daily limit; its plaintext is shown once.
+    await page.getByLabel("Name", { exact: true }).fill("Alice's laptop");
+    await page.getByLabel("Requests per day").fill("2");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const newKey = page.locator("#new-key");
+    await newKey.waitFor();
+    await htmxSettled(page);
+    const key = await newKey.inputValue();
+    assert.match(key, /^sk-[A-Za-z0-9_-]{43}$/);
+    assert.ok(await page.getByText("it will not be shown again").isVisible());
+    assert.equal(await page.evaluate("document.activeElement?.id === 'new-key'"), true, "focused");
+    await page.getByRole("button", { name: "Copy key" }).click();
+    await page.getByRole("button", { name: "Copied" }).waitFor();
+    assert.equal(await page.evaluate("navigator.clipboard.readText()"), key);
+    await screenshot(page, "02-keys-created");
+
+    // Two calls pass; the table shows 2/2 in red; the plaintext is gone for good.
+    assert.equal(await chat(t, key), 200);
+    assert.equal(await chat(t, key), 200);
+    await page.reload();
+    const alice = keyRows(page, "Alice's laptop");
+    const today = alice.locator('td[data-label="Today"] .usage').first();
+    // The number, then "(limit reached)" for screen readers.
+    assert.match(await today.locator(".usage-num").innerText(), /^2 \/ 2\s+\(limit reached\)$/);
+    assert.match((await today.getAttribute("class"))!, /\bfull\b/);
+    assert.equal(await page.locator("#new-key").count(), 0);
+    assert.ok(!(await page.content()).includes(key));
+    await screenshot(page, "03-keys-at-limit");
+
+    // The third call is refused.
+    assert.equal(await chat(t, key), 429);
+
+    // Raise the limit inline: the call passes again.
+    await alice.getByRole("link", { name: /^Edit/ }).click();
+    const limit = alice.getByLabel("Requests per day");
+    await limit.waitFor();
+    await htmxSettled(page);
+    assert.equal(await limit.inputValue(), "2");
+    await screenshot(page, "04-keys-editing");
+    await limit.fill("5");
+    await alice.getByRole("button", { name: "Save changes" }).click();
+    await alice.locator(".edit-row").waitFor({ state: "detached" });
+    await htmxSettled(page);
+    assert.equal(await today.locator(".usage-num").innerText(), "2 / 5");
+    assert.match((await today.getAttribute("class"))!, /\bok\b/, "green again below 80 %");
+    assert.equal(await chat(t, key), 200);
+
+    // Deactivate: the call gets 401. Activate: it works again.
+    await alice.getByRole("button", { name: /^Deactivate/ }).click();
+    await alice.getByText("Deactivated").waitFor();
+    await htmxSettled(page);
+    assert.equal(await chat(t, key), 401);
+    await alice.getByRole("button", { name: /^Activate/ }).click();
+    await alice.locator(".badge.active").waitFor();
+    assert.equal(await chat(t, key), 200);
+
+    // Settings: test the connection, pick another default model from the live list, save.
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.waitForURL(/\/settings$/);
+    await page.getByRole("button", { name: "Test connection" }).click();
+    await page.getByText("Connected to Ollama 0.33.0").waitFor();
+    await htmxSettled(page);
+    await screenshot(page, "05-settings-connection");
+    await page.getByLabel("Default model").selectOption("llama3.2:latest");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.getByText("Settings saved").waitFor();
+    await screenshot(page, "06-settings-saved");
+    assert.equal(await chat(t, key), 200);
+    assert.equal((t.mock.requests.at(-1)!.body as { model: string }).model, "llama3.2:latest");
+
+    // Models and Proxy info.
+    await page.getByRole("link", { name: "Models" }).click();
+    await page.getByRole("cell", { name: "llama3.2:latest" }).waitFor();
+    assert.ok(await page.getByRole("cell", { name: "Q4_K_M" }).first().isVisible());
+    await screenshot(page, "07-models");
+    await page.getByRole("link", { name: "Proxy info" }).click();
+    await page.waitForURL(/\/proxy$/);
+    assert.equal(await page.locator("#url-openai").innerText(), `${t.gateway.proxyUrl}/v1`);
+    const curl = await page.locator("#snippet-curl-ollama").innerText();
+    assert.ok(curl.includes(`curl ${t.gateway.proxyUrl}/api/chat`));
+    assert.ok(curl.includes('"model": "llama3.2:latest"'));
+    await page.getByRole("button", { name: "Copy URL" }).first().click();
+    assert.equal(await page.evaluate("navigator.clipboard.readText()"), t.gateway.proxyUrl);
+    await screenshot(page, "08-proxy-info");
+
+    // Filter, then delete with confirmation.
+    await page.getByRole("link", { name: "Keys" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Build server");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await keyRows(page, "Build server").waitFor();
+    await htmxSettled(page);
+    await page.getByLabel("Filter by name").fill("build");
+    await page.waitForURL(/name=build/);
+    await keyRows(page, "Alice's laptop").waitFor({ state: "detached" });
+    assert.equal(await page.locator("table.keys tbody").count(), 1);
+    await htmxSettled(page);
+    await keyRows(page, "Build server").getByRole("link", { name: /^Delete/ }).click();
+    await page.getByText("Key “Build server” deleted.").waitFor();
+    assert.equal(await page.locator("table.keys tbody").count(), 0);
+    await page.getByLabel("Filter by name").fill("");
+    await keyRows(page, "Alice's laptop").waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/login$/);
+
+    assert.deepEqual(problems, [], "no script error or CSP violation on any page");
+    await context.close();
+  },
+);
+
+browserTest("the pages work on a phone screen", async (t, browser) => {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+  });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  const { key } = await t.createKey({ name: "Phone test", daily_request_limit: 10 });
+  for (let i = 0; i < 9; i++) assert.equal(await chat(t, key), 200);
+  await t.createKey({ name: "Unlimited" });
+  await signIn(page, t);
+  const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+  assert.ok(width <= 390, `no sideways scrolling (page is ${width}px wide)`);
+  const bar = keyRows(page, "Phone test").locator('td[data-label="Today"] .usage').first();
+  assert.match((await bar.getAttribute("class"))!, /\bnear\b/, "amber at 9 of 10");
+  await screenshot(page, "09-keys-phone");
+  for (const path of ["/settings", "/models", "/proxy"]) {
+    await page.goto(t.gateway.adminUrl + path);
+    const w = await page.evaluate<number>("document.documentElement.scrollWidth");
+    assert.ok(w <= 390, `${path} is ${w}px wide`);
+  }
+  await screenshot(page, "12-proxy-info-phone");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+browserTest("without JavaScript every form still works by plain POST", async (t, browser) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, t);
+  // The server's check (the browser's own ones cannot be bypassed by typing), then a fix.
+  await page.getByLabel("Name", { exact: true }).fill("n".repeat(101));
+  await page.getByLabel("Tokens per day").fill("1000");
+  await page.getByRole("button", { name: "Create key" }).click();
+  assert.ok(await page.getByText("Use at most 100 characters").isVisible());
+  assert.equal(await page.getByLabel("Tokens per day").inputValue(), "1000", "value kept");
+  await screenshot(page, "10-create-error-nojs");
+  await page.getByLabel("Name", { exact: true }).fill("No-JS key");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = await page.locator("#new-key").inputValue();
+  assert.match(key, /^sk-/);
+  assert.equal(await page.getByRole("button", { name: "Copy key" }).isVisible(), false);
+  assert.equal(await chat(t, key), 200);
+
+  const rows = keyRows(page, "No-JS key");
+  await rows.getByRole("link", { name: /^Edit/ }).click();
+  await page.waitForURL(/\/keys\/\d+\/edit$/);
+  await rows.getByLabel("Requests per day").fill("0");
+  await rows.getByRole("button", { name: "Save changes" }).click();
+  await page.waitForURL(/\/keys$/);
+  assert.equal(await chat(t, key), 429, "0 blocks the key");
+
+  await keyRows(page, "No-JS key").getByRole("link", { name: /^Delete/ }).click();
+  await page.getByRole("heading", { name: "Delete the key “No-JS key”?" }).waitFor();
+  await screenshot(page, "11-delete-confirm-nojs");
+  await page.getByRole("button", { name: "Delete key" }).click();
+  await page.waitForURL(/\/keys$/);
+  assert.ok(await page.getByText("No keys yet").isVisible());
+  assert.equal(await chat(t, key), 401);
+  await context.close();
+});
+
+browserTest("a key name with markup is shown as text, never run", async (t, browser) => {
+  const page = await browser.newPage();
+  let dialogs = 0;
+  page.on("dialog", (d) => {
+    dialogs++;
+    d.dismiss();
+  });
+  await signIn(page, t);
+  const evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+  await page.getByLabel("Name", { exact: true }).fill(evil);
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.locator("#new-key").waitFor();
+  await page.reload();
+  assert.equal(await page.locator(".key-name").first().innerText(), evil);
+  assert.equal(await page.locator("main img").count(), 0);
+  assert.equal(dialogs, 0);
+});
+
+browserTest(
+  "with Ollama down, Settings shows the exact error and takes a typed model",
+  async (t, browser) => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const problems = watchProblems(page);
+    const { key } = await t.createKey({ name: "Alice" });
+    await signIn(page, t);
+    await page.getByRole("link", { name: "Settings" }).click();
+    const url = page.getByLabel("Ollama URL");
+    await url.fill("http://127.0.0.1:9");
+    await page.getByRole("button", { name: "Test connection" }).click();
+    const error = page.getByRole("alert");
+    await error.waitFor();
+    await htmxSettled(page);
+    assert.match(await error.innerText(), /^Cannot reach Ollama at http:\/\/127\.0\.0\.1:9: .+/);
+    // The model choice falls back to a text field, keeping the current model.
+    const model = page.getByLabel("Default model");
+    assert.equal(await model.evaluate((el) => el.tagName), "INPUT");
+    assert.equal(await model.inputValue(), "llama3:latest");
+    await screenshot(page, "13-settings-ollama-down");
+
+    // Back to the working URL, with a model typed by hand: the next request uses it.
+    await url.fill(t.mock.url);
+    await model.fill("llama3.2:latest");
+    await model.press("Enter");
+    await page.getByText("Settings saved").waitFor();
+    assert.equal(await chat(t, key), 200);
+    assert.equal((t.mock.requests.at(-1)!.body as { model: string }).model, "llama3.2:latest");
+    assert.deepEqual(problems, []);
+  },
+);
