@@ -7,18 +7,25 @@ import { type Clock, systemClock } from "./core/clock.ts";
 import { type Config, ConfigError, parseConfig } from "./core/config.ts";
 import type { Deps } from "./core/deps.ts";
 import { createLogger, type Logger } from "./core/log.ts";
+import { InFlight } from "./core/inflight.ts";
 import { SettingsCache } from "./core/settings.ts";
 import { openStore } from "./db/mod.ts";
 import type { Store } from "./db/store.ts";
 import { createProxyApp } from "./proxy/app.ts";
+import { GatewayMetrics } from "./ops/gateway_metrics.ts";
+import { formatStartupReport, gatherStartupFacts } from "./ops/startup_report.ts";
+import { timedStore } from "./ops/timed_store.ts";
 
 /** A running gateway. */
 export interface Gateway {
   deps: Deps;
   proxyUrl: string;
   adminUrl: string;
-  /** Stops both listeners (letting open requests finish) and closes the store. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting requests, lets running ones finish for up to `graceSeconds` (default: none
+   * more than they need), aborts the rest with their partial usage recorded, closes the store.
+   */
+  close(graceSeconds?: number): Promise<void>;
 }
 
 /** Options for starting a gateway in-process (tests inject a clock, a logger or a store). */
@@ -30,20 +37,38 @@ export interface StartOptions {
 
 /** Opens the store, seeds settings and starts both listeners. */
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
-  const log = options.log ?? createLogger(config.logLevel);
+  const log = options.log ?? createLogger(config.logLevel, undefined, config.logFormat);
   const store = options.store ?? await openStore(config.databaseUrl, {
     poolSize: config.dbPoolSize,
     statementTimeoutMs: config.dbStatementTimeoutMs,
     connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
   });
   await store.seedSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel });
+  const metrics = new GatewayMetrics(config.metricsKeyLabels);
+  // Every store call the listeners make is timed into llmq_db_duration_seconds.
+  const timed = timedStore(store, metrics);
   const deps: Deps = {
     config,
-    store,
+    store: timed,
     clock: options.clock ?? systemClock,
-    settings: new SettingsCache(store),
+    settings: new SettingsCache(timed),
     log,
+    inflight: new InFlight(),
+    metrics,
   };
+  // Reservations left by a gateway that died mid-request would block quota until released.
+  const releaseStale = async () => {
+    const before = deps.clock.now().subtract({ minutes: config.staleReservationMinutes });
+    try {
+      const released = await store.releaseStale(new Date(before.epochMilliseconds).toISOString());
+      if (released > 0) log.warn("released stale reservations", { count: released });
+    } catch (err) {
+      log.warn("cannot release stale reservations", { error: (err as Error).message });
+    }
+  };
+  await releaseStale();
+  const reaper = setInterval(releaseStale, 60_000);
+  Deno.unrefTimer(reaper);
   // The proxy starts first so the admin's proxy info can name the port it really got.
   let proxyApp: ReturnType<typeof createProxyApp> | null = null;
   const proxy = Deno.serve(
@@ -62,8 +87,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     deps,
     proxyUrl: url(proxy.addr),
     adminUrl: url(admin.addr),
-    async close() {
-      await Promise.all([proxy.shutdown(), admin.shutdown()]);
+    async close(graceSeconds?: number) {
+      clearInterval(reaper);
+      const drained = Promise.all([proxy.shutdown(), admin.shutdown()]);
+      const timer = graceSeconds === undefined
+        ? undefined
+        : setTimeout(() => deps.inflight.abortAll(), graceSeconds * 1000);
+      await drained;
+      clearTimeout(timer);
       await store.close();
     },
   };
@@ -85,10 +116,19 @@ if (import.meta.main) {
     console.error(`Cannot start: ${(err as Error).message}`);
     Deno.exit(1);
   }
-  console.log(`llm-quota proxy listening on ${gateway.proxyUrl}`);
-  console.log(`llm-quota admin listening on ${gateway.adminUrl}`);
+  console.log(formatStartupReport(
+    await gatherStartupFacts(gateway.deps, gateway.proxyUrl, gateway.adminUrl),
+    config,
+  ));
+  let stopping = false;
   const stop = async () => {
-    await gateway.close();
+    if (stopping) return;
+    stopping = true;
+    console.log(
+      `Shutting down: finishing running requests (at most ${config.shutdownGraceSeconds} s)`,
+    );
+    await gateway.close(config.shutdownGraceSeconds);
+    console.log("Stopped; usage recorded, database closed");
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);

@@ -3,19 +3,30 @@
  * @module
  */
 import { Hono } from "hono";
+import { limitBody } from "../core/body_limit.ts";
 import type { Deps } from "../core/deps.ts";
 import { createAdminApi } from "./api.ts";
+import { AdminError } from "./errors.ts";
 import { adminErrorHandler, adminNotFound } from "./error_response.tsx";
 import { noStoreHtml, securityHeaders } from "./security.ts";
 import { createAdminUi } from "./ui.ts";
+import { createMetricsRoute } from "./metrics_route.ts";
+import { createHealthRoutes } from "../ops/health_routes.ts";
+import { trackRequests } from "../ops/request_log.ts";
 
 /** Builds the admin app. */
 export function createAdminApp(deps: Deps): Hono {
   const app = new Hono();
   app.onError(adminErrorHandler(deps));
   app.notFound(adminNotFound);
+  // First, so the request id and the log line cover every answer, errors included.
+  app.use(trackRequests(deps, "admin"));
   app.use(securityHeaders(), noStoreHtml());
+  app.use(limitBody(deps.config.maxBodyBytes, (m) => new AdminError(413, m)));
   app.route("/api", createAdminApi(deps));
+  // Before the UI, whose session check covers every other path.
+  app.route("/", createHealthRoutes(deps));
+  app.route("/", createMetricsRoute(deps));
   app.route("/", createAdminUi(deps));
   return app;
 }

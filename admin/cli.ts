@@ -14,7 +14,8 @@ const USAGE = `Usage:
                        [--daily-tokens N] [--monthly-tokens N] [--expires ISO-DATE]
   deno task key list
   deno task key deactivate ID
-  deno task key activate ID`;
+  deno task key activate ID
+  deno task key audit        recompute every counter from the request ledger`;
 
 class UsageError extends Error {}
 
@@ -37,7 +38,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
   try {
     const config = parseConfig(env, { requireAdminPassword: false });
     const [command, ...rest] = args;
-    if (!["create", "list", "deactivate", "activate"].includes(command)) {
+    if (!["create", "list", "deactivate", "activate", "audit"].includes(command)) {
       throw new UsageError(command ? `unknown command '${command}'` : "a command is required");
     }
     const { values, positionals } = parseArgs({
@@ -98,6 +99,20 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
           );
         }
         return 0;
+      }
+      case "audit": {
+        const differences = await store.audit();
+        if (differences.length === 0) {
+          console.log("Counters agree with the request ledger.");
+          return 0;
+        }
+        for (const d of differences) {
+          console.log(
+            `key ${d.key_id}\t${d.day}\t${d.field}\tcounter ${d.counter}\tledger ${d.ledger}`,
+          );
+        }
+        console.log(`${differences.length} difference(s) between counters and the ledger.`);
+        return 1;
       }
       default: {
         const id = idArg(positionals[0]);

@@ -27,7 +27,14 @@ const schema = z.object({
   DB_POOL_SIZE: positiveInt.default(10),
   DB_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
   DB_CONNECT_TIMEOUT_SECONDS: positiveInt.default(30),
+  UPSTREAM_CONNECT_TIMEOUT: positiveInt.default(600),
+  MAX_BODY_BYTES: positiveInt.default(10 * 1024 * 1024),
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
+  STALE_RESERVATION_MINUTES: positiveInt.default(60),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOG_FORMAT: z.enum(["text", "json"]).default("text"),
+  METRICS_TOKEN: z.string().optional(),
+  METRICS_KEY_LABELS: z.stringbool().default(false),
 });
 
 /** The gateway's validated configuration. */
@@ -47,7 +54,24 @@ export interface Config {
   dbPoolSize: number;
   dbStatementTimeoutMs: number;
   dbConnectTimeoutSeconds: number;
+  /** How long to wait for Ollama's response headers (model loads take minutes), in ms. */
+  upstreamConnectTimeoutMs: number;
+  maxBodyBytes: number;
+  shutdownGraceSeconds: number;
+  /** Reservations pending longer than this are released (their gateway died), in minutes. */
+  staleReservationMinutes: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** `text`: readable lines; `json`: one JSON object per line, for log shippers. */
+  logFormat: "text" | "json";
+  /** A second bearer token accepted by GET /metrics (besides ADMIN_PASSWORD); null: none. */
+  metricsToken: string | null;
+  /** Whether metrics carry a `key` label with the key's name (one series per key). */
+  metricsKeyLabels: boolean;
+}
+
+/** Whether a bind address only accepts connections from this machine. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
 /** Thrown when the environment holds a missing or wrong value; its message is one line. */
@@ -84,6 +108,11 @@ export function parseConfig(
     throw new ConfigError(`Cannot start: ${message}`);
   }
   const c = result.data;
+  if (!isLoopback(c.ADMIN_HOST) && c.ADMIN_PASSWORD.length < 12 && requireAdminPassword) {
+    throw new ConfigError(
+      `Cannot start: ADMIN_HOST ${c.ADMIN_HOST} is not a loopback address, so ADMIN_PASSWORD must be at least 12 characters`,
+    );
+  }
   return {
     adminPassword: c.ADMIN_PASSWORD,
     proxyHost: c.PROXY_HOST,
@@ -101,6 +130,13 @@ export function parseConfig(
     dbPoolSize: c.DB_POOL_SIZE,
     dbStatementTimeoutMs: c.DB_STATEMENT_TIMEOUT_MS,
     dbConnectTimeoutSeconds: c.DB_CONNECT_TIMEOUT_SECONDS,
+    upstreamConnectTimeoutMs: c.UPSTREAM_CONNECT_TIMEOUT * 1000,
+    maxBodyBytes: c.MAX_BODY_BYTES,
+    shutdownGraceSeconds: c.SHUTDOWN_GRACE_SECONDS,
+    staleReservationMinutes: c.STALE_RESERVATION_MINUTES,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
+    metricsToken: c.METRICS_TOKEN ?? null,
+    metricsKeyLabels: c.METRICS_KEY_LABELS,
   };
 }

@@ -15,17 +15,29 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** Creates a logger that drops entries below `level` and writes to `sink` (stderr by default). */
+/** How a log line is written: readable text, or one JSON object per line for log shippers. */
+export type LogFormat = "text" | "json";
+
+/**
+ * Creates a logger that drops entries below `level` and writes to `sink` (stderr by default),
+ * as `text` (`time LEVEL msg key=value…`) or `json` (`{"time","level","msg",…fields}`).
+ */
 export function createLogger(
   level: LogLevel,
   sink: (line: string) => void = (line) => console.error(line),
+  format: LogFormat = "text",
 ): Logger {
   const write = (l: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[l] < ORDER[level]) return;
+    const time = new Date().toISOString();
+    if (format === "json") {
+      sink(JSON.stringify({ time, level: l, msg, ...fields }));
+      return;
+    }
     const extra = fields
       ? " " + Object.entries(fields).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")
       : "";
-    sink(`${new Date().toISOString()} ${l.toUpperCase()} ${msg}${extra}`);
+    sink(`${time} ${l.toUpperCase()} ${msg}${extra}`);
   };
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
 }

@@ -21,12 +21,13 @@ export function promptText(body: Record<string, unknown>): string {
     else if (Array.isArray(v)) v.forEach(push);
     else if (v && typeof v === "object") {
       const o = v as Record<string, unknown>;
-      // OpenAI content parts ({type:"text", text}) and chat messages ({role, content}).
+      // Content parts ({type:"text", text}, Responses' input_text) and messages ({role, content}).
       if (typeof o.text === "string") parts.push(o.text);
       if ("content" in o) push(o.content);
     }
   };
   push(body.system);
+  push(body.instructions); // OpenAI Responses' system prompt
   push(body.prompt);
   push(body.suffix);
   push(body.messages);

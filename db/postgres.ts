@@ -6,11 +6,12 @@
  */
 import postgres from "postgres";
 import { postgresMigrations } from "./migrations/postgres.ts";
-import { PATCHABLE_COLUMNS, toApiKey, toUsageMap } from "./rows.ts";
+import { AUDIT_SQL, auditDifferences, PATCHABLE_COLUMNS, toApiKey, toUsageMap } from "./rows.ts";
 import type {
   Admission,
   ApiKey,
   ApiKeyPatch,
+  AuditDifference,
   KeyUsage,
   NewApiKey,
   RequestStart,
@@ -153,6 +154,12 @@ export class PostgresStore implements Store {
                  VALUES (${m.version}, ${m.name}, now())`;
       }
     });
+  }
+
+  async pendingMigrations(): Promise<number[]> {
+    const rows = await this.#sql`SELECT version FROM schema_migrations`;
+    const applied = new Set(rows.map((r) => Number(r.version)));
+    return postgresMigrations.map((m) => m.version).filter((v) => !applied.has(v));
   }
 
   async close(): Promise<void> {
@@ -304,5 +311,29 @@ export class PostgresStore implements Store {
           estimated = ${s.estimated}, duration_ms = ${s.durationMs}
         WHERE id = ${s.requestId}`;
     });
+  }
+
+  async releaseStale(startedBefore: string): Promise<number> {
+    return await this.#sql.begin(async (tx) => {
+      // SKIP LOCKED: another gateway reaping at the same moment takes the other rows.
+      const stale = await tx`
+        SELECT id, key_id, day, reserved_tokens FROM request_log
+         WHERE state = 'pending' AND started_at < ${startedBefore}
+         FOR UPDATE SKIP LOCKED`;
+      for (const row of stale) {
+        await tx`
+          UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${row.reserved_tokens}
+           WHERE key_id = ${row.key_id} AND day = ${row.day}`;
+        await tx`
+          UPDATE request_log SET state = 'abandoned', charged = TRUE, estimated = TRUE
+           WHERE id = ${row.id}`;
+      }
+      return stale.length;
+    });
+  }
+
+  async audit(): Promise<AuditDifference[]> {
+    // Constant SQL without values; NUMERIC sums arrive as strings, which auditDifferences reads.
+    return auditDifferences(await this.#sql.unsafe(AUDIT_SQL));
   }
 }

@@ -2,7 +2,7 @@
  * Row conversions shared by the adapters.
  * @module
  */
-import type { ApiKey, KeyUsage } from "./store.ts";
+import type { ApiKey, AuditDifference, KeyUsage } from "./store.ts";
 
 const toIso = (v: unknown): string | null =>
   v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
@@ -54,3 +54,44 @@ export const PATCHABLE_COLUMNS = [
   "daily_token_limit",
   "monthly_token_limit",
 ] as const;
+
+const AUDITED = ["requests", "prompt_tokens", "completion_tokens", "reserved_tokens"] as const;
+
+/** Compares counter columns (`requests`…) with ledger columns (`l_requests`…) row by row. */
+export function auditDifferences(rows: Array<Record<string, unknown>>): AuditDifference[] {
+  const out: AuditDifference[] = [];
+  for (const row of rows) {
+    for (const field of AUDITED) {
+      const counter = Number(row[field] ?? 0), ledger = Number(row[`l_${field}`] ?? 0);
+      if (counter !== ledger) {
+        out.push({ key_id: Number(row.key_id), day: String(row.day), field, counter, ledger });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Counters next to their recomputation from request_log, for every (key, day) on either side.
+ * `charged` is compared with `= TRUE`, which both SQLite (1) and PostgreSQL (boolean) accept.
+ */
+export const AUDIT_SQL = `
+WITH ledger AS (
+  SELECT key_id, day,
+    SUM(CASE WHEN state = 'pending' OR charged = TRUE THEN 1 ELSE 0 END) AS requests,
+    SUM(CASE WHEN state = 'settled' AND charged = TRUE THEN prompt_tokens ELSE 0 END)
+      AS prompt_tokens,
+    SUM(CASE WHEN state = 'settled' AND charged = TRUE THEN completion_tokens ELSE 0 END)
+      AS completion_tokens,
+    SUM(CASE WHEN state = 'pending' THEN reserved_tokens ELSE 0 END) AS reserved_tokens
+  FROM request_log GROUP BY key_id, day
+)
+SELECT u.key_id, u.day, u.requests, u.prompt_tokens, u.completion_tokens, u.reserved_tokens,
+       l.requests AS l_requests, l.prompt_tokens AS l_prompt_tokens,
+       l.completion_tokens AS l_completion_tokens, l.reserved_tokens AS l_reserved_tokens
+  FROM usage_daily u LEFT JOIN ledger l ON l.key_id = u.key_id AND l.day = u.day
+UNION ALL
+SELECT l.key_id, l.day, 0, 0, 0, 0, l.requests, l.prompt_tokens, l.completion_tokens,
+       l.reserved_tokens
+  FROM ledger l
+ WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.key_id = l.key_id AND u.day = l.day)`;

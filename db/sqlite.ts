@@ -7,11 +7,12 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
-import { PATCHABLE_COLUMNS, toApiKey, toUsageMap } from "./rows.ts";
+import { AUDIT_SQL, auditDifferences, PATCHABLE_COLUMNS, toApiKey, toUsageMap } from "./rows.ts";
 import type {
   Admission,
   ApiKey,
   ApiKeyPatch,
+  AuditDifference,
   KeyUsage,
   NewApiKey,
   RequestStart,
@@ -107,6 +108,15 @@ export class SqliteStore implements Store {
       }
     });
     return Promise.resolve();
+  }
+
+  pendingMigrations(): Promise<number[]> {
+    const applied = new Set(
+      this.#all("SELECT version FROM schema_migrations").map((r) => Number(r.version)),
+    );
+    return Promise.resolve(
+      sqliteMigrations.map((m) => m.version).filter((v) => !applied.has(v)),
+    );
   }
 
   close(): Promise<void> {
@@ -301,5 +311,31 @@ export class SqliteStore implements Store {
       );
     });
     return Promise.resolve();
+  }
+
+  releaseStale(startedBefore: string): Promise<number> {
+    return Promise.resolve(this.#write(() => {
+      const stale = this.#all(
+        "SELECT id, key_id, day, reserved_tokens FROM request_log WHERE state = 'pending' AND started_at < ?",
+        startedBefore,
+      );
+      for (const row of stale) {
+        this.#run(
+          "UPDATE usage_daily SET reserved_tokens = reserved_tokens - ? WHERE key_id = ? AND day = ?",
+          row.reserved_tokens,
+          row.key_id,
+          row.day,
+        );
+        this.#run(
+          "UPDATE request_log SET state = 'abandoned', charged = 1, estimated = 1 WHERE id = ?",
+          row.id,
+        );
+      }
+      return stale.length;
+    }));
+  }
+
+  audit(): Promise<AuditDifference[]> {
+    return Promise.resolve(auditDifferences(this.#all(AUDIT_SQL)));
   }
 }

@@ -83,6 +83,15 @@ export interface Settlement {
   durationMs: number;
 }
 
+/** A counter that differs from what the request ledger says it should be. */
+export interface AuditDifference {
+  key_id: number;
+  day: string;
+  field: "requests" | "prompt_tokens" | "completion_tokens" | "reserved_tokens";
+  counter: number;
+  ledger: number;
+}
+
 /** Gateway settings kept in the database. */
 export interface Settings {
   ollama_url: string;
@@ -94,6 +103,11 @@ export interface Store {
   readonly dialect: "sqlite" | "postgres";
   /** Applies pending numbered migrations. */
   migrate(): Promise<void>;
+  /**
+   * Versions of the code's migrations the database has not applied (empty: schema current).
+   * A query, so it also proves the database answers; readiness checks use it.
+   */
+  pendingMigrations(): Promise<number[]>;
   /** Closes connections; pending writes are flushed first. */
   close(): Promise<void>;
 
@@ -125,4 +139,13 @@ export interface Store {
   ): Promise<Admission | null>;
   /** Releases the reservation and records the request's final usage. */
   settle(s: Settlement): Promise<void>;
+
+  /**
+   * Releases the reservations of requests still pending from before `startedBefore` (a gateway
+   * that died mid-request): the request unit stays charged, the row is marked abandoned.
+   * Returns how many were released.
+   */
+  releaseStale(startedBefore: string): Promise<number>;
+  /** Recomputes every day counter from the request ledger and returns the differences. */
+  audit(): Promise<AuditDifference[]>;
 }

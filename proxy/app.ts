@@ -5,11 +5,14 @@
 import { Hono } from "hono";
 import type { Deps } from "../core/deps.ts";
 import { type ProxyEnv, requireApiKey } from "./auth.ts";
+import { limitBody } from "../core/body_limit.ts";
 import { cors } from "./cors.ts";
 import { errorResponse, familyOf, ProxyError } from "./errors.ts";
 import { handleInference } from "./inference.ts";
 import { handleReadOnly } from "./read_only.ts";
 import { INFERENCE_ROUTES, MANAGEMENT_PATHS, READ_ONLY_ROUTES } from "./routes.ts";
+import { createHealthRoutes } from "../ops/health_routes.ts";
+import { trackRequests } from "../ops/request_log.ts";
 
 /** Builds the proxy app. */
 export function createProxyApp(deps: Deps): Hono<ProxyEnv> {
@@ -25,10 +28,17 @@ export function createProxyApp(deps: Deps): Hono<ProxyEnv> {
     throw new ProxyError(404, `Route ${c.req.method} ${c.req.path} not found`, "not_found");
   });
 
+  // First, so the request id and the log line cover every answer, errors included.
+  app.use(trackRequests(deps, "proxy"));
   app.use(cors(deps.config.allowedOrigins));
+  app.use(
+    limitBody(deps.config.maxBodyBytes, (m) => new ProxyError(413, m, "request_too_large")),
+  );
 
   // Heartbeat for clients (Ollama's CLI and libraries); no key needed.
   app.on(["GET", "HEAD"], "/", (c) => c.text("Ollama is running"));
+  // Liveness and readiness for orchestrators; no key needed, no secrets shown.
+  app.route("/", createHealthRoutes(deps));
 
   app.use(requireApiKey(deps));
 

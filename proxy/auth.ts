@@ -7,10 +7,11 @@ import type { ApiKey } from "../db/store.ts";
 import type { Deps } from "../core/deps.ts";
 import { keyStatus } from "../core/api_keys.ts";
 import { hashApiKey } from "../core/secrets.ts";
+import type { RequestVariables } from "../ops/request_record.ts";
 import { ProxyError } from "./errors.ts";
 
-/** Hono variables the proxy sets. */
-export type ProxyEnv = { Variables: { apiKey: ApiKey } };
+/** Hono variables the proxy sets (`request`: the request's log record, see ops/request_log.ts). */
+export type ProxyEnv = { Variables: { apiKey: ApiKey } & RequestVariables };
 
 /** Picks the presented key out of the request headers; null when none was sent. */
 export function presentedKey(headers: Headers): string | null {

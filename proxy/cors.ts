@@ -4,14 +4,19 @@
  */
 import { createMiddleware } from "hono/factory";
 
+// Every header the OpenAI, Anthropic and Ollama JS clients send from a browser, their stream and
+// poll helpers included (Ollama's own list plus the Anthropic ones); a missing one fails the call.
 const ALLOW_HEADERS =
   "Authorization, Content-Type, User-Agent, Accept, X-Requested-With, X-Api-Key, OpenAI-Beta, " +
-  "anthropic-version, anthropic-beta, x-stainless-arch, x-stainless-async, x-stainless-lang, " +
-  "x-stainless-os, x-stainless-package-version, x-stainless-retry-count, x-stainless-runtime, " +
-  "x-stainless-runtime-version, x-stainless-timeout";
+  "anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, " +
+  "x-stainless-arch, x-stainless-async, x-stainless-custom-poll-interval, x-stainless-helper, " +
+  "x-stainless-helper-method, x-stainless-lang, x-stainless-os, x-stainless-package-version, " +
+  "x-stainless-poll-helper, x-stainless-retry-count, x-stainless-runtime, " +
+  "x-stainless-runtime-version, x-stainless-timeout, X-Request-Id";
 const EXPOSE_HEADERS =
   "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, " +
-  "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, retry-after";
+  "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, retry-after, " +
+  "x-request-id";
 
 /** Answers preflights and adds CORS headers for allowed origins; `*` allows every origin. */
 export function cors(allowedOrigins: string[]) {

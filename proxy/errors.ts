@@ -44,6 +44,7 @@ const ANTHROPIC_TYPES: Record<number, string> = {
   422: "invalid_request_error",
   429: "rate_limit_error",
   503: "overloaded_error",
+  504: "timeout_error",
 };
 
 /** Builds the error response body for a family: Ollama, OpenAI or Anthropic shape. */

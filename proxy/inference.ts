@@ -8,6 +8,7 @@ import type { Deps } from "../core/deps.ts";
 import { type Ask, decideAdmission, hasTokenLimit } from "../core/quota.ts";
 import { estimatePromptTokens, estimateTokens } from "../core/tokens.ts";
 import { windowsAt } from "../core/windows.ts";
+import { GatewayStopping } from "../core/inflight.ts";
 import type { Settlement } from "../db/store.ts";
 import { databaseUnavailable, type ProxyEnv } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
@@ -15,7 +16,7 @@ import { quotaExceeded } from "./quota_errors.ts";
 import { setRateLimitHeaders } from "./ratelimit_headers.ts";
 import { readInferenceBody } from "./request_body.ts";
 import type { InferenceRoute } from "./routes.ts";
-import { NdjsonMeter, SseMeter, type StreamMeter } from "./stream_meter.ts";
+import { NamedEventMeter, NdjsonMeter, SseMeter, type StreamMeter } from "./stream_meter.ts";
 import { clientHeaders, upstreamHeaders } from "./upstream.ts";
 import { completionTextOf, settleTokens, type Tokens, usageOfBody } from "./usage.ts";
 
@@ -25,6 +26,8 @@ type Body = Record<string, unknown>;
 function clientMaxTokens(body: Body, route: InferenceRoute): number | null {
   const values: unknown[] = route.maxField === "num_predict"
     ? [(body.options as Body | null | undefined)?.num_predict]
+    : route.maxField === "max_output_tokens"
+    ? [body.max_output_tokens]
     : [body.max_tokens, body.max_completion_tokens];
   const positive = values.filter((v): v is number => typeof v === "number" && v > 0);
   return positive.length ? Math.min(...positive) : null;
@@ -34,8 +37,8 @@ function clientMaxTokens(body: Body, route: InferenceRoute): number | null {
 function applyGenerationCap(body: Body, route: InferenceRoute, cap: number): void {
   if (route.maxField === "num_predict") {
     body.options = { ...(body.options as Body | null | undefined ?? {}), num_predict: cap };
-  } else if (route.maxField === "max_tokens") {
-    body.max_tokens = cap;
+  } else if (route.maxField !== null) {
+    body[route.maxField] = cap;
   }
 }
 
@@ -63,6 +66,8 @@ export async function handleInference(
     body.model = settings.default_model;
   }
   const model = body.model as string;
+  const record = c.get("request");
+  record.model = model;
   const stream = route.streamsByDefault ? body.stream !== false : body.stream === true;
 
   let promptEstimate: number | null = null;
@@ -94,7 +99,7 @@ export async function handleInference(
   const quotaHeaders = new Headers();
   setRateLimitHeaders(quotaHeaders, decision.quota, windows, now);
   if (!decision.ok) {
-    deps.log.info("quota exceeded", { key: key.prefix, route: route.path, limit: decision.limit });
+    record.quotaLimit = decision.limit;
     throw quotaExceeded(
       decision.limit,
       decision.limitValue,
@@ -108,10 +113,17 @@ export async function handleInference(
   if (decision.generationCap !== null) applyGenerationCap(body, route, decision.generationCap);
   const strip = stream && route.usageOption ? requestStreamUsage(body) : false;
 
+  // Until the response is handed to Deno, an aborted request signal means the client left.
+  // Afterwards the signal also fires on normal completion, so the stream's cancel() is used.
+  const upstreamAbort = new AbortController();
+  const unregister = deps.inflight.add(() => upstreamAbort.abort(new GatewayStopping()));
+
+  record.expectSettlement();
   let settled = false;
   const settle = (status: number, charged: boolean, tokens: Tokens) => {
     if (settled) return Promise.resolve();
     settled = true;
+    unregister();
     const s: Settlement = {
       requestId: admission.requestId!,
       keyId: key.id,
@@ -124,26 +136,14 @@ export async function handleInference(
       status,
       durationMs: Math.round(performance.now() - startedMs),
     };
-    deps.log.info("request", {
-      key: key.prefix,
-      route: route.path,
-      model,
-      status,
-      prompt_tokens: s.promptTokens,
-      completion_tokens: s.completionTokens,
-      estimated: s.estimated,
-      charged,
-      ms: s.durationMs,
-    });
+    // Ends the request's log line and metrics (for a stream, this is when it ends).
+    record.settle(status, s.promptTokens, s.completionTokens, s.estimated, charged);
     return deps.store.settle(s).catch((err) =>
       deps.log.error("cannot record usage", { error: (err as Error).message, key: key.prefix })
     );
   };
   const nothing: Tokens = { prompt: 0, completion: 0, estimated: false };
 
-  // Until the response is handed to Deno, an aborted request signal means the client left.
-  // Afterwards the signal also fires on normal completion, so the stream's cancel() is used.
-  const upstreamAbort = new AbortController();
   let handedOver = false;
   const onClientGone = () => {
     if (!handedOver) upstreamAbort.abort();
@@ -153,6 +153,12 @@ export async function handleInference(
   const headers = upstreamHeaders(c.req.raw.headers);
   headers.set("content-type", "application/json");
   let upstream: Response;
+  // Model loading can take minutes, so the wait for response headers is long but bounded.
+  const headerTimer = setTimeout(
+    () => upstreamAbort.abort(new UpstreamTimeout()),
+    deps.config.upstreamConnectTimeoutMs,
+  );
+  record.forwarding();
   try {
     upstream = await fetch(settings.ollama_url + route.path, {
       method: "POST",
@@ -160,17 +166,23 @@ export async function handleInference(
       body: JSON.stringify(body),
       signal: upstreamAbort.signal,
     });
+    record.upstreamAnswered();
   } catch (err) {
-    const clientLeft = upstreamAbort.signal.aborted;
-    await settle(clientLeft ? 499 : 502, false, nothing);
-    if (clientLeft) return new Response(null, { status: 499 });
-    deps.log.warn("ollama unreachable", { error: (err as Error).message });
+    const failure = upstreamFailure(upstreamAbort.signal, err as Error);
+    await settle(failure.status, false, nothing);
+    if (failure.status === 499) return new Response(null, { status: 499 });
+    deps.log.warn("upstream request failed", {
+      status: failure.status,
+      error: (err as Error).message,
+    });
     throw new ProxyError(
-      502,
-      "Cannot reach Ollama: the upstream server did not answer",
-      "upstream_unavailable",
+      failure.status,
+      failure.message,
+      failure.code,
       Object.fromEntries(quotaHeaders),
     );
+  } finally {
+    clearTimeout(headerTimer);
   }
 
   const responseHeaders = clientHeaders(upstream.headers);
@@ -207,7 +219,9 @@ export async function handleInference(
     return new Response(bytes, { status: upstream.status, headers: responseHeaders });
   }
 
-  const meter: StreamMeter = contentType.includes("event-stream")
+  const meter: StreamMeter = route.format === "events"
+    ? new NamedEventMeter()
+    : contentType.includes("event-stream")
     ? new SseMeter(strip)
     : new NdjsonMeter();
   const finish = (status: number) => {
@@ -218,9 +232,10 @@ export async function handleInference(
   };
   handedOver = true;
   return new Response(
-    meteredStream(upstream.body!, meter, route.format === "ndjson", {
+    meteredStream(upstream.body!, meter, route.format === "ndjson", upstreamAbort.signal, {
       ended: () => finish(200),
-      upstreamFailed: () => finish(502),
+      upstreamFailed: () =>
+        finish(upstreamAbort.signal.reason instanceof GatewayStopping ? 503 : 502),
       clientLeft: () => {
         upstreamAbort.abort();
         return finish(499);
@@ -228,6 +243,30 @@ export async function handleInference(
     }),
     { status: upstream.status, headers: responseHeaders },
   );
+}
+
+/** Raised when Ollama sends no response headers within UPSTREAM_CONNECT_TIMEOUT. */
+class UpstreamTimeout extends Error {}
+
+/** Maps why the upstream request failed before any answer to the status the client gets. */
+function upstreamFailure(signal: AbortSignal, err: Error) {
+  const reason = signal.aborted ? signal.reason : null;
+  if (reason instanceof UpstreamTimeout) {
+    return {
+      status: 504,
+      code: "upstream_timeout",
+      message: "Ollama sent no answer within UPSTREAM_CONNECT_TIMEOUT (is a model still loading?)",
+    };
+  }
+  if (reason instanceof GatewayStopping) {
+    return { status: 503, code: "shutting_down", message: "The gateway is shutting down; retry" };
+  }
+  if (signal.aborted) return { status: 499, code: "client_closed", message: "client left" };
+  return {
+    status: 502,
+    code: "upstream_unavailable",
+    message: `Cannot reach Ollama: the upstream server did not answer (${err.name})`,
+  };
 }
 
 interface StreamEvents {
@@ -243,20 +282,34 @@ function meteredStream(
   upstream: ReadableStream<Uint8Array>,
   meter: StreamMeter,
   native: boolean,
+  upstreamSignal: AbortSignal,
   events: StreamEvents,
 ): ReadableStream<Uint8Array> {
   const reader = upstream.getReader();
+  // fetch does not always fail a body that is already streaming when its signal aborts, so the
+  // abort is raced against each read.
+  const aborted = new Promise<never>((_, reject) => {
+    if (upstreamSignal.aborted) reject(upstreamSignal.reason);
+    upstreamSignal.addEventListener("abort", () => reject(upstreamSignal.reason), { once: true });
+  });
+  aborted.catch(() => {});
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        chunk = await Promise.race([reader.read(), aborted]);
       } catch {
+        reader.cancel().catch(() => {});
         // Ollama went away mid-stream. Native clients recognise an error line; OpenAI clients
         // recognise a stream that ends without [DONE].
         const rest = meter.flush();
         if (rest) controller.enqueue(rest);
-        if (native) controller.enqueue(encoder.encode('{"error":"upstream connection lost"}\n'));
+        if (native) {
+          const why = upstreamSignal.reason instanceof GatewayStopping
+            ? "gateway shutting down"
+            : "upstream connection lost";
+          controller.enqueue(encoder.encode(`{"error":"${why}"}\n`));
+        }
         // Usage is recorded before the client sees the end, so a finished stream is a counted one.
         await events.upstreamFailed();
         controller.close();

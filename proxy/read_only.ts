@@ -35,11 +35,6 @@ export async function handleReadOnly(
       "upstream_unavailable",
     );
   }
-  deps.log.info("request", {
-    key: c.get("apiKey").prefix,
-    route: c.req.path,
-    status: upstream.status,
-  });
   return new Response(method === "HEAD" ? null : upstream.body, {
     status: upstream.status,
     headers: clientHeaders(upstream.headers),

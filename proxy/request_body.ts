@@ -40,6 +40,20 @@ const SCHEMAS: Record<string, z.ZodType<Record<string, unknown>>> = {
     prompt: z.string(),
   }),
   "/v1/embeddings": z.looseObject({ model, input: stringOrList }),
+  // Anthropic Messages: max_tokens is required there, as it is by Ollama's compat layer.
+  "/v1/messages": z.looseObject({
+    model,
+    stream,
+    max_tokens: z.number().int().positive(),
+    messages: z.array(message),
+  }),
+  "/v1/responses": z.looseObject({
+    model,
+    stream,
+    max_output_tokens: maxTokens,
+    instructions: z.string().nullish(),
+    input: z.union([z.string(), z.array(z.looseObject({}))]).nullish(),
+  }),
 };
 
 /** Content types accepted for a JSON body; curl's default form type is what Ollama's docs use. */
@@ -64,7 +78,14 @@ export async function readInferenceBody(
       "invalid_content_type",
     );
   }
-  const text = await req.text();
+  let text: string;
+  try {
+    // Fatal decoding: a body that is not UTF-8 is refused, not silently mangled.
+    text = new TextDecoder("utf-8", { fatal: true }).decode(await req.arrayBuffer());
+  } catch (err) {
+    if (err instanceof ProxyError) throw err;
+    throw new ProxyError(400, "Cannot read request body: it is not valid UTF-8", "invalid_body");
+  }
   if (text.trim() === "") throw new ProxyError(400, "missing request body", "missing_body");
   let parsed: unknown;
   try {

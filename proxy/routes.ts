@@ -12,10 +12,10 @@ export interface InferenceRoute {
   generates: boolean;
   /** Whether streamed usage must be requested with `stream_options.include_usage`. */
   usageOption: boolean;
-  /** The stream format, when the route can stream. */
-  format: "ndjson" | "sse" | null;
-  /** Where the client's generation limit lives: native `options.num_predict` or `max_tokens`. */
-  maxField: "num_predict" | "max_tokens" | null;
+  /** The stream format: NDJSON, OpenAI `data:` SSE, or SSE with named `event:` lines. */
+  format: "ndjson" | "sse" | "events" | null;
+  /** Where the client's generation limit lives: `options.num_predict`, or a top-level field. */
+  maxField: "num_predict" | "max_tokens" | "max_output_tokens" | null;
 }
 
 const native = (path: string, generates: boolean): InferenceRoute => ({
@@ -36,6 +36,20 @@ const openai = (path: string, generates: boolean): InferenceRoute => ({
   maxField: generates ? "max_tokens" : null,
 });
 
+// Anthropic Messages and OpenAI Responses: they stream named events, and report usage in their
+// final events without being asked, so nothing is ever stripped.
+const namedEvents = (
+  path: string,
+  maxField: "max_tokens" | "max_output_tokens",
+): InferenceRoute => ({
+  path,
+  streamsByDefault: false,
+  generates: true,
+  usageOption: false,
+  format: "events",
+  maxField,
+});
+
 /** Inference routes, counted against quotas (POST). */
 export const INFERENCE_ROUTES: ReadonlyArray<InferenceRoute> = [
   native("/api/chat", true),
@@ -45,6 +59,8 @@ export const INFERENCE_ROUTES: ReadonlyArray<InferenceRoute> = [
   openai("/v1/chat/completions", true),
   openai("/v1/completions", true),
   openai("/v1/embeddings", false),
+  namedEvents("/v1/messages", "max_tokens"),
+  namedEvents("/v1/responses", "max_output_tokens"),
 ];
 
 /** Read-only routes: a key is needed, no quota is used. Value: the upstream path. */

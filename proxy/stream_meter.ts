@@ -141,3 +141,106 @@ export class SseMeter implements StreamMeter {
     return true;
   }
 }
+
+/** Named-event SSE types that carry a piece of generated output (counted as one token each). */
+function isOutputDelta(type: string): boolean {
+  return type === "content_block_delta" ||
+    (type.startsWith("response.") && type.endsWith(".delta"));
+}
+
+/** The `event:` name and joined `data:` lines of one SSE frame. */
+function parseFrame(frame: string): { type: string; data: string } {
+  let type = "";
+  const data: string[] = [];
+  for (const line of frame.split("\n")) {
+    if (line.startsWith("event:")) type = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(line[5] === " " ? 6 : 5));
+  }
+  return { type, data: data.join("\n") };
+}
+
+/** Reads `input_tokens` / `output_tokens` of an Anthropic or Responses usage object. */
+function namedUsage(usage: unknown): { input: number | null; output: number | null } {
+  const u = (usage && typeof usage === "object" ? usage : {}) as Record<string, unknown>;
+  const num = (v: unknown) => typeof v === "number" ? v : null;
+  return { input: num(u.input_tokens), output: num(u.output_tokens) };
+}
+
+/**
+ * Anthropic Messages and OpenAI Responses streams: `event: <type>\ndata: {…}\n\n` frames. Usage
+ * is in Anthropic's `message_delta` (input also in `message_start`) and in the Responses API's
+ * `response.completed` (or `.incomplete` / `.failed`). Only those frames are parsed; deltas are
+ * counted by their event name, and every byte is forwarded as it came.
+ */
+export class NamedEventMeter implements StreamMeter {
+  chunks = 0;
+  usage: StreamUsage | null = null;
+  finished = false;
+  failed = false;
+  #decoder = new TextDecoder();
+  #partial = "";
+  /** Anthropic reports the prompt in `message_start`; `message_delta` may leave it out. */
+  #startInput: number | null = null;
+
+  push(bytes: Uint8Array): Uint8Array {
+    const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
+    let start = 0;
+    let end: number;
+    while ((end = text.indexOf("\n\n", start)) !== -1) {
+      this.#frame(text.slice(start, end));
+      start = end + 2;
+    }
+    this.#partial = text.slice(start);
+    return bytes;
+  }
+
+  flush(): null {
+    if (this.#partial.trim()) this.#frame(this.#partial);
+    this.#partial = "";
+    return null;
+  }
+
+  #frame(frame: string): void {
+    const { type, data } = parseFrame(frame);
+    if (isOutputDelta(type)) {
+      this.chunks++;
+      return;
+    }
+    switch (type) {
+      case "message_start":
+        this.#startInput = namedUsage(this.#json(data)?.message?.usage).input;
+        return;
+      case "message_delta": {
+        const { input, output } = namedUsage(this.#json(data)?.usage);
+        this.usage = { promptTokens: input ?? this.#startInput, completionTokens: output };
+        return;
+      }
+      case "message_stop":
+        this.finished = true;
+        return;
+      case "response.completed":
+      case "response.incomplete":
+      case "response.failed": {
+        const response = this.#json(data)?.response;
+        if (response?.usage) {
+          const { input, output } = namedUsage(response.usage);
+          this.usage = { promptTokens: input, completionTokens: output };
+        }
+        if (type === "response.failed") this.failed = true;
+        else this.finished = true;
+        return;
+      }
+      case "error":
+        this.failed = true;
+    }
+  }
+
+  // deno-lint-ignore no-explicit-any
+  #json(data: string): any {
+    try {
+      return JSON.parse(data);
+    } catch {
+      return null; // a malformed usage frame: fall back to counting
+    }
+  }
+}

@@ -11,12 +11,18 @@ export interface Tokens {
   estimated: boolean;
 }
 
-/** Reads the usage fields of a non-streamed answer (native counts or OpenAI `usage`). */
+/**
+ * Reads the usage fields of a non-streamed answer: native counts, OpenAI `usage.prompt_tokens`,
+ * or `usage.input_tokens` / `output_tokens` (Anthropic Messages, OpenAI Responses).
+ */
 export function usageOfBody(body: unknown): StreamUsage {
   const o = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
   const num = (v: unknown) => typeof v === "number" ? v : null;
   if (o.usage && typeof o.usage === "object") {
     const u = o.usage as Record<string, unknown>;
+    if ("input_tokens" in u || "output_tokens" in u) {
+      return { promptTokens: num(u.input_tokens), completionTokens: num(u.output_tokens) };
+    }
     return {
       promptTokens: num(u.prompt_tokens),
       completionTokens: num(u.completion_tokens) ?? (num(u.prompt_tokens) === null ? null : 0),
@@ -33,6 +39,9 @@ export function completionTextOf(body: unknown): string {
   if (message) {
     return [message.thinking, message.content].filter((s) => typeof s === "string").join("");
   }
+  // Anthropic `content` blocks and Responses `output` items hold their text in `text` fields.
+  if (Array.isArray(o.content)) return textFields(o.content);
+  if (Array.isArray(o.output)) return textFields(o.output);
   if (Array.isArray(o.choices)) {
     return o.choices.map((c) => {
       const choice = c as Record<string, Record<string, unknown> | string | undefined>;
@@ -41,6 +50,15 @@ export function completionTextOf(body: unknown): string {
     }).join("");
   }
   return "";
+}
+
+/** Joins every `text` / `thinking` string found in a tree of content blocks. */
+function textFields(value: unknown): string {
+  if (Array.isArray(value)) return value.map(textFields).join("");
+  if (!value || typeof value !== "object") return "";
+  const o = value as Record<string, unknown>;
+  const own = [o.thinking, o.text].filter((s) => typeof s === "string").join("");
+  return own + textFields(o.content) + textFields(o.summary);
 }
 
 /** Combines reported counts with estimates for whatever is missing. */

@@ -6,6 +6,7 @@
 import { ManualClock } from "../../core/clock.ts";
 import { parseConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
+import { hashApiKey } from "../../core/secrets.ts";
 import { type Gateway, startGateway } from "../../main.ts";
 import { createTestDatabase, type Dialect, type TestDatabase, testDialects } from "./databases.ts";
 import { type MockBehaviour, type MockOllama, startMockOllama } from "./mock_ollama.ts";
@@ -63,6 +64,7 @@ export async function startTestGateway(
   const mock = await startMockOllama(options.mock);
   const clock = new ManualClock(options.now ?? "2026-06-15T10:00:00Z");
   const logs: string[] = [];
+  const secrets: string[] = [ADMIN_PASSWORD];
   const config = parseConfig({
     ADMIN_PASSWORD,
     PROXY_HOST: "127.0.0.1",
@@ -109,6 +111,7 @@ export async function startTestGateway(
       });
       if (res.status !== 201) throw new Error(`createKey: ${res.status} ${await res.text()}`);
       const body = await res.json();
+      secrets.push(body.key, hashApiKey(body.key));
       return { key: body.key, id: body.id };
     },
     post: (path, key, body, headers = {}) =>
@@ -125,9 +128,19 @@ export async function startTestGateway(
       return key.usage;
     },
     async close() {
+      // Every test doubles as a ledger check and a secrets check on its own traffic.
+      const differences = await gateway.deps.store.audit();
       await gateway.close();
       await mock.close();
       await db.drop();
+      if (differences.length) {
+        throw new Error(`counters differ from the ledger: ${JSON.stringify(differences)}`);
+      }
+      for (const line of logs) {
+        for (const secret of secrets) {
+          if (line.includes(secret)) throw new Error(`a secret appears in a log line: ${line}`);
+        }
+      }
     },
   };
   return t;

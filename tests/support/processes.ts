@@ -47,8 +47,9 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
   const deadline = Date.now() + 30_000;
   let proxyUrl: string | undefined, adminUrl: string | undefined;
   while (!(proxyUrl && adminUrl)) {
-    proxyUrl = /proxy listening on (\S+)/.exec(text)?.[1];
-    adminUrl = /admin listening on (\S+)/.exec(text)?.[1];
+    // The readable start-up report, or its LOG_FORMAT=json line.
+    proxyUrl = /proxy listening on (\S+)/.exec(text)?.[1] ?? /"proxy":"([^"]+)"/.exec(text)?.[1];
+    adminUrl = /admin listening on (\S+)/.exec(text)?.[1] ?? /"admin":"([^"]+)"/.exec(text)?.[1];
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       await child.status;

@@ -1,0 +1,161 @@
+/**
+ * The block printed once at start: listeners, database (never its password), the Ollama URL in
+ * use and whether it answered, APP_TZ, and warnings for risky settings.
+ * @module
+ */
+import { resolve } from "node:path";
+import type { Config } from "../core/config.ts";
+import type { Deps } from "../core/deps.ts";
+import { ollamaVersion } from "../core/ollama.ts";
+import { sqlitePath } from "../db/sqlite.ts";
+
+/** The value in .env.example, which must never reach production. */
+const EXAMPLE_PASSWORD = "change-me-to-a-long-secret";
+/** Secrets shorter than this are reported as weak. */
+const MIN_SECRET_LENGTH = 16;
+
+/** What the report states. */
+export interface StartupFacts {
+  proxyUrl: string;
+  adminUrl: string;
+  /** `sqlite file /abs/path` or `postgres user@host:port/db (pool N)`. */
+  database: string;
+  /** The Ollama URL requests use (the stored setting), without credentials. */
+  ollamaUrl: string;
+  ollama: { answered: true; version: string } | { answered: false; reason: string };
+  timeZone: string;
+  warnings: string[];
+}
+
+/** A URL with any password replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = "***";
+    return u.toString().replace(/\/$/, url.endsWith("/") ? "/" : "");
+  } catch {
+    return url;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+/** The database as the report names it: dialect and file or host, never a password. */
+export async function describeDatabase(config: Config): Promise<string> {
+  if (/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    // Loaded only for PostgreSQL, as db/mod.ts does, so SQLite users never load the driver.
+    const { describePostgresUrl } = await import("../db/postgres.ts");
+    return `postgres ${describePostgresUrl(config.databaseUrl)} (pool ${config.dbPoolSize})`;
+  }
+  const path = sqlitePath(config.databaseUrl);
+  return path === ":memory:" ? "sqlite in memory" : `sqlite file ${resolve(path)}`;
+}
+
+/** Warnings for settings that work but put the gateway at risk. */
+export function startupWarnings(config: Config, storedOllamaUrl: string): string[] {
+  const w: string[] = [];
+  if (!isLoopback(config.adminHost)) {
+    w.push(
+      `ADMIN_HOST=${config.adminHost}: the admin listener (keys, settings, /metrics) accepts ` +
+        `connections from other machines; do not publish port ${config.adminPort}, keep it ` +
+        `behind a firewall or a TLS reverse proxy`,
+    );
+  }
+  if (config.adminPassword === EXAMPLE_PASSWORD) {
+    w.push("ADMIN_PASSWORD is the example value from .env.example: change it");
+  } else if (config.adminPassword.length < MIN_SECRET_LENGTH) {
+    w.push(
+      `ADMIN_PASSWORD has ${config.adminPassword.length} characters; use ${MIN_SECRET_LENGTH} or more`,
+    );
+  }
+  if (config.metricsToken !== null && config.metricsToken.length < MIN_SECRET_LENGTH) {
+    w.push(
+      `METRICS_TOKEN has ${config.metricsToken.length} characters; use ${MIN_SECRET_LENGTH} or more`,
+    );
+  }
+  if (config.allowedOrigins.includes("*")) {
+    w.push("ALLOWED_ORIGINS=*: any web page may call the proxy with a key its visitor holds");
+  }
+  if (config.metricsKeyLabels) {
+    w.push("METRICS_KEY_LABELS=true: metrics carry one series per key name (mind cardinality)");
+  }
+  if (/^sqlite:\/\/\/:memory:$/.test(config.databaseUrl)) {
+    w.push("DATABASE_URL is an in-memory SQLite database: keys and usage vanish at restart");
+  }
+  if (storedOllamaUrl !== config.ollamaUrl) {
+    w.push(
+      `OLLAMA_URL=${redactUrl(config.ollamaUrl)} is not used: the stored setting ` +
+        `${redactUrl(storedOllamaUrl)} wins (change it in the admin)`,
+    );
+  }
+  return w;
+}
+
+/** Gathers the report's facts; asks Ollama for its version (bounded by `timeoutMs`). */
+export async function gatherStartupFacts(
+  deps: Deps,
+  proxyUrl: string,
+  adminUrl: string,
+  timeoutMs = 3000,
+): Promise<StartupFacts> {
+  const { config } = deps;
+  const stored = await deps.settings.get().then((s) => s.ollama_url, () => config.ollamaUrl);
+  let ollama: StartupFacts["ollama"];
+  try {
+    ollama = { answered: true, version: await ollamaVersion(stored, timeoutMs) };
+  } catch (err) {
+    ollama = {
+      answered: false,
+      // The URL is on the line already; the reason alone follows it.
+      reason: (err as Error).message.replace(`Cannot reach Ollama at ${stored}: `, "")
+        .split(stored).join(redactUrl(stored)),
+    };
+  }
+  return {
+    proxyUrl,
+    adminUrl,
+    database: await describeDatabase(config),
+    ollamaUrl: redactUrl(stored),
+    ollama,
+    timeZone: config.timeZone,
+    warnings: startupWarnings(config, stored),
+  };
+}
+
+/** The report as a readable block, or as one JSON line for LOG_FORMAT=json. */
+export function formatStartupReport(
+  facts: StartupFacts,
+  config: Pick<Config, "logLevel" | "logFormat">,
+): string {
+  if (config.logFormat === "json") {
+    return JSON.stringify({
+      time: new Date().toISOString(),
+      level: "info",
+      msg: "started",
+      proxy: facts.proxyUrl,
+      admin: facts.adminUrl,
+      database: facts.database,
+      ollama_url: facts.ollamaUrl,
+      ollama: facts.ollama,
+      app_tz: facts.timeZone,
+      log_level: config.logLevel,
+      warnings: facts.warnings,
+    });
+  }
+  const ollama = facts.ollama.answered
+    ? `answered (version ${facts.ollama.version})`
+    : `did not answer: ${facts.ollama.reason}; inference requests get 502 until it does`;
+  return [
+    "llm-quota started",
+    `  proxy listening on ${facts.proxyUrl} (API keys; /healthz, /readyz)`,
+    `  admin listening on ${facts.adminUrl} (admin UI and API; /metrics, /healthz, /readyz)`,
+    `  database: ${facts.database}`,
+    `  ollama: ${facts.ollamaUrl} ${ollama}`,
+    `  APP_TZ: ${facts.timeZone}`,
+    `  logs: level ${config.logLevel}, format ${config.logFormat}`,
+    ...facts.warnings.map((w) => `  WARNING: ${w}`),
+  ].join("\n");
+}
