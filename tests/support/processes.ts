@@ -14,6 +14,8 @@ export interface GatewayProcess {
   output(): string;
   /** Sends SIGTERM and waits for the exit code. */
   stop(): Promise<number>;
+  /** Kills the process at once (SIGKILL), as a crash would. */
+  kill(): void;
 }
 
 /** Starts `main.ts` in a child process with `env` and waits until both listeners are up. */
@@ -61,6 +63,11 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
     proxyUrl,
     adminUrl,
     output: () => text,
+    kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    },
     async stop() {
       try {
         child.kill("SIGTERM");
