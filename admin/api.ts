@@ -24,9 +24,11 @@ import {
 export async function parseJson<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
   let body: unknown;
   try {
-    body = await c.req.json();
-  } catch {
-    throw new AdminError(400, "Cannot parse request body: expected a JSON object");
+    // Fatal decoding: a body that is not UTF-8 is refused, not stored with U+FFFD in it.
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await c.req.arrayBuffer()));
+  } catch (err) {
+    if (err instanceof AdminError) throw err;
+    throw new AdminError(400, "Cannot parse request body: expected a JSON object in UTF-8");
   }
   const result = schema.safeParse(body);
   if (!result.success) throw validationError(result.error);
@@ -114,7 +116,7 @@ export function createAdminApi(deps: Deps): Hono {
   api.get("/proxy-info", (c) => c.json(proxyInfo(deps.config, c.req.header("host"))));
 
   api.all("*", (c) => {
-    throw new AdminError(404, `Route ${c.req.method} /api${c.req.path} not found`);
+    throw new AdminError(404, `Route ${c.req.method} ${c.req.path} not found`);
   });
   return api;
 }

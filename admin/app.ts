@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { limitBody } from "../core/body_limit.ts";
+import { requireValidHost } from "../core/host_header.ts";
 import type { Deps } from "../core/deps.ts";
 import { createAdminApi } from "./api.ts";
 import { AdminError } from "./errors.ts";
@@ -21,6 +22,7 @@ export function createAdminApp(deps: Deps): Hono {
   app.notFound(adminNotFound);
   // First, so the request id and the log line cover every answer, errors included.
   app.use(trackRequests(deps, "admin"));
+  app.use(requireValidHost((m) => new AdminError(400, m)));
   app.use(securityHeaders(), noStoreHtml());
   app.use(limitBody(deps.config.maxBodyBytes, (m) => new AdminError(413, m)));
   app.route("/api", createAdminApi(deps));

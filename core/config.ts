@@ -71,7 +71,9 @@ export interface Config {
 
 /** Whether a bind address only accepts connections from this machine. */
 function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+  // An IPv4 literal only: a host name such as 127.example.com may resolve anywhere.
+  return host === "localhost" || host === "::1" || host === "[::1]" ||
+    /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** Thrown when the environment holds a missing or wrong value; its message is one line. */

@@ -6,7 +6,14 @@
  */
 import postgres from "postgres";
 import { postgresMigrations } from "./migrations/postgres.ts";
-import { AUDIT_SQL, auditDifferences, PATCHABLE_COLUMNS, toApiKey, toUsageMap } from "./rows.ts";
+import {
+  AUDIT_SQL,
+  auditDifferences,
+  PATCHABLE_COLUMNS,
+  toApiKey,
+  toUsageMap,
+  toWindowUsage,
+} from "./rows.ts";
 import type {
   Admission,
   ApiKey,
@@ -268,18 +275,7 @@ export class PostgresStore implements Store {
                COALESCE(SUM(reserved_tokens), 0)::bigint AS reserved
           FROM usage_daily
          WHERE key_id = ${keyId} AND day >= ${w.monthStart} AND day < ${w.monthEnd}`;
-      const decision = decide(toApiKey(keyRow), {
-        day: {
-          requests: Number(day?.requests ?? 0),
-          tokens: Number(day?.tokens ?? 0),
-          reserved: Number(day?.reserved ?? 0),
-        },
-        month: {
-          requests: Number(month.requests),
-          tokens: Number(month.tokens),
-          reserved: Number(month.reserved),
-        },
-      });
+      const decision = decide(toApiKey(keyRow), toWindowUsage(day, month));
       if (!decision.ok) return { decision, requestId: null };
       await tx`
         INSERT INTO usage_daily (key_id, day, requests, reserved_tokens)

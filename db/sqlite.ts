@@ -7,7 +7,14 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
-import { AUDIT_SQL, auditDifferences, PATCHABLE_COLUMNS, toApiKey, toUsageMap } from "./rows.ts";
+import {
+  AUDIT_SQL,
+  auditDifferences,
+  PATCHABLE_COLUMNS,
+  toApiKey,
+  toUsageMap,
+  toWindowUsage,
+} from "./rows.ts";
 import type {
   Admission,
   ApiKey,
@@ -249,18 +256,7 @@ export class SqliteStore implements Store {
         w.monthStart,
         w.monthEnd,
       )!;
-      const decision = decide(toApiKey(keyRow), {
-        day: {
-          requests: Number(day?.requests ?? 0),
-          tokens: Number(day?.tokens ?? 0),
-          reserved: Number(day?.reserved ?? 0),
-        },
-        month: {
-          requests: Number(month.requests),
-          tokens: Number(month.tokens),
-          reserved: Number(month.reserved),
-        },
-      });
+      const decision = decide(toApiKey(keyRow), toWindowUsage(day, month));
       if (!decision.ok) return { decision, requestId: null };
       this.#run(
         `INSERT INTO usage_daily (key_id, day, requests, reserved_tokens) VALUES (?, ?, 1, ?)

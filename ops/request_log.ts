@@ -44,7 +44,14 @@ export function trackRequests(deps: Deps, listener: Listener) {
     c.set("request", record);
     await next();
     c.header("x-request-id", record.id);
-    const end = () => finish(deps, metrics, listener, c, record);
+    // Runs inside the settlement of a stream: a failure here must never cost the usage record.
+    const end = () => {
+      try {
+        finish(deps, metrics, listener, c, record);
+      } catch (err) {
+        deps.log.error("cannot log request", { error: (err as Error).message });
+      }
+    };
     if (!record.pending) return end();
     // A stream still runs: it is counted in flight and logged once it is settled.
     inFlight.inc();

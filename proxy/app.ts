@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import type { Deps } from "../core/deps.ts";
 import { type ProxyEnv, requireApiKey } from "./auth.ts";
 import { limitBody } from "../core/body_limit.ts";
+import { requireValidHost } from "../core/host_header.ts";
 import { cors } from "./cors.ts";
 import { errorResponse, familyOf, ProxyError } from "./errors.ts";
 import { handleInference } from "./inference.ts";
@@ -30,6 +31,7 @@ export function createProxyApp(deps: Deps): Hono<ProxyEnv> {
 
   // First, so the request id and the log line cover every answer, errors included.
   app.use(trackRequests(deps, "proxy"));
+  app.use(requireValidHost((m) => new ProxyError(400, m, "invalid_host")));
   app.use(cors(deps.config.allowedOrigins));
   app.use(
     limitBody(deps.config.maxBodyBytes, (m) => new ProxyError(413, m, "request_too_large")),
@@ -48,8 +50,13 @@ export function createProxyApp(deps: Deps): Hono<ProxyEnv> {
   for (const r of READ_ONLY_ROUTES) {
     const methods = r.method === "GET" ? ["GET", "HEAD"] : [r.method];
     app.on(methods, r.path, (c) => {
+      const model = c.req.param("model") ?? "";
+      // A decoded `%2F` or dot segment must not become another upstream path (`/api/pull`).
+      if (/[/\\]/.test(model) || model === "." || model === "..") {
+        throw new ProxyError(400, `Invalid model name: ${JSON.stringify(model)}`, "invalid_model");
+      }
       const upstream = r.upstream.includes(":model")
-        ? r.upstream.replace(":model", encodeURIComponent(c.req.param("model") ?? ""))
+        ? r.upstream.replace(":model", encodeURIComponent(model))
         : r.upstream;
       return handleReadOnly(c, upstream, deps);
     });

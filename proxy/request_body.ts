@@ -7,8 +7,15 @@ import { ProxyError } from "./errors.ts";
 
 const model = z.string().nullish();
 const stream = z.boolean().nullish();
-const maxTokens = z.number().int().min(0).nullish();
-const options = z.looseObject({ num_predict: z.number().int().nullish() }).nullish();
+// Whole numbers only, and only as large as JSON numbers stay exact (1e308 or 1e20 are refused).
+const SAFE = Number.MAX_SAFE_INTEGER;
+const wholeNumber = (min: number) => {
+  const message = `must be a whole number from ${min} to ${SAFE}`;
+  return z.number({ error: (i) => i.input === undefined ? "is required" : message }).int(message)
+    .min(min, message);
+};
+const maxTokens = wholeNumber(0).nullish();
+const options = z.looseObject({ num_predict: wholeNumber(-SAFE).nullish() }).nullish();
 const streamOptions = z.looseObject({ include_usage: z.boolean().nullish() }).nullish();
 const message = z.looseObject({ role: z.string() });
 const stringOrList = z.union([z.string(), z.array(z.string())]);
@@ -44,7 +51,7 @@ const SCHEMAS: Record<string, z.ZodType<Record<string, unknown>>> = {
   "/v1/messages": z.looseObject({
     model,
     stream,
-    max_tokens: z.number().int().positive(),
+    max_tokens: wholeNumber(1),
     messages: z.array(message),
   }),
   "/v1/responses": z.looseObject({
@@ -91,11 +98,10 @@ export async function readInferenceBody(
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new ProxyError(
-      400,
-      `Cannot parse request body: ${(err as Error).message}`,
-      "invalid_json",
-    );
+    // V8 quotes an excerpt of the text ("Unexpected token 'x', "{"key":"sk-…"... is not valid
+    // JSON"): the body may hold a secret, so only the reason and the position are kept.
+    const reason = (err as Error).message.replace(/, (?:\.\.\.)?".*$/s, "");
+    throw new ProxyError(400, `Cannot parse request body: ${reason}`, "invalid_json");
   }
   const result = SCHEMAS[path].safeParse(parsed);
   if (!result.success) {

@@ -10,6 +10,7 @@ import { parseConfig } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
 import { createLogger } from "../../core/log.ts";
 import { SettingsCache } from "../../core/settings.ts";
+import { InFlight } from "../../core/inflight.ts";
 import { openStore } from "../../db/mod.ts";
 import { createProxyApp } from "../../proxy/app.ts";
 import { createTestDatabase } from "../support/databases.ts";
@@ -89,6 +90,7 @@ export async function startUi(env: Record<string, string> = {}): Promise<UiFixtu
     clock,
     settings: new SettingsCache(store),
     log: createLogger("warn", (line) => logs.push(line)),
+    inflight: new InFlight(),
   };
   const app = createAdminApp(deps);
   const proxy = createProxyApp(deps);

@@ -80,7 +80,7 @@ gatewayTest("OpenAI SDK: embeddings (the SDK asks for base64) decode the same", 
 
 gatewayTest("OpenAI SDK: models list and retrieve, not counted", async (t) => {
   const { key, id } = await t.createKey();
-  const list = async (target: Target) => collect(openaiFor(t, target, key).models.list());
+  const list = (target: Target) => collect(openaiFor(t, target, key).models.list());
   const models = await list("gateway");
   assert.deepEqual(models, await list("ollama"));
   assert.deepEqual(models.map((m) => m.id).sort(), [

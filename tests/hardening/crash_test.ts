@@ -26,7 +26,7 @@ for (const dialect of testDialects()) {
       const proxyUrl = gateway.proxyUrl;
       let completed = 0;
       const load = Array.from({ length: 200 }, async (_, i) => {
-        await new Promise((r) => setTimeout(r, i * 3));
+        await new Promise((r) => setTimeout(r, i * 10));
         try {
           const res = await fetch(proxyUrl + "/api/chat", {
             method: "POST",
@@ -38,7 +38,7 @@ for (const dialect of testDialects()) {
         } catch { /* cut by the kill */ }
       });
       // Kill in the middle of the load: after some requests completed, with others in flight.
-      for (let i = 0; i < 200 && completed < 30; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 1500 && completed < 30; i++) await new Promise((r) => setTimeout(r, 10));
       gateway.kill();
       await Promise.all(load);
       assert.ok(completed > 0, "some requests completed before the kill");

@@ -19,7 +19,7 @@ Deno.test("[sqlite] 500 concurrent requests over 50 keys on two processes: no SQ
         await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: mock.url, LOG_LEVEL: "warn" }),
       );
     }
-    const keys = [];
+    const keys: Array<{ key: string }> = [];
     for (let i = 0; i < 50; i++) {
       const res = await fetch(gateways[0].adminUrl + "/api/api-keys", {
         method: "POST",

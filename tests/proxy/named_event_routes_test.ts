@@ -11,7 +11,7 @@ const responses = { model: "llama3", input: "Say hi" };
 type Sent = Record<string, unknown>;
 const lastSent = (t: TestGateway) => t.mock.requests.at(-1)!.body as Sent;
 
-async function until(check: () => Promise<boolean>, what: string) {
+async function until(check: () => boolean | Promise<boolean>, what: string) {
   for (let i = 0; i < 200; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 25));
@@ -198,7 +198,7 @@ gatewayTest(
       text += (await reader.read()).value ?? "";
     }
     await reader.cancel();
-    await until(async () => t.mock.requests.at(-1)?.aborted === true, "the upstream abort");
+    await until(() => t.mock.requests.at(-1)?.aborted === true, "the upstream abort");
     await until(async () => (await t.usage(id)).today.completion_tokens >= 3, "partial usage");
     const usage = await t.usage(id);
     assert.equal(usage.today.requests, 1);

@@ -1,0 +1,55 @@
+/**
+ * The gateway's admin JSON API as the benchmark uses it: create keys with limits, read usage.
+ * @module
+ */
+import { BENCH_ADMIN_PASSWORD } from "./servers.ts";
+
+const auth = { authorization: `Bearer ${BENCH_ADMIN_PASSWORD}` };
+
+/** Limits every benchmark key gets: high enough never to refuse, present so quotas are checked. */
+export const BENCH_LIMITS = {
+  daily_request_limit: 100_000_000,
+  monthly_request_limit: 1_000_000_000,
+  daily_token_limit: 10_000_000_000,
+  monthly_token_limit: 100_000_000_000,
+};
+
+/** Creates `count` keys (8 at a time) and returns their plaintexts in creation order. */
+export async function createKeys(adminUrl: string, count: number, tag: string): Promise<string[]> {
+  const keys: string[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const res = await fetch(`${adminUrl}/api/api-keys`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ name: `bench-${tag}-${i}`, ...BENCH_LIMITS }),
+      });
+      if (res.status !== 201) throw new Error(`creating a key: ${res.status} ${await res.text()}`);
+      keys[i] = (await res.json()).key;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return keys;
+}
+
+/** Usage summed over every key this month (requests and tokens). */
+export interface UsageTotals {
+  requests: number;
+  tokens: number;
+}
+
+/** Reads `GET /api/api-keys` and sums each key's usage of the month. */
+export async function totalUsage(adminUrl: string): Promise<UsageTotals> {
+  const res = await fetch(`${adminUrl}/api/api-keys`, { headers: auth });
+  if (!res.ok) throw new Error(`listing keys: ${res.status}`);
+  const keys = await res.json() as { usage: { month: UsageTotals } }[];
+  return keys.reduce(
+    (t, k) => ({
+      requests: t.requests + k.usage.month.requests,
+      tokens: t.tokens + k.usage.month.tokens,
+    }),
+    { requests: 0, tokens: 0 },
+  );
+}
