@@ -286,20 +286,18 @@ function meteredStream(
   events: StreamEvents,
 ): ReadableStream<Uint8Array> {
   const reader = upstream.getReader();
-  // fetch does not always fail a body that is already streaming when its signal aborts, so the
-  // abort is raced against each read.
-  const aborted = new Promise<never>((_, reject) => {
-    if (upstreamSignal.aborted) reject(upstreamSignal.reason);
-    upstreamSignal.addEventListener("abort", () => reject(upstreamSignal.reason), { once: true });
-  });
-  aborted.catch(() => {});
+  // fetch does not always fail a body that is already streaming when its signal aborts, so an
+  // abort cancels the reader itself: a pending read then ends, and the end is read as a failure.
+  upstreamSignal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      let chunk: ReadableStreamReadResult<Uint8Array> | null;
       try {
-        chunk = await Promise.race([reader.read(), aborted]);
+        chunk = await reader.read();
       } catch {
-        reader.cancel().catch(() => {});
+        chunk = null;
+      }
+      if (chunk === null || (chunk.done && upstreamSignal.aborted)) {
         // Ollama went away mid-stream. Native clients recognise an error line; OpenAI clients
         // recognise a stream that ends without [DONE].
         const rest = meter.flush();
