@@ -38,6 +38,11 @@ export interface TestGateway {
   ): Promise<Response>;
   /** Today's and this month's usage of a key, from the admin API. */
   usage(id: number): Promise<KeyUsageView>;
+  /**
+   * Usage once `ready` holds (or after 5 s): clients such as ollama-js stop reading at the final
+   * line, a moment before the gateway sees the stream end and records it.
+   */
+  usageWhen(id: number, ready: (u: KeyUsageView) => boolean): Promise<KeyUsageView>;
   close(): Promise<void>;
 }
 
@@ -126,6 +131,14 @@ export async function startTestGateway(
       const key = keys.find((k) => k.id === id);
       if (!key) throw new Error(`usage: no key ${id}`);
       return key.usage;
+    },
+    async usageWhen(id, ready) {
+      let usage = await t.usage(id);
+      for (let i = 0; i < 100 && !ready(usage); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        usage = await t.usage(id);
+      }
+      return usage;
     },
     async close() {
       // Every test doubles as a ledger check and a secrets check on its own traffic.
