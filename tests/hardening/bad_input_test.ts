@@ -566,3 +566,73 @@ gatewayTest(
     assert.deepEqual(errors, [], "no unexpected error was logged");
   },
 );
+
+gatewayTest(
+  "prompts that are costly to tokenise are estimated in bounded time, and the gateway keeps serving",
+  async (t) => {
+    // A token limit makes the gateway estimate the prompt before forwarding it.
+    const { key, id } = await t.createKey({ daily_token_limit: 100_000_000 });
+    const prompts = [
+      "中文".repeat(1500), // 3,000 CJK characters in one pre-token: minutes with plain BPE
+      "a".repeat(20_000), // one 20,000-letter word
+      "é".repeat(100_000),
+      "😀".repeat(50_000),
+      "The quick brown fox jumps over the lazy dog. ".repeat(20_000), // 900 kB of prose
+    ];
+    for (const content of prompts) {
+      const started = performance.now();
+      const heartbeat = (async () => {
+        // While the big request runs, the listener still answers at once.
+        await new Promise((r) => setTimeout(r, 5));
+        const t0 = performance.now();
+        const res = await t.proxy("/");
+        await res.body?.cancel();
+        return performance.now() - t0;
+      })();
+      const res = await t.post("/api/chat", key, {
+        ...VALID_BODIES["/api/chat"],
+        messages: [{ role: "user", content }],
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      await res.body?.cancel();
+      const took = performance.now() - started;
+      assert.ok(took < 3000, `${content.slice(0, 10)}… took ${Math.round(took)} ms`);
+      assert.ok(await heartbeat < 2000, "the event loop was blocked");
+    }
+    const usage = await t.usage(id);
+    assert.equal(usage.today.requests, prompts.length);
+  },
+);
+
+gatewayTest("a body nested thousands of levels deep is estimated, not a 500", async (t) => {
+  // Ollama is pointed at a closed port: what matters is that the gateway gets as far as
+  // forwarding (502), past estimating the prompt, which a token limit makes it do first.
+  const settings = await t.admin("/api/settings", {
+    method: "PUT",
+    body: JSON.stringify({ ollama_url: "http://127.0.0.1:1" }),
+  });
+  assert.equal(settings.status, 200);
+  await settings.body?.cancel();
+  const { key } = await t.createKey({ daily_token_limit: 100_000_000 });
+  for (const depth of [1_000, 100_000]) {
+    const deep = `${"[".repeat(depth)}"x"${"]".repeat(depth)}`;
+    const bodies: Array<[string, string]> = [
+      [
+        "/api/chat",
+        `{"model":"llama3","stream":false,"messages":[{"role":"user","content":${deep}}]}`,
+      ],
+      ["/v1/chat/completions", `{"model":"llama3","messages":[{"role":"user","content":${deep}}]}`],
+      [
+        "/api/generate",
+        `{"model":"llama3","stream":false,"prompt":"hi","options":{"stop":${deep}}}`,
+      ],
+      ["/v1/responses", `{"model":"llama3","input":[{"role":"user","content":${deep}}]}`],
+    ];
+    for (const [path, body] of bodies) {
+      const res = await t.post(path, key, body);
+      const text = await res.text();
+      assert.equal(res.status, 502, `${path} at depth ${depth}: ${text.slice(0, 200)}`);
+    }
+  }
+  assert.deepEqual(t.logs.filter((l) => /unexpected error/.test(l)), []);
+});
