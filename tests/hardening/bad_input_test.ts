@@ -577,6 +577,8 @@ gatewayTest(
       "a".repeat(20_000), // one 20,000-letter word
       "é".repeat(100_000),
       "😀".repeat(50_000),
+      `Hi${" ".repeat(20_000)}there`, // one run of spaces: 8,000 of them took 50 s
+      "\n".repeat(20_000),
       "The quick brown fox jumps over the lazy dog. ".repeat(20_000), // 900 kB of prose
     ];
     for (const content of prompts) {

@@ -24,6 +24,10 @@ import { messages, VALID_BODIES } from "./requests.ts";
 const SEED = Number(Deno.env.get("LLMQ_FUZZ_SEED") ?? 20260615);
 const RUNS = Number(Deno.env.get("LLMQ_FUZZ_RUNS") ?? 300);
 const MAX_BODY_BYTES = 256 * 1024;
+/** Longest a single request may take. */
+const SLOW_MS = 5000;
+/** Time limit of one listener's property, shrinking included. */
+const TIME_LIMIT_MS = Number(Deno.env.get("LLMQ_FUZZ_TIME_LIMIT_MS") ?? 25_000);
 
 // ---------------------------------------------------------------------------------------------
 // Routes
@@ -164,13 +168,32 @@ function ollamaUrls(mockUrl: string) {
 }
 
 /** A body for an inference route: mostly valid with odd fields, sometimes anything. */
+/**
+ * Texts that once took the token estimator 10 s or more each, blocking every other request
+ * meanwhile (it grew with the square of a word's length, and faster on non-ASCII).
+ */
+const COSTLY_TEXTS = [
+  "中文".repeat(800),
+  "a".repeat(5000),
+  "é".repeat(2500),
+  "😀".repeat(1200),
+  "x".repeat(100) + " ".repeat(3000),
+];
+
+/** Prompt text: short random text, longer random Unicode, or a costly text. */
+const text = fc.oneof(
+  { weight: 8, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 300 }) },
+  { weight: 1, arbitrary: fc.constantFrom(...COSTLY_TEXTS) },
+);
+
 function inferenceBody(path: string) {
   // `odd` decides how often a field holds an odd value instead of a sensible one.
   const fields = (odd: <T>(arb: fc.Arbitrary<T>) => fc.Arbitrary<unknown>) => {
     const message = fc.record(
       {
         role: odd(fc.constantFrom("user", "system", "assistant")),
-        content: odd(fc.string({ maxLength: 40 })),
+        content: odd(text),
         images: odd(fc.constant([])),
       },
       { requiredKeys: ["role"] },
@@ -181,7 +204,7 @@ function inferenceBody(path: string) {
         model: odd(fc.constantFrom("llama3", "all-minilm", "", "nope:latest")),
         stream: odd(fc.boolean()),
         messages: odd(fc.oneof(fc.constant(messages), fc.array(message, { maxLength: 3 }))),
-        prompt: odd(fc.string({ maxLength: 40 })),
+        prompt: odd(text),
         system: odd(fc.string({ maxLength: 20 })),
         input: odd(fc.oneof(fc.string({ maxLength: 40 }), fc.array(fc.string(), { maxLength: 3 }))),
         instructions: odd(fc.string({ maxLength: 20 })),
@@ -598,7 +621,13 @@ async function send(ctx: Context, r: FuzzRequest): Promise<RawResponse> {
     ? "multipart/form-data; boundary=xyz"
     : r.contentType;
   if (contentType !== undefined) headers.push(["Content-Type", contentType]);
-  return await rawRequest(url, { method: r.method, target: r.target, headers, body: r.body });
+  return await rawRequest(url, {
+    method: r.method,
+    target: r.target,
+    headers,
+    body: r.body,
+    timeoutMs: 10_000,
+  });
 }
 
 function describe(r: FuzzRequest, res?: RawResponse): string {
@@ -621,12 +650,19 @@ async function fuzz(ctx: Context, routes: Route[], name: string): Promise<Set<Ro
       fc.asyncProperty(requests(routes, ctx), async (r) => {
         hit.add(r.route);
         const logStart = ctx.t.logs.length;
+        const started = performance.now();
         const res = await send(ctx, r);
-        if (res.status >= 500 && !UPSTREAM_5XX.has(res.status)) {
+        // Mock Ollama answers in milliseconds: seconds mean the gateway was busy with the request.
+        const took = performance.now() - started;
+        if (took > SLOW_MS) throw new Error(`took ${Math.round(took)} ms: ${describe(r, res)}`);
+        // The mock's own failure (it recurses on deeply nested JSON) is Ollama's answer, passed
+        // through; real Ollama answers those with a 400.
+        const fromOllama = res.status === 500 && res.text === "mock handler error";
+        if (res.status >= 500 && !UPSTREAM_5XX.has(res.status) && !fromOllama) {
           throw new Error(`a ${res.status}: ${describe(r, res)}`);
         }
         // Only the gateway's proxy routes may give 502/503/504, and only for Ollama or readiness.
-        if (res.status >= 500 && r.route.listener === "admin") {
+        if (res.status >= 500 && !fromOllama && r.route.listener === "admin") {
           assert.ok(
             ["/api/ollama-models", "/readyz", "/settings/test", "/models"].includes(r.route.path),
             `a ${res.status} on the admin: ${describe(r, res)}`,
@@ -637,13 +673,22 @@ async function fuzz(ctx: Context, routes: Route[], name: string): Promise<Set<Ro
         );
         if (unexpected) throw new Error(`logged: ${unexpected}\nafter ${describe(r, res)}`);
       }),
-      { seed: SEED, numRuns: RUNS, verbose: 1 },
+      {
+        seed: SEED,
+        numRuns: RUNS,
+        verbose: 1,
+        // Each listener's runs take a few seconds; far longer means a request hung the gateway
+        // (or shrinking one that did): fail with what was found rather than run on.
+        interruptAfterTimeLimit: TIME_LIMIT_MS,
+        markInterruptAsFailure: true,
+      },
     );
   } catch (err) {
     const cause = (err as Error).cause;
     throw new Error(
       `${name}: ${(err as Error).message}\n${cause instanceof Error ? cause.message : ""}\n` +
-        `(replay: LLMQ_FUZZ_SEED=${SEED} LLMQ_FUZZ_RUNS=${RUNS})`,
+        `(replay: LLMQ_FUZZ_SEED=${SEED} LLMQ_FUZZ_RUNS=${RUNS}; LLMQ_FUZZ_TIME_LIMIT_MS to ` +
+        `allow longer than ${TIME_LIMIT_MS} ms)`,
     );
   }
   return hit;
