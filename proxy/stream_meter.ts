@@ -27,30 +27,46 @@ export interface StreamMeter {
   flush(): Uint8Array | null;
 }
 
+/** Splits decoded stream text on a separator, holding back the unfinished last piece. */
+class PieceSplitter {
+  #decoder = new TextDecoder();
+  #partial = "";
+  constructor(readonly separator: string, readonly onPiece: (piece: string) => void) {}
+
+  /** Decodes `bytes` and hands every completed piece to `onPiece`. */
+  push(bytes: Uint8Array): void {
+    const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
+    let start = 0;
+    let end: number;
+    while ((end = text.indexOf(this.separator, start)) !== -1) {
+      this.onPiece(text.slice(start, end));
+      start = end + this.separator.length;
+    }
+    this.#partial = text.slice(start);
+  }
+
+  /** Hands over what is left at the end of the stream, if it holds more than white space. */
+  flush(): void {
+    if (this.#partial.trim()) this.onPiece(this.#partial);
+    this.#partial = "";
+  }
+}
+
 /** Native NDJSON: one JSON object per line; the `done:true` line carries the counts. */
 export class NdjsonMeter implements StreamMeter {
   chunks = 0;
   usage: StreamUsage | null = null;
   finished = false;
   failed = false;
-  #decoder = new TextDecoder();
-  #partial = "";
+  #lines = new PieceSplitter("\n", (line) => this.#line(line));
 
   push(bytes: Uint8Array): Uint8Array {
-    const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
-    let start = 0;
-    let end: number;
-    while ((end = text.indexOf("\n", start)) !== -1) {
-      this.#line(text.slice(start, end));
-      start = end + 1;
-    }
-    this.#partial = text.slice(start);
+    this.#lines.push(bytes);
     return bytes;
   }
 
   flush(): null {
-    if (this.#partial) this.#line(this.#partial);
-    this.#partial = "";
+    this.#lines.flush();
     return null;
   }
 
@@ -177,26 +193,17 @@ export class NamedEventMeter implements StreamMeter {
   usage: StreamUsage | null = null;
   finished = false;
   failed = false;
-  #decoder = new TextDecoder();
-  #partial = "";
   /** Anthropic reports the prompt in `message_start`; `message_delta` may leave it out. */
   #startInput: number | null = null;
+  #frames = new PieceSplitter("\n\n", (frame) => this.#frame(frame));
 
   push(bytes: Uint8Array): Uint8Array {
-    const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
-    let start = 0;
-    let end: number;
-    while ((end = text.indexOf("\n\n", start)) !== -1) {
-      this.#frame(text.slice(start, end));
-      start = end + 2;
-    }
-    this.#partial = text.slice(start);
+    this.#frames.push(bytes);
     return bytes;
   }
 
   flush(): null {
-    if (this.#partial.trim()) this.#frame(this.#partial);
-    this.#partial = "";
+    this.#frames.flush();
     return null;
   }
 
