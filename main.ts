@@ -15,6 +15,7 @@ import { createProxyApp } from "./proxy/app.ts";
 import { GatewayMetrics } from "./ops/gateway_metrics.ts";
 import { formatStartupReport, gatherStartupFacts } from "./ops/startup_report.ts";
 import { timedStore } from "./ops/timed_store.ts";
+import { withKeyCache } from "./db/key_cache.ts";
 
 /** A running gateway. */
 export interface Gateway {
@@ -46,7 +47,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   await store.seedSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel });
   const metrics = new GatewayMetrics(config.metricsKeyLabels);
   // Every store call the listeners make is timed into llmq_db_duration_seconds.
-  const timed = timedStore(store, metrics);
+  const timed = timedStore(withKeyCache(store), metrics);
   const deps: Deps = {
     config,
     store: timed,

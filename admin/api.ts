@@ -8,6 +8,7 @@ import type { z } from "zod";
 import type { Deps } from "../core/deps.ts";
 import { createApiKey, keyStatus, listKeyViews, parseExpiry } from "../core/api_keys.ts";
 import { ollamaModels, OllamaUnavailable } from "../core/ollama.ts";
+import { redactPath } from "../core/redact.ts";
 import type { ApiKey, ApiKeyPatch } from "../db/store.ts";
 import { requireAdminBearer } from "./auth.ts";
 import { AdminError, validationError } from "./errors.ts";
@@ -116,7 +117,7 @@ export function createAdminApi(deps: Deps): Hono {
   api.get("/proxy-info", (c) => c.json(proxyInfo(deps.config, c.req.header("host"))));
 
   api.all("*", (c) => {
-    throw new AdminError(404, `Route ${c.req.method} ${c.req.path} not found`);
+    throw new AdminError(404, `Route ${c.req.method} ${redactPath(c.req.path)} not found`);
   });
   return api;
 }

@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Deps } from "../core/deps.ts";
+import { redactPath } from "../core/redact.ts";
 import { ErrorFlash, ErrorPage, errorTitle } from "../views/error_page.tsx";
 import { AdminError } from "./errors.ts";
 import { renderFragment, renderPage } from "./render.tsx";
@@ -19,7 +20,9 @@ function isApi(c: Context): boolean {
 export function adminErrorHandler(deps: Deps) {
   return function adminErrorHandler(err: Error, c: Context): Response | Promise<Response> {
     const known = err instanceof AdminError;
-    if (!known) deps.log.error("admin error", { route: c.req.path, error: err.message });
+    if (!known) {
+      deps.log.error("admin error", { route: redactPath(c.req.path), error: err.message });
+    }
     const status = (known ? err.status : 500) as ContentfulStatusCode;
     if (isApi(c)) {
       if (!known) return c.json({ error: "Internal error" }, 500);
@@ -45,7 +48,9 @@ export function adminErrorHandler(deps: Deps) {
 
 /** Answers a path nothing serves. */
 export function adminNotFound(c: Context): Response | Promise<Response> {
-  if (isApi(c)) return c.json({ error: `Route ${c.req.method} ${c.req.path} not found` }, 404);
+  if (isApi(c)) {
+    return c.json({ error: `Route ${c.req.method} ${redactPath(c.req.path)} not found` }, 404);
+  }
   return renderPage(
     c,
     { title: errorTitle(404), status: 404 },

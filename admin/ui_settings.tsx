@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import type { Deps } from "../core/deps.ts";
 import { OllamaUnavailable, ollamaVersion } from "../core/ollama.ts";
+import { redactUrl } from "../core/redact.ts";
 import {
   type ConnectionResult,
   ConnectionStatus,
@@ -29,7 +30,7 @@ async function testConnection(url: string) {
     const models = await modelList(url);
     const result: ConnectionResult = {
       ok: true,
-      url,
+      url: redactUrl(url),
       version,
       modelCount: models.ok ? models.models.length : 0,
     };
@@ -62,7 +63,12 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
     let props: SettingsPageProps;
     if (checked.ok) {
       const saved = await deps.settings.update(checked.data);
-      deps.log.info("settings changed", { ...saved, via: "ui" });
+      // A password in the URL is never logged.
+      deps.log.info("settings changed", {
+        ...saved,
+        ollama_url: redactUrl(saved.ollama_url),
+        via: "ui",
+      });
       props = {
         ctx,
         form: { values: { ...saved }, errors: {} },

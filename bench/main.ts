@@ -18,7 +18,7 @@ import { PROMPT_TOKENS } from "./mock_upstream.ts";
 import { hasCommand } from "./procs.ts";
 import { type RunInfo, writeResults } from "./report.ts";
 import { bodyOf, type Scenario, scenarios, SOAK } from "./scenarios.ts";
-import { startGateway, startMock, startNginx } from "./servers.ts";
+import { startFloor, startGateway, startMock, startNginx } from "./servers.ts";
 import { type ExactCheck, judge, type RunResults } from "./targets.ts";
 import { summariseProfiles } from "./profile_summary.ts";
 import { createBenchDatabase, dropBenchDatabase } from "./pg.ts";
@@ -113,6 +113,8 @@ async function main() {
     if (nginx) stops.push(() => nginx.proc.stop());
     else log("NOTE: nginx is not installed (apt-get install -y nginx): no nginx ratios");
     nginxFound = !!nginx;
+    const floor = await startFloor(dir, mock.url, serverCores);
+    stops.push(() => floor.proc.stop());
     const gw = await startGateway(
       dir,
       "gateway",
@@ -138,6 +140,7 @@ async function main() {
     };
     const subjects: Subject[] = [{ name: "direct", target: mock }];
     if (nginx) subjects.push({ name: "nginx", target: nginx });
+    subjects.push({ name: "deno_floor", target: floor });
     subjects.push({ name: "gateway", target: gw, adminUrl: gw.adminUrl });
 
     log("warming up");

@@ -29,6 +29,23 @@ export async function startMock(dir: string, cores: string | null): Promise<Targ
   return { proc, url: url! };
 }
 
+/** Starts bench/floor_proxy.ts: the least a Deno reverse proxy does, in front of the mock. */
+export async function startFloor(
+  dir: string,
+  upstreamUrl: string,
+  cores: string | null,
+): Promise<Target> {
+  const log = `${dir}/floor.log`;
+  const proc = spawnLogged(
+    "floor",
+    pinned([Deno.execPath(), "run", "--allow-net", "--allow-env", here("floor_proxy.ts")], cores),
+    log,
+    { PORT: "0", UPSTREAM: upstreamUrl, NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "" },
+  );
+  const url = await waitForLog(log, /floor listening on (\S+)/);
+  return { proc, url: url! };
+}
+
 /** The gateway with its admin URL. */
 export interface GatewayTarget extends Target {
   adminUrl: string;

@@ -1,7 +1,9 @@
 /**
- * Questions the admin asks Ollama directly: its version and its models.
+ * Questions the admin asks Ollama directly: its version and its models. Messages name the URL
+ * without its credentials.
  * @module
  */
+import { redactUrl, redactUrlsIn } from "./redact.ts";
 
 /** A model Ollama has installed, as the admin shows it. */
 export interface OllamaModel {
@@ -17,6 +19,7 @@ export interface OllamaModel {
 export class OllamaUnavailable extends Error {}
 
 async function getJson(baseUrl: string, path: string, timeoutMs: number): Promise<unknown> {
+  const shown = redactUrl(baseUrl);
   let res: Response;
   try {
     res = await fetch(baseUrl.replace(/\/+$/, "") + path, {
@@ -25,17 +28,17 @@ async function getJson(baseUrl: string, path: string, timeoutMs: number): Promis
   } catch (err) {
     const reason = (err as Error).name === "TimeoutError"
       ? `no answer within ${timeoutMs / 1000} s`
-      : (err as Error).message;
-    throw new OllamaUnavailable(`Cannot reach Ollama at ${baseUrl}: ${reason}`);
+      : redactUrlsIn((err as Error).message.split(baseUrl).join(shown));
+    throw new OllamaUnavailable(`Cannot reach Ollama at ${shown}: ${reason}`);
   }
   if (!res.ok) {
     await res.body?.cancel();
-    throw new OllamaUnavailable(`Ollama at ${baseUrl} answered ${res.status} for ${path}`);
+    throw new OllamaUnavailable(`Ollama at ${shown} answered ${res.status} for ${path}`);
   }
   try {
     return await res.json();
   } catch {
-    throw new OllamaUnavailable(`Ollama at ${baseUrl} sent an answer that is not JSON`);
+    throw new OllamaUnavailable(`Ollama at ${shown} sent an answer that is not JSON`);
   }
 }
 

@@ -17,8 +17,26 @@ export interface QuotaWindows {
   monthResetAt: Temporal.Instant;
 }
 
+// The last answer per time zone, valid from its day's start until its dayResetAt: time-zone
+// arithmetic runs once a day instead of on every request.
+const lastWindows = new Map<string, { from: number; until: number; windows: QuotaWindows }>();
+
 /** Computes the quota windows that contain `instant` in `timeZone`. */
 export function windowsAt(instant: Temporal.Instant, timeZone: string): QuotaWindows {
+  const ms = instant.epochMilliseconds;
+  const last = lastWindows.get(timeZone);
+  if (last && ms >= last.from && ms < last.until) return last.windows;
+  const windows = computeWindows(instant, timeZone);
+  const from = Temporal.PlainDate.from(windows.day).toZonedDateTime({ timeZone }).toInstant();
+  lastWindows.set(timeZone, {
+    from: from.epochMilliseconds,
+    until: windows.dayResetAt.epochMilliseconds,
+    windows: Object.freeze(windows),
+  });
+  return windows;
+}
+
+function computeWindows(instant: Temporal.Instant, timeZone: string): QuotaWindows {
   const date = instant.toZonedDateTimeISO(timeZone).toPlainDate();
   const monthStart = date.with({ day: 1 });
   const monthEnd = monthStart.add({ months: 1 });

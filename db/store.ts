@@ -131,7 +131,8 @@ export interface Store {
   /**
    * Atomically reads the key's limits and window usage, asks `decide`, and when it admits
    * records the request unit, the token reservation and a pending ledger row.
-   * Returns null when the key no longer exists.
+   * Returns null when the key no longer exists. `decide` may throw to refuse without recording
+   * anything (a key deactivated since it was authenticated); the error reaches the caller.
    */
   admit(
     start: RequestStart,

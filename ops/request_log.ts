@@ -1,13 +1,15 @@
 /**
  * One log line and one set of metric updates per request, on both listeners. The request id
  * (the client's X-Request-Id, else a new one) is returned in the response. A streamed answer is
- * logged when it ends, not when its headers leave. Never logged: keys, hashes, passwords, bodies.
+ * logged when it ends, not when its headers leave. Never logged: keys, hashes, passwords, bodies;
+ * a key a client put into the path shows as `sk-***`.
  * @module
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
 import type { Deps } from "../core/deps.ts";
+import { redactPath } from "../core/redact.ts";
 import type { ApiKey } from "../db/store.ts";
 import { type GatewayMetrics, metricsOf } from "./gateway_metrics.ts";
 import { requestIdFrom, RequestRecord, type RequestVariables } from "./request_record.ts";
@@ -97,7 +99,7 @@ function finish(
     request_id: r.id,
     listener,
     method: c.req.method,
-    route: c.req.path,
+    route: redactPath(c.req.path),
     status,
   };
   if (key) fields.key_prefix = key.prefix;

@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import type { Config } from "../core/config.ts";
 import type { Deps } from "../core/deps.ts";
 import { ollamaVersion } from "../core/ollama.ts";
+import { redactUrl } from "../core/redact.ts";
 import { sqlitePath } from "../db/sqlite.ts";
 
 /** The value in .env.example, which must never reach production. */
@@ -25,18 +26,6 @@ export interface StartupFacts {
   ollama: { answered: true; version: string } | { answered: false; reason: string };
   timeZone: string;
   warnings: string[];
-}
-
-/** A URL with any password replaced by `***`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.password) return url;
-    u.password = "***";
-    return u.toString().replace(/\/$/, url.endsWith("/") ? "/" : "");
-  } catch {
-    return url;
-  }
 }
 
 function isLoopback(host: string): boolean {
@@ -109,9 +98,9 @@ export async function gatherStartupFacts(
   } catch (err) {
     ollama = {
       answered: false,
-      // The URL is on the line already; the reason alone follows it.
-      reason: (err as Error).message.replace(`Cannot reach Ollama at ${stored}: `, "")
-        .split(stored).join(redactUrl(stored)),
+      // The URL is on the line already; the reason alone follows it (messages of
+      // core/ollama.ts name the URL without credentials).
+      reason: (err as Error).message.replace(`Cannot reach Ollama at ${redactUrl(stored)}: `, ""),
     };
   }
   return {

@@ -7,6 +7,7 @@ import type { Deps } from "../core/deps.ts";
 import { type ProxyEnv, requireApiKey } from "./auth.ts";
 import { limitBody } from "../core/body_limit.ts";
 import { requireValidHost } from "../core/host_header.ts";
+import { redactPath } from "../core/redact.ts";
 import { cors } from "./cors.ts";
 import { errorResponse, familyOf, ProxyError } from "./errors.ts";
 import { handleInference } from "./inference.ts";
@@ -22,11 +23,12 @@ export function createProxyApp(deps: Deps): Hono<ProxyEnv> {
   app.onError((err, c) => {
     const family = familyOf(c.req.path);
     if (err instanceof ProxyError) return errorResponse(family, err);
-    deps.log.error("unexpected error", { route: c.req.path, error: err.message });
+    deps.log.error("unexpected error", { route: redactPath(c.req.path), error: err.message });
     return errorResponse(family, new ProxyError(500, "Internal gateway error", "internal_error"));
   });
   app.notFound((c) => {
-    throw new ProxyError(404, `Route ${c.req.method} ${c.req.path} not found`, "not_found");
+    const route = `${c.req.method} ${redactPath(c.req.path)}`;
+    throw new ProxyError(404, `Route ${route} not found`, "not_found");
   });
 
   // First, so the request id and the log line cover every answer, errors included.

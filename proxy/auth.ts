@@ -44,16 +44,21 @@ export function requireApiKey(deps: Deps) {
       throw databaseUnavailable(deps, err);
     }
     if (!key) throw new ProxyError(401, "Invalid API key", "invalid_api_key");
-    const status = keyStatus(key, deps.clock.now());
-    if (status === "deactivated") {
-      throw new ProxyError(401, "API key is deactivated", "api_key_deactivated");
-    }
-    if (status === "expired") {
-      throw new ProxyError(401, `API key expired at ${key.expires_at}`, "api_key_expired");
-    }
+    refuseUnusableKey(key, deps.clock.now());
     c.set("apiKey", key);
     await next();
   });
+}
+
+/** Throws the 401 for a deactivated or expired key; returns for a usable one. */
+export function refuseUnusableKey(key: ApiKey, now: Temporal.Instant): void {
+  const status = keyStatus(key, now);
+  if (status === "deactivated") {
+    throw new ProxyError(401, "API key is deactivated", "api_key_deactivated");
+  }
+  if (status === "expired") {
+    throw new ProxyError(401, `API key expired at ${key.expires_at}`, "api_key_expired");
+  }
 }
 
 /** The 503 answered when the database cannot be asked: fail closed, never admit unchecked. */

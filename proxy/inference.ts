@@ -9,14 +9,15 @@ import { type Ask, decideAdmission, hasTokenLimit } from "../core/quota.ts";
 import { estimatePromptTokens, estimateTokens } from "../core/tokens.ts";
 import { windowsAt } from "../core/windows.ts";
 import { GatewayStopping } from "../core/inflight.ts";
-import type { Settlement } from "../db/store.ts";
-import { databaseUnavailable, type ProxyEnv } from "./auth.ts";
+import type { ApiKey, Settlement } from "../db/store.ts";
+import { databaseUnavailable, type ProxyEnv, refuseUnusableKey } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
 import { quotaExceeded } from "./quota_errors.ts";
 import { setRateLimitHeaders } from "./ratelimit_headers.ts";
 import { readInferenceBody } from "./request_body.ts";
 import type { InferenceRoute } from "./routes.ts";
 import { NamedEventMeter, NdjsonMeter, SseMeter, type StreamMeter } from "./stream_meter.ts";
+import { meteredStream } from "./metered_stream.ts";
 import { clientHeaders, upstreamHeaders } from "./upstream.ts";
 import { completionTextOf, settleTokens, type Tokens, usageOfBody } from "./usage.ts";
 
@@ -72,13 +73,15 @@ export async function handleInference(
 
   let promptEstimate: number | null = null;
   const estimatePrompt = () => promptEstimate ??= estimatePromptTokens(body);
-  const ask: Ask = {
-    // Estimating costs CPU; only keys with a token limit need it before forwarding.
-    promptTokens: hasTokenLimit(key) ? estimatePrompt() : 0,
+  // Estimating costs CPU; only keys with a token limit need it before forwarding. It is done
+  // here, outside the admission's lock, for the key as authenticated.
+  if (hasTokenLimit(key)) estimatePrompt();
+  const askOf = (fresh: ApiKey): Ask => ({
+    promptTokens: hasTokenLimit(fresh) ? estimatePrompt() : 0,
     generates: route.generates,
     clientMaxTokens: clientMaxTokens(body, route),
     maxReservedTokens: deps.config.maxReservedTokens,
-  };
+  });
 
   const now = deps.clock.now();
   const windows = windowsAt(now, deps.config.timeZone);
@@ -90,8 +93,14 @@ export async function handleInference(
       model,
       startedAt: new Date(now.epochMilliseconds).toISOString(),
     },
-    (fresh, usage) => decideAdmission(fresh, usage, ask),
+    // The key as read inside the transaction decides: authentication may have used a cached
+    // copy, so a key deactivated or expired since is refused here and nothing is recorded.
+    (fresh, usage) => {
+      refuseUnusableKey(fresh, now);
+      return decideAdmission(fresh, usage, askOf(fresh));
+    },
   ).catch((err) => {
+    if (err instanceof ProxyError) throw err;
     throw databaseUnavailable(deps, err);
   });
   if (!admission) throw new ProxyError(401, "Invalid API key", "invalid_api_key");
@@ -267,65 +276,4 @@ function upstreamFailure(signal: AbortSignal, err: Error) {
     code: "upstream_unavailable",
     message: `Cannot reach Ollama: the upstream server did not answer (${err.name})`,
   };
-}
-
-interface StreamEvents {
-  ended(): Promise<unknown>;
-  upstreamFailed(): Promise<unknown>;
-  clientLeft(): Promise<unknown>;
-}
-
-const encoder = new TextEncoder();
-
-/** Forwards each upstream chunk as it arrives, through the meter, and reports how it ended. */
-function meteredStream(
-  upstream: ReadableStream<Uint8Array>,
-  meter: StreamMeter,
-  native: boolean,
-  upstreamSignal: AbortSignal,
-  events: StreamEvents,
-): ReadableStream<Uint8Array> {
-  const reader = upstream.getReader();
-  // fetch does not always fail a body that is already streaming when its signal aborts, so an
-  // abort cancels the reader itself: a pending read then ends, and the end is read as a failure.
-  upstreamSignal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array> | null;
-      try {
-        chunk = await reader.read();
-      } catch {
-        chunk = null;
-      }
-      if (chunk === null || (chunk.done && upstreamSignal.aborted)) {
-        // Ollama went away mid-stream. Native clients recognise an error line; OpenAI clients
-        // recognise a stream that ends without [DONE].
-        const rest = meter.flush();
-        if (rest) controller.enqueue(rest);
-        if (native) {
-          const why = upstreamSignal.reason instanceof GatewayStopping
-            ? "gateway shutting down"
-            : "upstream connection lost";
-          controller.enqueue(encoder.encode(`{"error":"${why}"}\n`));
-        }
-        // Usage is recorded before the client sees the end, so a finished stream is a counted one.
-        await events.upstreamFailed();
-        controller.close();
-        return;
-      }
-      if (chunk.done) {
-        const rest = meter.flush();
-        if (rest) controller.enqueue(rest);
-        await events.ended();
-        controller.close();
-        return;
-      }
-      const out = meter.push(chunk.value);
-      if (out) controller.enqueue(out);
-    },
-    async cancel() {
-      reader.cancel().catch(() => {});
-      await events.clientLeft();
-    },
-  });
 }

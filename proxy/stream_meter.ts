@@ -52,42 +52,111 @@ class PieceSplitter {
   }
 }
 
-/** Native NDJSON: one JSON object per line; the `done:true` line carries the counts. */
+const NEWLINE = 0x0a;
+const ERROR_LINE = new TextEncoder().encode('{"error"');
+
+/** Whether `line` starts with `{"error"` (Ollama's mid-stream error line). */
+function isErrorLine(line: Uint8Array): boolean {
+  if (line.length < ERROR_LINE.length || line[2] !== ERROR_LINE[2]) return false;
+  for (let i = 0; i < ERROR_LINE.length; i++) if (line[i] !== ERROR_LINE[i]) return false;
+  return true;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * Native NDJSON: one JSON object per line; the last line (`done:true`) carries the counts.
+ * Lines are found and counted on the bytes, without decoding: only the stream's last line is
+ * ever parsed, when usage is asked for.
+ */
 export class NdjsonMeter implements StreamMeter {
-  chunks = 0;
-  usage: StreamUsage | null = null;
-  finished = false;
   failed = false;
-  #lines = new PieceSplitter("\n", (line) => this.#line(line));
+  /** Complete lines that are not empty and not errors: content, and the final line once seen. */
+  #lines = 0;
+  /** A copy of the last such line, and whether it was parsed yet. */
+  #last: Uint8Array | null = null;
+  #lastRead = true;
+  #usage: StreamUsage | null = null;
+  /** Bytes after the last newline: the start of a line that a later chunk finishes. */
+  #partial: Uint8Array | null = null;
+
+  get usage(): StreamUsage | null {
+    this.#readLast();
+    return this.#usage;
+  }
+
+  get finished(): boolean {
+    return this.usage !== null;
+  }
+
+  get chunks(): number {
+    return this.#lines - (this.usage !== null ? 1 : 0);
+  }
 
   push(bytes: Uint8Array): Uint8Array {
-    this.#lines.push(bytes);
+    let start = 0;
+    let lastLine: Uint8Array | null = null;
+    for (let nl = bytes.indexOf(NEWLINE); nl !== -1; nl = bytes.indexOf(NEWLINE, start)) {
+      let line = bytes.subarray(start, nl);
+      if (this.#partial) {
+        line = concat(this.#partial, line);
+        this.#partial = null;
+      }
+      if (this.#take(line)) lastLine = line;
+      start = nl + 1;
+    }
+    if (start < bytes.length) {
+      const rest = bytes.subarray(start);
+      this.#partial = this.#partial ? concat(this.#partial, rest) : rest.slice();
+    }
+    // One copy per chunk at most: the forwarded chunk itself is handed over to the client.
+    if (lastLine) {
+      this.#last = lastLine.slice();
+      this.#lastRead = false;
+    }
     return bytes;
   }
 
   flush(): null {
-    this.#lines.flush();
+    const rest = this.#partial;
+    this.#partial = null;
+    if (rest && new TextDecoder().decode(rest).trim() && this.#take(rest)) {
+      this.#last = rest;
+      this.#lastRead = false;
+    }
     return null;
   }
 
-  #line(line: string): void {
-    if (line.length === 0) return;
-    // Only the last line is parsed; content lines are just counted.
-    if (line.includes('"done":true')) {
-      try {
-        const final = JSON.parse(line);
-        this.usage = {
-          promptTokens: typeof final.prompt_eval_count === "number"
-            ? final.prompt_eval_count
-            : null,
-          completionTokens: typeof final.eval_count === "number" ? final.eval_count : null,
-        };
-        this.finished = true;
-        return;
-      } catch { /* not the final line after all: count it below */ }
+  /** Counts a complete line; true when it is a candidate for the final line. */
+  #take(line: Uint8Array): boolean {
+    if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return false;
+    if (isErrorLine(line)) {
+      this.failed = true;
+      return false;
     }
-    if (line.startsWith('{"error"')) this.failed = true;
-    else this.chunks++;
+    this.#lines++;
+    return true;
+  }
+
+  #readLast(): void {
+    if (this.#lastRead) return;
+    this.#lastRead = true;
+    this.#usage = null;
+    const text = new TextDecoder().decode(this.#last!);
+    if (!text.includes('"done":true')) return;
+    try {
+      const final = JSON.parse(text);
+      if (final?.done !== true) return;
+      this.#usage = {
+        promptTokens: typeof final.prompt_eval_count === "number" ? final.prompt_eval_count : null,
+        completionTokens: typeof final.eval_count === "number" ? final.eval_count : null,
+      };
+    } catch { /* not the final line after all: it stays counted as content */ }
   }
 }
 

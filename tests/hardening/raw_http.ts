@@ -205,6 +205,11 @@ export async function openRawRequest(
   write(bytes: Uint8Array): Promise<boolean>;
   /** The answer, read to its declared end. */
   response: Promise<RawResponse>;
+  /**
+   * Once `response` is in: reads on until the server closes the connection and returns what
+   * arrived meanwhile; fails when the connection is still open after `timeoutMs`.
+   */
+  untilClosed(timeoutMs: number): Promise<Uint8Array>;
   close(): void;
 }> {
   const url = new URL(baseUrl);
@@ -226,6 +231,34 @@ export async function openRawRequest(
       }
     },
     response,
+    async untilClosed(timeoutMs) {
+      await response;
+      const parts: Uint8Array[] = [];
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }, timeoutMs);
+      try {
+        const buf = new Uint8Array(65536);
+        while (true) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          parts.push(buf.slice(0, n));
+        }
+      } catch (err) {
+        // A reset (the server closed with request bytes unread) closes the connection too.
+        if (!timedOut && !(err instanceof Deno.errors.ConnectionReset)) throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (timedOut) {
+        throw new Error(`the connection was still open after ${timeoutMs} ms (${what})`);
+      }
+      return concat(parts);
+    },
     close() {
       closed = true;
       try {

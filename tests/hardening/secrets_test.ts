@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { displayPrefix, generateApiKey, hashApiKey } from "../../core/secrets.ts";
+import { formatStartupReport, gatherStartupFacts } from "../../ops/startup_report.ts";
 import { ADMIN_PASSWORD, gatewayTest, type TestGateway } from "../support/gateway.ts";
+import { signIn } from "./admin_session.ts";
 import { messages, VALID_BODIES } from "./requests.ts";
 
 /**
@@ -178,3 +180,114 @@ gatewayTest("logged keys appear only as their display prefix", async (t) => {
     assert.ok(!line.includes(hashApiKey(unknown)), line);
   }
 });
+
+/** The `route` of every request line in the logs. */
+function loggedRoutes(t: TestGateway): string[] {
+  return t.logs.flatMap((line) => {
+    const route = / request .*\broute=("(?:[^"\\]|\\.)*")/.exec(line)?.[1];
+    return route ? [JSON.parse(route) as string] : [];
+  });
+}
+
+gatewayTest(
+  "a key a client puts into the URL path is logged and echoed only as sk-***, also percent-encoded",
+  async (t) => {
+    const { key } = await t.createKey();
+    const rest = key.slice(3);
+    const auth = { authorization: `Bearer ${key}` };
+    // [path sent, how the request line names it]
+    const proxyPaths: Array<[string, string]> = [
+      [`/${key}/api/chat`, "/sk-***/api/chat"],
+      [`/api/chat/${key}`, "/api/chat/sk-***"],
+      [`/%73%6B%2D${rest}/api/tags`, "/sk-***/api/tags"],
+      [`/v1/models/%2573k%252d${rest}`, "/v1/models/sk-***"],
+      [`/api/tags/Bearer%20${key}`, "/api/tags/Bearer sk-***"],
+      // Not a key: `sk-` inside a word.
+      ["/api/task-list", "/api/task-list"],
+    ];
+    for (const [path] of proxyPaths) {
+      const res = await t.proxy(path, { method: "POST", headers: auth });
+      assert.equal(res.status, 404, path);
+      assertNoSecret(await res.text(), [key], `404 for ${path}`);
+    }
+    const unauthenticated = await t.proxy(`/api/chat/${key}`, { method: "POST" });
+    assert.equal(unauthenticated.status, 401);
+    await unauthenticated.body?.cancel();
+    const adminApi = await t.admin(`/api/${key}`);
+    assert.equal(adminApi.status, 404);
+    assertNoSecret(await adminApi.text(), [key], "admin API 404");
+    const adminUi = await fetch(`${t.gateway.adminUrl}/${key}`, { redirect: "manual" });
+    await adminUi.body?.cancel();
+
+    const routes = loggedRoutes(t);
+    for (const [path, logged] of proxyPaths) {
+      assert.ok(routes.includes(logged), `${path} is logged as ${logged}: ${routes.join(" ")}`);
+    }
+    assert.ok(routes.includes("/api/sk-***"), routes.join(" "));
+    assert.ok(routes.includes("/sk-***"), routes.join(" "));
+    for (const line of t.logs) assertNoSecret(line, [key], "log line");
+  },
+);
+
+gatewayTest(
+  "an Ollama URL with a user and password is logged and shown as http://***@host",
+  async (t) => {
+    const user = "ollama-user";
+    const password = "ollama-pa55-w0rd";
+    const port = new URL(t.mock.url).port;
+    const live = `http://${user}:${password}@127.0.0.1:${port}`;
+    const dead = `http://${user}:${password}@127.0.0.1:1`;
+    const session = await signIn(t.gateway.adminUrl);
+    const form = (path: string, fields: Record<string, string>) =>
+      fetch(`${t.gateway.adminUrl}${path}`, {
+        method: "POST",
+        headers: { cookie: session.cookie },
+        body: new URLSearchParams({ _csrf: session.csrf, ...fields }),
+      });
+    // The URL field itself holds the stored URL, to be edited; all else names it without its
+    // credentials.
+    const page = async (res: Response) =>
+      (await res.text()).replace(/<input id="ollama_url"[^>]*>/g, "<input id=ollama_url>");
+    const shown: Array<[string, string]> = [];
+
+    const saved = await form("/settings", { ollama_url: live, default_model: "llama3" });
+    assert.equal(saved.status, 200);
+    shown.push(["settings saved", await page(saved)]);
+    assert.equal((await t.gateway.deps.settings.get()).ollama_url, live, "stored as given");
+    const tested = await form("/settings/test", { ollama_url: live });
+    const testedText = await page(tested);
+    assert.match(
+      testedText,
+      new RegExp(`Connected to Ollama [^<]* at http://\\*\\*\\*@127\\.0\\.0\\.1:${port}`),
+    );
+    shown.push(["connection test", testedText]);
+
+    const down = await form("/settings", { ollama_url: dead, default_model: "llama3" });
+    const downText = await page(down);
+    assert.match(downText, /Cannot reach Ollama at http:\/\/\*\*\*@127\.0\.0\.1:1/);
+    shown.push(["settings with Ollama down", downText]);
+    const failedTest = await form("/settings/test", { ollama_url: dead });
+    shown.push(["failed connection test", await page(failedTest)]);
+    const models = await t.admin("/api/ollama-models");
+    assert.equal(models.status, 502);
+    shown.push(["model list", await models.text()]);
+    const facts = await gatherStartupFacts(
+      t.gateway.deps,
+      t.gateway.proxyUrl,
+      t.gateway.adminUrl,
+      1000,
+    );
+    assert.equal(facts.ollamaUrl, "http://***@127.0.0.1:1");
+    shown.push(["start-up report", formatStartupReport(facts, t.gateway.deps.config)]);
+
+    const changes = t.logs.filter((line) => line.includes("settings changed"));
+    assert.equal(changes.length, 2, changes.join("\n"));
+    assert.match(changes[0], new RegExp(`ollama_url="http://\\*\\*\\*@127\\.0\\.0\\.1:${port}"`));
+    shown.push(...t.logs.map((line): [string, string] => ["log line", line]));
+    for (const [where, text] of shown) {
+      for (const secret of [password, `${user}:`]) {
+        assert.ok(!text.includes(secret), `${where} shows ${secret}:\n${text}`);
+      }
+    }
+  },
+);

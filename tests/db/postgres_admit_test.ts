@@ -1,0 +1,168 @@
+/**
+ * PostgreSQL admission failures: the pipelined admission on a reserved connection gives the
+ * connection back after a server error or a throwing `decide`, and leaves a dead one alone.
+ * @module
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { createTestDatabase, testDialects } from "../support/databases.ts";
+import { openPostgresStore, type PostgresStore } from "../../db/postgres.ts";
+import type { ApiKey, WindowKeys } from "../../db/store.ts";
+import { type Ask, decideAdmission, type WindowUsage } from "../../core/quota.ts";
+
+const JAN_15: WindowKeys = { day: "2025-01-15", monthStart: "2025-01-01", monthEnd: "2025-02-01" };
+const ASK: Ask = {
+  promptTokens: 10,
+  generates: true,
+  clientMaxTokens: null,
+  maxReservedTokens: 100,
+};
+const decideReal = (key: ApiKey, usage: WindowUsage) => decideAdmission(key, usage, ASK);
+
+const start = (keyId: number) => ({
+  keyId,
+  windows: JAN_15,
+  route: "/api/chat",
+  model: "llama3",
+  startedAt: "2025-01-15T10:00:00.000Z",
+});
+
+/** Rejects instead of hanging: a connection never given back makes the next admission wait. */
+function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `fn` with a migrated store, one key and an outside connection on a fresh database. */
+async function withKey(
+  options: { poolSize: number; statementTimeoutMs?: number },
+  fn: (store: PostgresStore, keyId: number, outside: postgres.Sql) => Promise<void>,
+): Promise<void> {
+  const db = await createTestDatabase("postgres");
+  const store = await openPostgresStore(db.url, { connectTimeoutSeconds: 5, ...options });
+  const outside = postgres(db.url, { max: 2, onnotice: () => {} });
+  try {
+    await store.migrate();
+    const key = await store.createKey({
+      name: "k",
+      prefix: "lq_k",
+      key_hash: `hash-${crypto.randomUUID()}`,
+      expires_at: null,
+      created_at: "2025-01-01T00:00:00.000Z",
+      daily_request_limit: 100,
+      monthly_request_limit: null,
+      daily_token_limit: null,
+      monthly_token_limit: null,
+    });
+    await fn(store, key.id, outside);
+  } finally {
+    await outside.end({ timeout: 5 });
+    await store.close();
+    await db.drop();
+  }
+}
+
+/** Holds the key's row lock from another connection until the returned function is called. */
+async function holdKeyLock(outside: postgres.Sql, keyId: number): Promise<() => Promise<void>> {
+  const locked = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  const done = outside.begin(async (tx) => {
+    await tx`SELECT id FROM api_keys WHERE id = ${keyId} FOR UPDATE`;
+    locked.resolve();
+    await release.promise;
+  });
+  await locked.promise;
+  return async () => {
+    release.resolve();
+    await done;
+  };
+}
+
+if (testDialects().includes("postgres")) {
+  Deno.test("[postgres] admit gives its connection back when decide throws", () =>
+    withKey({ poolSize: 1 }, async (store, keyId) => {
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(
+          within(
+            5000,
+            store.admit(start(keyId), () => {
+              throw new Error("decide failed");
+            }),
+            "throwing admission",
+          ),
+          /decide failed/,
+        );
+      }
+      const admitted = await within(5000, store.admit(start(keyId), decideReal), "admission");
+      assert.equal(admitted?.decision.ok, true);
+      assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, 1);
+    }));
+
+  Deno.test("[postgres] a lock wait past the statement timeout fails only that admission", () =>
+    withKey({ poolSize: 1, statementTimeoutMs: 300 }, async (store, keyId, outside) => {
+      const unlock = await holdKeyLock(outside, keyId);
+      try {
+        await assert.rejects(
+          within(5000, store.admit(start(keyId), decideReal), "blocked admission"),
+          (err: Error & { code?: string }) => err.code === "57014",
+        );
+      } finally {
+        await unlock();
+      }
+      const admitted = await within(5000, store.admit(start(keyId), decideReal), "admission");
+      assert.equal(admitted?.decision.ok, true);
+      assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, 1);
+      assert.deepEqual(await store.audit(), []);
+    }));
+
+  Deno.test("[postgres] a backend killed during an admission fails it; the store carries on", () =>
+    withKey({ poolSize: 2 }, async (store, keyId, outside) => {
+      const unlock = await holdKeyLock(outside, keyId);
+      let blocked: Promise<unknown> | undefined;
+      try {
+        blocked = store.admit(start(keyId), decideReal);
+        blocked.catch(() => {});
+        let pid: number | undefined;
+        for (let i = 0; i < 100 && pid === undefined; i++) {
+          const [row] = await outside`
+            SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'llm-quota'
+               AND wait_event_type = 'Lock'`;
+          pid = row?.pid;
+          if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.ok(pid !== undefined, "the admission waits for the row lock");
+        await outside`SELECT pg_terminate_backend(${pid})`;
+        await assert.rejects(within(5000, blocked, "killed admission"));
+      } finally {
+        await unlock();
+      }
+      // postgres.js 3.4.9 keeps the killed backend's FATAL error and fails the first query of
+      // the reconnected connection with it; apart from that one, every admission succeeds.
+      let admitted = 0;
+      for (let round = 0; round < 3; round++) {
+        const results = await within(
+          10_000,
+          Promise.allSettled(
+            Array.from({ length: 6 }, () => store.admit(start(keyId), decideReal)),
+          ),
+          "admissions after the kill",
+        );
+        for (const r of results) {
+          if (r.status === "fulfilled") {
+            assert.equal(r.value?.decision.ok, true);
+            admitted++;
+          } else {
+            assert.equal(round, 0, "only the first round meets the stale error");
+            assert.equal((r.reason as { code?: string }).code, "57P01");
+          }
+        }
+      }
+      assert.ok(admitted >= 17);
+      assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, admitted);
+      assert.deepEqual(await store.audit(), []);
+    }));
+}
