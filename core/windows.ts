@@ -52,5 +52,6 @@ function computeWindows(instant: Temporal.Instant, timeZone: string): QuotaWindo
 
 /** Whole seconds from `now` until `later`, at least 1 (used for Retry-After). */
 export function secondsUntil(now: Temporal.Instant, later: Temporal.Instant): number {
-  return Math.max(1, Math.ceil(now.until(later).total("seconds")));
+  // Plain arithmetic on epoch milliseconds: this runs on every request (rate-limit headers).
+  return Math.max(1, Math.ceil((later.epochMilliseconds - now.epochMilliseconds) / 1000));
 }

@@ -85,6 +85,20 @@ function isTransient(err: unknown): boolean {
   return true;
 }
 
+/**
+ * Whether a reserved connection may still be used after a query on it failed: after a server
+ * ERROR (it ends the statement, not the session) and after postgres.js refused a query before
+ * sending it (UNDEFINED_VALUE…). Not after FATAL, socket or CONNECTION_* errors, nor when unsure:
+ * writing to or releasing a reserved connection whose socket closed crashes the process in
+ * postgres.js 3.4.9 (porsager/postgres#1208), while a live one left reserved costs a pool slot.
+ */
+function connectionUsable(err: unknown): boolean {
+  if (err instanceof postgres.PostgresError) return err.severity === "ERROR";
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^[A-Z]+(_[A-Z]+)+$/.test(code) &&
+    !code.startsWith("CONNECT");
+}
+
 function reasonOf(err: unknown, password: string): string {
   const raw = err instanceof Error
     ? (err.message || (err as { code?: string }).code || err.name)
@@ -256,57 +270,122 @@ export class PostgresStore implements Store {
     return toUsageMap(rows);
   }
 
-  admit(
+  async admit(
     start: RequestStart,
     decide: (key: ApiKey, usage: WindowUsage) => Decision,
   ): Promise<Admission | null> {
     const w = start.windows;
     const keyId = start.keyId;
-    return this.#sql.begin(async (tx): Promise<Admission | null> => {
-      // The row lock serialises admissions of this key until commit, across all connections.
-      const [keyRow] = await tx`SELECT * FROM api_keys WHERE id = ${keyId} FOR UPDATE`;
-      if (!keyRow) return null;
-      const [day] = await tx`
-        SELECT requests, prompt_tokens + completion_tokens AS tokens, reserved_tokens AS reserved
-          FROM usage_daily WHERE key_id = ${keyId} AND day = ${w.day}`;
-      const [month] = await tx`
-        SELECT COALESCE(SUM(requests), 0)::bigint AS requests,
-               COALESCE(SUM(prompt_tokens + completion_tokens), 0)::bigint AS tokens,
-               COALESCE(SUM(reserved_tokens), 0)::bigint AS reserved
-          FROM usage_daily
-         WHERE key_id = ${keyId} AND day >= ${w.monthStart} AND day < ${w.monthEnd}`;
-      const decision = decide(toApiKey(keyRow), toWindowUsage(day, month));
-      if (!decision.ok) return { decision, requestId: null };
-      await tx`
-        INSERT INTO usage_daily (key_id, day, requests, reserved_tokens)
-        VALUES (${keyId}, ${w.day}, 1, ${decision.reservation})
-        ON CONFLICT (key_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
-          reserved_tokens = usage_daily.reserved_tokens + excluded.reserved_tokens`;
-      const [logged] = await tx`
-        INSERT INTO request_log (key_id, day, started_at, route, model, reserved_tokens)
-        VALUES (${keyId}, ${w.day}, ${start.startedAt}, ${start.route}, ${start.model},
-          ${decision.reservation})
-        RETURNING id`;
-      await tx`UPDATE api_keys SET last_used_at = ${start.startedAt} WHERE id = ${keyId}`;
+    // A reserved connection rather than sql.begin(): begin() awaits BEGIN alone and COMMIT alone,
+    // two extra round trips, the COMMIT one while the row lock is held. Here postgres.js
+    // pipelines the statements given together (each carries its own Sync, so they still run one
+    // after the other on the server): two round trips for an admission, one of them under lock.
+    const tx = await this.#sql.reserve();
+    let deciding = false;
+    let usable = true;
+    try {
+      const [, [keyRow], [usage]] = await Promise.all([
+        tx`BEGIN`,
+        // The row lock serialises admissions of this key until commit, across all connections.
+        tx`SELECT * FROM api_keys WHERE id = ${keyId} FOR UPDATE`,
+        // Its own statement, so under READ COMMITTED it takes a fresh snapshot when it starts,
+        // which is after the lock above is granted: it sees everything the previous holder
+        // committed. Folded into the locking statement it would keep the snapshot taken
+        // before the lock wait and miss that.
+        tx`
+          SELECT
+            COALESCE(SUM(requests) FILTER (WHERE day = ${w.day}), 0)::bigint AS day_requests,
+            COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE day = ${w.day}), 0)
+              ::bigint AS day_tokens,
+            COALESCE(SUM(reserved_tokens) FILTER (WHERE day = ${w.day}), 0)::bigint
+              AS day_reserved,
+            COALESCE(SUM(requests) FILTER (WHERE day >= ${w.monthStart} AND day < ${w.monthEnd}),
+              0)::bigint AS month_requests,
+            COALESCE(SUM(prompt_tokens + completion_tokens)
+              FILTER (WHERE day >= ${w.monthStart} AND day < ${w.monthEnd}), 0)::bigint
+              AS month_tokens,
+            COALESCE(SUM(reserved_tokens)
+              FILTER (WHERE day >= ${w.monthStart} AND day < ${w.monthEnd}), 0)::bigint
+              AS month_reserved
+            FROM usage_daily
+           WHERE key_id = ${keyId}
+             AND (day = ${w.day} OR (day >= ${w.monthStart} AND day < ${w.monthEnd}))`,
+      ]);
+      // Nothing written on these two ways out: ROLLBACK, which unlike COMMIT does not wait for
+      // the WAL flush the row lock's record would need.
+      if (!keyRow) {
+        await tx`ROLLBACK`;
+        return null;
+      }
+      deciding = true;
+      const decision = decide(
+        toApiKey(keyRow),
+        toWindowUsage(
+          { requests: usage.day_requests, tokens: usage.day_tokens, reserved: usage.day_reserved },
+          {
+            requests: usage.month_requests,
+            tokens: usage.month_tokens,
+            reserved: usage.month_reserved,
+          },
+        ),
+      );
+      deciding = false;
+      if (!decision.ok) {
+        // A refusal leaves counters and last_used_at as they were.
+        await tx`ROLLBACK`;
+        return { decision, requestId: null };
+      }
+      // One statement for the three writes, pipelined with COMMIT. Should it fail, the server
+      // answers the COMMIT of the failed transaction with a rollback.
+      const [[logged]] = await Promise.all([
+        tx`
+          WITH counted AS (
+            INSERT INTO usage_daily (key_id, day, requests, reserved_tokens)
+            VALUES (${keyId}, ${w.day}, 1, ${decision.reservation})
+            ON CONFLICT (key_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+              reserved_tokens = usage_daily.reserved_tokens + excluded.reserved_tokens
+          ), used AS (
+            UPDATE api_keys SET last_used_at = ${start.startedAt} WHERE id = ${keyId}
+          )
+          INSERT INTO request_log (key_id, day, started_at, route, model, reserved_tokens)
+          VALUES (${keyId}, ${w.day}, ${start.startedAt}, ${start.route}, ${start.model},
+            ${decision.reservation})
+          RETURNING id`,
+        tx`COMMIT`,
+      ]);
       return { decision, requestId: Number(logged.id) };
-    });
+    } catch (err) {
+      usable = deciding || connectionUsable(err);
+      if (usable) {
+        await tx`ROLLBACK`.catch((e) => {
+          usable = connectionUsable(e);
+        });
+      }
+      throw err;
+    } finally {
+      // A connection that went away is left alone: the pool has already taken it back as closed.
+      if (usable) tx.release();
+    }
   }
 
   async settle(s: Settlement): Promise<void> {
-    await this.#sql.begin(async (tx) => {
-      await tx`
-        UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${s.reservation},
-          requests = requests - ${s.charged ? 0 : 1},
-          prompt_tokens = prompt_tokens + ${s.charged ? s.promptTokens : 0},
-          completion_tokens = completion_tokens + ${s.charged ? s.completionTokens : 0}
-        WHERE key_id = ${s.keyId} AND day = ${s.day}`;
-      await tx`
+    // One statement is atomic on its own: one round trip, no BEGIN/COMMIT. The ledger row is
+    // updated first (the counter update waits for it through EXISTS), the order releaseStale
+    // locks in too, so the two cannot deadlock.
+    await this.#sql`
+      WITH logged AS (
         UPDATE request_log SET state = 'settled', charged = ${s.charged}, status = ${s.status},
           prompt_tokens = ${s.charged ? s.promptTokens : 0},
           completion_tokens = ${s.charged ? s.completionTokens : 0},
           estimated = ${s.estimated}, duration_ms = ${s.durationMs}
-        WHERE id = ${s.requestId}`;
-    });
+        WHERE id = ${s.requestId}
+        RETURNING id
+      )
+      UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${s.reservation},
+        requests = requests - ${s.charged ? 0 : 1},
+        prompt_tokens = prompt_tokens + ${s.charged ? s.promptTokens : 0},
+        completion_tokens = completion_tokens + ${s.charged ? s.completionTokens : 0}
+      WHERE key_id = ${s.keyId} AND day = ${s.day} AND EXISTS (SELECT FROM logged)`;
   }
 
   async releaseStale(startedBefore: string): Promise<number> {

@@ -115,3 +115,19 @@ export function toWindowUsage(
     },
   };
 }
+
+/** Admission's view of usage from one row of day and month sums (see the adapters' SQL). */
+export function toWindowUsageRow(row: Record<string, unknown>): WindowUsage {
+  return {
+    day: {
+      requests: Number(row.day_requests ?? 0),
+      tokens: Number(row.day_tokens ?? 0),
+      reserved: Number(row.day_reserved ?? 0),
+    },
+    month: {
+      requests: Number(row.month_requests ?? 0),
+      tokens: Number(row.month_tokens ?? 0),
+      reserved: Number(row.month_reserved ?? 0),
+    },
+  };
+}

@@ -13,7 +13,7 @@ import {
   PATCHABLE_COLUMNS,
   toApiKey,
   toUsageMap,
-  toWindowUsage,
+  toWindowUsageRow,
 } from "./rows.ts";
 import type {
   Admission,
@@ -241,22 +241,25 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.#write(() => {
       const keyRow = this.#get("SELECT * FROM api_keys WHERE id = ?", start.keyId);
       if (!keyRow) return null;
-      const day = this.#get(
-        `SELECT requests, prompt_tokens + completion_tokens AS tokens, reserved_tokens AS reserved
-           FROM usage_daily WHERE key_id = ? AND day = ?`,
-        start.keyId,
-        w.day,
-      );
-      const month = this.#get(
-        `SELECT COALESCE(SUM(requests), 0) AS requests,
-                COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,
-                COALESCE(SUM(reserved_tokens), 0) AS reserved
+      const key = toApiKey(keyRow);
+      // Day and month in one pass over the month's rows of this key (primary key order).
+      const usage = this.#get(
+        `SELECT COALESCE(SUM(CASE WHEN day = ? THEN requests END), 0) AS day_requests,
+                COALESCE(SUM(CASE WHEN day = ? THEN prompt_tokens + completion_tokens END), 0)
+                  AS day_tokens,
+                COALESCE(SUM(CASE WHEN day = ? THEN reserved_tokens END), 0) AS day_reserved,
+                COALESCE(SUM(requests), 0) AS month_requests,
+                COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS month_tokens,
+                COALESCE(SUM(reserved_tokens), 0) AS month_reserved
            FROM usage_daily WHERE key_id = ? AND day >= ? AND day < ?`,
+        w.day,
+        w.day,
+        w.day,
         start.keyId,
         w.monthStart,
         w.monthEnd,
       )!;
-      const decision = decide(toApiKey(keyRow), toWindowUsage(day, month));
+      const decision = decide(key, toWindowUsageRow(usage));
       if (!decision.ok) return { decision, requestId: null };
       this.#run(
         `INSERT INTO usage_daily (key_id, day, requests, reserved_tokens) VALUES (?, ?, 1, ?)

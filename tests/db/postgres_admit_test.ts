@@ -1,6 +1,7 @@
 /**
  * PostgreSQL admission failures: the pipelined admission on a reserved connection gives the
  * connection back after a server error or a throwing `decide`, and leaves a dead one alone.
+ * Settlement and the stale-reservation reaper lock in one order, so they cannot deadlock.
  * @module
  */
 import assert from "node:assert/strict";
@@ -164,5 +165,39 @@ if (testDialects().includes("postgres")) {
       assert.ok(admitted >= 17);
       assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, admitted);
       assert.deepEqual(await store.audit(), []);
+    }));
+
+  Deno.test("[postgres] settlements racing the stale-reservation reaper never deadlock", () =>
+    withKey({ poolSize: 10 }, async (store, keyId) => {
+      const failures: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        const ids: number[] = [];
+        for (let i = 0; i < 40; i++) {
+          const admitted = await store.admit(start(keyId), decideReal);
+          ids.push(admitted!.requestId!);
+        }
+        const results = await Promise.allSettled([
+          ...ids.map((requestId) =>
+            store.settle({
+              requestId,
+              keyId,
+              day: JAN_15.day,
+              reservation: 110,
+              charged: true,
+              promptTokens: 10,
+              completionTokens: 5,
+              estimated: false,
+              status: 200,
+              durationMs: 1,
+            })
+          ),
+          // Every pending request counts as stale: the reaper goes for the same rows.
+          ...Array.from({ length: 4 }, () => store.releaseStale("2030-01-01T00:00:00.000Z")),
+        ]);
+        for (const r of results) {
+          if (r.status === "rejected") failures.push(String(r.reason?.code ?? r.reason));
+        }
+      }
+      assert.deepEqual(failures, []);
     }));
 }
