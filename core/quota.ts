@@ -164,3 +164,8 @@ export function decideAdmission(limits: Limits, usage: WindowUsage, ask: Ask): D
 export function hasTokenLimit(limits: Limits): boolean {
   return limits.daily_token_limit !== null || limits.monthly_token_limit !== null;
 }
+
+/** Tokens left under the tightest token limit (reservations count as used); null: no limit. */
+export function tokensLeft(limits: Limits, usage: WindowUsage): number | null {
+  return quotaState(limits, usage).tokens?.remaining ?? null;
+}

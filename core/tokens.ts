@@ -82,6 +82,28 @@ export function promptText(body: Record<string, unknown>): string {
   return parts.join("\n");
 }
 
+/**
+ * A bound that `estimatePromptTokens` never exceeds, without a tokenizer: one token per UTF-8
+ * byte (the estimate counts at most one per ASCII character and one per two bytes of the rest).
+ * Cheap enough for every request; the tokenizer (and its ~120 MB of ranks) is then needed only
+ * for keys close to a token limit and for answers without counts.
+ */
+export function promptTokensBound(body: Record<string, unknown>): number {
+  const messages = Array.isArray(body.messages) ? body.messages.length : 0;
+  return utf8Length(promptText(body)) + messages * 4;
+}
+
+/** UTF-8 size of a string (a lone surrogate counts 3 bytes, as TextEncoder writes U+FFFD). */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // A surrogate pair is 2 code units and 4 bytes; other non-ASCII 1 unit and 2-3 bytes.
+    if (c >= 0x80) bytes += c < 0x800 ? 1 : c >= 0xd800 && c <= 0xdbff ? 1 : 2;
+  }
+  return bytes;
+}
+
 /** Estimated prompt tokens of a request body, with a small per-message overhead for chat. */
 export function estimatePromptTokens(body: Record<string, unknown>): number {
   const messages = Array.isArray(body.messages) ? body.messages.length : 0;

@@ -370,22 +370,31 @@ export class PostgresStore implements Store {
 
   async settle(s: Settlement): Promise<void> {
     // One statement is atomic on its own: one round trip, no BEGIN/COMMIT. The ledger row is
-    // updated first (the counter update waits for it through EXISTS), the order releaseStale
-    // locks in too, so the two cannot deadlock.
+    // locked first, the order releaseStale locks in too, so the two cannot deadlock; FOR UPDATE
+    // sees the state of a releaseStale it waited for. Abandoned: releaseStale already released
+    // the reservation and kept the unit charged. Settled (a duplicate) or gone: no-op.
     await this.#sql`
-      WITH logged AS (
-        UPDATE request_log SET state = 'settled', charged = ${s.charged}, status = ${s.status},
+      WITH prior AS (
+        SELECT id, state FROM request_log
+         WHERE id = ${s.requestId} AND state IN ('pending', 'abandoned')
+         FOR UPDATE
+      ), logged AS (
+        UPDATE request_log SET state = 'settled',
+          charged = ${s.charged} OR prior.state = 'abandoned', status = ${s.status},
           prompt_tokens = ${s.charged ? s.promptTokens : 0},
           completion_tokens = ${s.charged ? s.completionTokens : 0},
           estimated = ${s.estimated}, duration_ms = ${s.durationMs}
-        WHERE id = ${s.requestId}
-        RETURNING id
+        FROM prior WHERE request_log.id = prior.id
+        RETURNING prior.state AS was, request_log.charged, request_log.prompt_tokens,
+          request_log.completion_tokens
       )
-      UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${s.reservation},
-        requests = requests - ${s.charged ? 0 : 1},
-        prompt_tokens = prompt_tokens + ${s.charged ? s.promptTokens : 0},
-        completion_tokens = completion_tokens + ${s.charged ? s.completionTokens : 0}
-      WHERE key_id = ${s.keyId} AND day = ${s.day} AND EXISTS (SELECT FROM logged)`;
+      UPDATE usage_daily SET
+        reserved_tokens = usage_daily.reserved_tokens
+          - CASE WHEN logged.was = 'pending' THEN ${s.reservation}::bigint ELSE 0 END,
+        requests = usage_daily.requests - CASE WHEN logged.charged THEN 0 ELSE 1 END,
+        prompt_tokens = usage_daily.prompt_tokens + logged.prompt_tokens,
+        completion_tokens = usage_daily.completion_tokens + logged.completion_tokens
+      FROM logged WHERE usage_daily.key_id = ${s.keyId} AND usage_daily.day = ${s.day}`;
   }
 
   async releaseStale(startedBefore: string): Promise<number> {

@@ -5,8 +5,8 @@
  */
 import type { Context } from "hono";
 import type { Deps } from "../core/deps.ts";
-import { type Ask, decideAdmission, hasTokenLimit } from "../core/quota.ts";
-import { estimatePromptTokens, estimateTokens } from "../core/tokens.ts";
+import { type Ask, decideAdmission, tokensLeft, type WindowUsage } from "../core/quota.ts";
+import { estimatePromptTokens, estimateTokens, promptTokensBound } from "../core/tokens.ts";
 import { windowsAt } from "../core/windows.ts";
 import { GatewayStopping } from "../core/inflight.ts";
 import type { ApiKey, Settlement } from "../db/store.ts";
@@ -73,15 +73,24 @@ export async function handleInference(
 
   let promptEstimate: number | null = null;
   const estimatePrompt = () => promptEstimate ??= estimatePromptTokens(body);
-  // Estimating costs CPU; only keys with a token limit need it before forwarding. It is done
-  // here, outside the admission's lock, for the key as authenticated.
-  if (hasTokenLimit(key)) estimatePrompt();
-  const askOf = (fresh: ApiKey): Ask => ({
-    promptTokens: hasTokenLimit(fresh) ? estimatePrompt() : 0,
-    generates: route.generates,
-    clientMaxTokens: clientMaxTokens(body, route),
-    maxReservedTokens: deps.config.maxReservedTokens,
-  });
+  const clientMax = clientMaxTokens(body, route);
+  const askOf = (fresh: ApiKey, usage: WindowUsage): Ask => {
+    const ask: Ask = {
+      promptTokens: 0,
+      generates: route.generates,
+      clientMaxTokens: clientMax,
+      maxReservedTokens: deps.config.maxReservedTokens,
+    };
+    const left = tokensLeft(fresh, usage);
+    if (left === null) return ask;
+    // Far from the limit, the prompt's upper bound decides the same way as the estimate (admit,
+    // same generation cap) and reserves at least as much; so the tokenizer, whose cost is CPU
+    // inside the admission's lock, runs only close to the limit.
+    const bound = promptTokensBound(body);
+    const generation = route.generates ? clientMax ?? ask.maxReservedTokens : 0;
+    ask.promptTokens = left - bound >= generation + 1 ? bound : estimatePrompt();
+    return ask;
+  };
 
   const now = deps.clock.now();
   const windows = windowsAt(now, deps.config.timeZone);
@@ -97,7 +106,7 @@ export async function handleInference(
     // copy, so a key deactivated or expired since is refused here and nothing is recorded.
     (fresh, usage) => {
       refuseUnusableKey(fresh, now);
-      return decideAdmission(fresh, usage, askOf(fresh));
+      return decideAdmission(fresh, usage, askOf(fresh, usage));
     },
   ).catch((err) => {
     if (err instanceof ProxyError) throw err;

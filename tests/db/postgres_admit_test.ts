@@ -169,11 +169,14 @@ if (testDialects().includes("postgres")) {
 
   Deno.test("[postgres] settlements racing the stale-reservation reaper never deadlock", () =>
     withKey({ poolSize: 10 }, async (store, keyId) => {
+      // Each admission reserves tokens (110) a race could release twice; 120 requests admitted.
+      await store.updateKey(keyId, { daily_request_limit: null, daily_token_limit: 1_000_000 });
       const failures: string[] = [];
       for (let round = 0; round < 3; round++) {
         const ids: number[] = [];
         for (let i = 0; i < 40; i++) {
           const admitted = await store.admit(start(keyId), decideReal);
+          assert.equal(admitted?.decision.ok && admitted.decision.reservation, 110);
           ids.push(admitted!.requestId!);
         }
         const results = await Promise.allSettled([
@@ -199,5 +202,7 @@ if (testDialects().includes("postgres")) {
         }
       }
       assert.deepEqual(failures, []);
+      // Settlements that lost the race to the reaper release nothing twice.
+      assert.deepEqual(await store.audit(), []);
     }));
 }

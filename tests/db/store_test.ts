@@ -10,7 +10,7 @@ import { openSqliteStore, sqlitePath } from "../../db/sqlite.ts";
 import { openPostgresStore } from "../../db/postgres.ts";
 import { sqliteMigrations } from "../../db/migrations/sqlite.ts";
 import { postgresMigrations } from "../../db/migrations/postgres.ts";
-import type { ApiKey, NewApiKey, Store, WindowKeys } from "../../db/store.ts";
+import type { ApiKey, NewApiKey, Settlement, Store, WindowKeys } from "../../db/store.ts";
 import { type Ask, decideAdmission, type Decision, type WindowUsage } from "../../core/quota.ts";
 
 const JAN_15: WindowKeys = { day: "2025-01-15", monthStart: "2025-01-01", monthEnd: "2025-02-01" };
@@ -73,6 +73,37 @@ async function appliedVersions(dialect: Dialect, url: string): Promise<number[]>
   }
 }
 
+/** The ledger row of a request, read straight from the database. */
+async function ledgerRow(dialect: Dialect, url: string, id: number) {
+  const query =
+    "SELECT state, charged, prompt_tokens, completion_tokens, estimated, status, duration_ms FROM request_log WHERE id = ";
+  let row: Record<string, unknown>;
+  if (dialect === "sqlite") {
+    const db = new DatabaseSync(sqlitePath(url));
+    try {
+      row = db.prepare(query + "?").get(id)!;
+    } finally {
+      db.close();
+    }
+  } else {
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      [row] = await sql.unsafe(query + "$1", [id]);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  }
+  return {
+    state: row.state,
+    charged: Boolean(row.charged),
+    prompt_tokens: Number(row.prompt_tokens),
+    completion_tokens: Number(row.completion_tokens),
+    estimated: Boolean(row.estimated),
+    status: Number(row.status),
+    duration_ms: Number(row.duration_ms),
+  };
+}
+
 let keySeq = 0;
 function newKey(overrides: Partial<NewApiKey> = {}): NewApiKey {
   keySeq++;
@@ -109,6 +140,41 @@ const start = (keyId: number, windows: WindowKeys = JAN_15, startedAt = STARTED_
 });
 
 const decideReal = (key: ApiKey, usage: WindowUsage) => decideAdmission(key, usage, ASK);
+
+/** A charged settlement of a request admitted with ASK under a token limit (reservation 110). */
+const settlement = (
+  requestId: number,
+  keyId: number,
+  overrides: Partial<Settlement> = {},
+): Settlement => ({
+  requestId,
+  keyId,
+  day: JAN_15.day,
+  reservation: 110,
+  charged: true,
+  promptTokens: 12,
+  completionTokens: 30,
+  estimated: false,
+  status: 200,
+  durationMs: 850,
+  ...overrides,
+});
+
+/** The key's JAN_15 usage as admission sees it (reservations included); admits nothing. */
+async function dayUsage(store: Store, keyId: number): Promise<WindowUsage["day"]> {
+  let seen: WindowUsage | undefined;
+  await assert.rejects(
+    store.admit(start(keyId), (_key, usage) => {
+      seen = usage;
+      throw new Error("probe only");
+    }),
+    /probe only/,
+  );
+  return seen!.day;
+}
+
+/** A releaseStale cutoff after STARTED_AT: requests admitted with start() count as stale. */
+const AFTER_START = "2025-01-15T11:00:00.000Z";
 
 for (const dialect of testDialects()) {
   const migrations = dialect === "sqlite" ? sqliteMigrations : postgresMigrations;
@@ -297,6 +363,83 @@ for (const dialect of testDialects()) {
         tokens: 0,
       });
       assert.equal((await store.admit(start(key.id), decideReal))?.decision.ok, true);
+    }));
+
+  Deno.test(
+    `[${dialect}] a settle arriving after releaseStale charges the real tokens once and releases nothing twice`,
+    () =>
+      withStores(dialect, 1, async ([store], url) => {
+        const key = await store.createKey(newKey({ daily_token_limit: 1000 }));
+        const admitted = await store.admit(start(key.id), decideReal);
+        assert.ok(admitted?.decision.ok && admitted.requestId !== null);
+        assert.equal(admitted.decision.reservation, 110);
+        // The request is still streaming when the reaper takes it for abandoned.
+        assert.equal(await store.releaseStale(AFTER_START), 1);
+        assert.deepEqual(await dayUsage(store, key.id), { requests: 1, tokens: 0, reserved: 0 });
+
+        await store.settle(settlement(admitted.requestId, key.id));
+        assert.deepEqual(await dayUsage(store, key.id), { requests: 1, tokens: 42, reserved: 0 });
+        assert.deepEqual((await store.usageByKey(JAN_15)).get(key.id)?.today, {
+          requests: 1,
+          prompt_tokens: 12,
+          completion_tokens: 30,
+          tokens: 42,
+        });
+        assert.deepEqual(await ledgerRow(dialect, url, admitted.requestId), {
+          state: "settled",
+          charged: true,
+          prompt_tokens: 12,
+          completion_tokens: 30,
+          estimated: false,
+          status: 200,
+          duration_ms: 850,
+        });
+        assert.deepEqual(await store.audit(), []);
+      }),
+  );
+
+  Deno.test(
+    `[${dialect}] an uncharged settle arriving after releaseStale keeps the request unit charged`,
+    () =>
+      withStore(dialect, async (store) => {
+        const key = await store.createKey(newKey({ daily_token_limit: 1000 }));
+        const admitted = await store.admit(start(key.id), decideReal);
+        assert.ok(admitted?.decision.ok && admitted.requestId !== null);
+        assert.equal(await store.releaseStale(AFTER_START), 1);
+
+        await store.settle(
+          settlement(admitted.requestId, key.id, {
+            charged: false,
+            completionTokens: 0,
+            estimated: true,
+            status: 502,
+          }),
+        );
+        assert.deepEqual(await dayUsage(store, key.id), { requests: 1, tokens: 0, reserved: 0 });
+        assert.deepEqual(await store.audit(), []);
+      }),
+  );
+
+  Deno.test(`[${dialect}] a second settle of the same request changes nothing`, () =>
+    withStore(dialect, async (store) => {
+      const key = await store.createKey(newKey({ daily_token_limit: 1000 }));
+      const settleRepeatedly = async (requestId: number) => {
+        await store.settle(settlement(requestId, key.id));
+        await store.settle(settlement(requestId, key.id));
+        await store.settle(settlement(requestId, key.id, { charged: false }));
+      };
+      const onTime = await store.admit(start(key.id), decideReal);
+      assert.ok(onTime?.requestId);
+      await settleRepeatedly(onTime.requestId);
+      assert.deepEqual(await dayUsage(store, key.id), { requests: 1, tokens: 42, reserved: 0 });
+
+      const late = await store.admit(start(key.id), decideReal);
+      assert.ok(late?.requestId);
+      assert.equal(await store.releaseStale(AFTER_START), 1);
+      await settleRepeatedly(late.requestId);
+      assert.deepEqual(await dayUsage(store, key.id), { requests: 2, tokens: 84, reserved: 0 });
+      assert.equal(await store.releaseStale(AFTER_START), 0);
+      assert.deepEqual(await store.audit(), []);
     }));
 
   Deno.test(`[${dialect}] a refused admission changes no counters and no last_used_at`, () =>

@@ -129,9 +129,12 @@ gatewayTest("parallel requests on a token budget never overshoot it", async (t) 
   );
   const used = (await t.usage(id)).today.tokens;
   assert.ok(used <= 200, `used ${used}`);
-  // Reservations of 25 tokens each: eight requests fit the budget together.
-  assert.equal(results.filter((r) => r.status === 200).length, 8);
-  assert.equal(used, 200);
+  // Far from the limit a request reserves its prompt's bound (2 bytes + 4 per message) and its
+  // 20 output tokens, 26; close to it, the estimate (5) and a cap on what is left. So at least
+  // seven fit together, and what stays unused is less than one request's reservation.
+  const admitted = results.filter((r) => r.status === 200).length;
+  assert.ok(admitted >= 7 && admitted < 40, `admitted ${admitted}`);
+  assert.ok(used > 200 - 26, `used ${used}`);
 });
 
 gatewayTest(
