@@ -16,7 +16,13 @@ import { quotaExceeded } from "./quota_errors.ts";
 import { setRateLimitHeaders } from "./ratelimit_headers.ts";
 import { readInferenceBody } from "./request_body.ts";
 import type { InferenceRoute } from "./routes.ts";
-import { NamedEventMeter, NdjsonMeter, SseMeter, type StreamMeter } from "./stream_meter.ts";
+import {
+  NamedEventMeter,
+  NdjsonMeter,
+  SseMeter,
+  SseStrippingMeter,
+  type StreamMeter,
+} from "./stream_meter.ts";
 import { meteredStream } from "./metered_stream.ts";
 import { clientHeaders, upstreamHeaders } from "./upstream.ts";
 import { completionTextOf, settleTokens, type Tokens, usageOfBody } from "./usage.ts";
@@ -242,7 +248,7 @@ export async function handleInference(
   const meter: StreamMeter = route.format === "events"
     ? new NamedEventMeter()
     : contentType.includes("event-stream")
-    ? new SseMeter(strip)
+    ? (strip ? new SseStrippingMeter() : new SseMeter())
     : new NdjsonMeter();
   const finish = (status: number) => {
     const partial = status !== 200;

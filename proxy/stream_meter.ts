@@ -160,10 +160,114 @@ export class NdjsonMeter implements StreamMeter {
   }
 }
 
+const ENCODED = new TextEncoder();
+const DATA_PREFIX = ENCODED.encode("data: ");
+const DONE_DATA = ENCODED.encode("data: [DONE]");
+const ERROR_DATA = ENCODED.encode('data: {"error"');
+const EMPTY_CHOICES = ENCODED.encode('"choices":[]');
+
+/** Whether `bytes` holds `part` at `at`. */
+function hasAt(bytes: Uint8Array, part: Uint8Array, at: number): boolean {
+  if (at + part.length > bytes.length) return false;
+  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false;
+  return true;
+}
+
+/** Where `part` first occurs in `bytes`, or -1 (native search for its first byte). */
+function indexOfBytes(bytes: Uint8Array, part: Uint8Array): number {
+  for (let at = bytes.indexOf(part[0]); at !== -1; at = bytes.indexOf(part[0], at + 1)) {
+    if (hasAt(bytes, part, at)) return at;
+  }
+  return -1;
+}
+
+/** Whether an event is only white space (what trails the last `\n\n`, say). */
+function isBlank(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return false;
+  return true;
+}
+
+/**
+ * OpenAI SSE passed through as it came (the client asked for usage itself, or it is not an
+ * OpenAI route that would need stripping): `data: {…}` events are found and counted on the
+ * bytes; only the usage event (`"choices":[]`, once, at the end) is decoded and parsed.
+ */
+export class SseMeter implements StreamMeter {
+  chunks = 0;
+  usage: StreamUsage | null = null;
+  finished = false;
+  failed = false;
+  /** The start of an event that a later chunk finishes. */
+  #partial: Uint8Array | null = null;
+
+  push(bytes: Uint8Array): Uint8Array {
+    let data = bytes;
+    if (this.#partial) {
+      data = concat(this.#partial, bytes);
+      this.#partial = null;
+    }
+    let start = 0;
+    for (let nl = data.indexOf(NEWLINE); nl !== -1; nl = data.indexOf(NEWLINE, nl + 1)) {
+      if (data[nl + 1] !== NEWLINE) continue;
+      this.#event(data.subarray(start, nl));
+      start = nl + 2;
+      nl++;
+    }
+    if (start < data.length) this.#partial = data.slice(start);
+    return bytes;
+  }
+
+  flush(): null {
+    const rest = this.#partial;
+    this.#partial = null;
+    if (rest && !isBlank(rest)) this.#event(rest);
+    return null;
+  }
+
+  #event(event: Uint8Array): void {
+    if (!hasAt(event, DATA_PREFIX, 0)) return;
+    if (hasAt(event, DONE_DATA, 0)) {
+      this.finished = true;
+      return;
+    }
+    if (hasAt(event, ERROR_DATA, 0)) {
+      this.failed = true;
+      return;
+    }
+    if (indexOfBytes(event, EMPTY_CHOICES) !== -1) {
+      const text = new TextDecoder().decode(event.subarray(DATA_PREFIX.length));
+      if (text.includes('"usage"')) {
+        this.usage = openAiUsage(text) ?? this.usage;
+        return;
+      }
+    }
+    if (event.length > DATA_PREFIX.length) this.chunks++;
+  }
+}
+
+/** The counts of an OpenAI usage event's JSON, or null when it cannot be read. */
+function openAiUsage(data: string): StreamUsage | null {
+  try {
+    const usage = JSON.parse(data).usage ?? {};
+    return {
+      promptTokens: typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : null,
+      completionTokens: typeof usage.completion_tokens === "number"
+        ? usage.completion_tokens
+        : null,
+    };
+  } catch {
+    return null; // malformed usage: fall back to counting
+  }
+}
+
 const ZERO_USAGE = ',"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}';
 
-/** OpenAI SSE: `data: {…}` events; usage arrives in an event with `"choices":[]`. */
-export class SseMeter implements StreamMeter {
+/**
+ * OpenAI SSE where the gateway asked for usage on the client's behalf: the usage event and the
+ * zero `usage` fields Ollama then adds to every event are removed, so events are decoded and
+ * rewritten; usage arrives in an event with `"choices":[]`.
+ */
+export class SseStrippingMeter implements StreamMeter {
   chunks = 0;
   usage: StreamUsage | null = null;
   finished = false;
@@ -171,12 +275,6 @@ export class SseMeter implements StreamMeter {
   #decoder = new TextDecoder();
   #encoder = new TextEncoder();
   #partial = "";
-  #strip: boolean;
-
-  /** `strip`: remove usage the client did not ask for (the gateway asked on its behalf). */
-  constructor(strip: boolean) {
-    this.#strip = strip;
-  }
 
   push(bytes: Uint8Array): Uint8Array | null {
     const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
@@ -185,11 +283,10 @@ export class SseMeter implements StreamMeter {
     let out = "";
     while ((end = text.indexOf("\n\n", start)) !== -1) {
       const event = text.slice(start, end + 2);
-      if (this.#event(event) || !this.#strip) out += event;
+      if (this.#event(event)) out += event;
       start = end + 2;
     }
     this.#partial = text.slice(start);
-    if (!this.#strip) return bytes;
     // Held-back partial events are sent once complete; nothing else is delayed.
     return out ? this.#encoder.encode(out.replaceAll(ZERO_USAGE, "")) : null;
   }
@@ -198,11 +295,10 @@ export class SseMeter implements StreamMeter {
     const rest = this.#partial;
     this.#partial = "";
     if (!rest) return null;
-    const keep = this.#event(rest);
-    return this.#strip && keep ? this.#encoder.encode(rest.replaceAll(ZERO_USAGE, "")) : null;
+    return this.#event(rest) ? this.#encoder.encode(rest.replaceAll(ZERO_USAGE, "")) : null;
   }
 
-  /** Returns false for the usage-only event, which a stripping meter drops. */
+  /** Returns false for the usage-only event, which is dropped. */
   #event(event: string): boolean {
     const data = event.startsWith("data: ") ? event.slice(6).trimEnd() : "";
     if (data === "[DONE]") {
@@ -210,15 +306,7 @@ export class SseMeter implements StreamMeter {
       return true;
     }
     if (data.includes('"choices":[]') && data.includes('"usage"')) {
-      try {
-        const usage = JSON.parse(data).usage ?? {};
-        this.usage = {
-          promptTokens: typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : null,
-          completionTokens: typeof usage.completion_tokens === "number"
-            ? usage.completion_tokens
-            : null,
-        };
-      } catch { /* malformed usage: fall back to counting */ }
+      this.usage = openAiUsage(data) ?? this.usage;
       return false;
     }
     if (data.startsWith('{"error"')) this.failed = true;
