@@ -132,17 +132,14 @@ function completeLength(bytes: Uint8Array, method: string): number | null {
 }
 
 /**
- * Reads the answer: up to its declared end (Content-Length, last chunk), or else until the
- * server closes the connection; fails at `timeoutMs`. The server may keep the connection open
- * after answering early (a 413 before the body is read), so the end of the connection is not
- * waited for when the answer says how long it is.
+ * Reads from `conn` until `end` (given all bytes so far) returns where the wanted bytes end, or
+ * the server closes the connection; closes it at `timeoutMs` and reports that it timed out.
  */
-async function readResponse(
+async function readUntil(
   conn: Deno.Conn,
   timeoutMs: number,
-  method: string,
-  what: string,
-): Promise<Uint8Array> {
+  end: (bytes: Uint8Array) => number | null,
+): Promise<{ bytes: Uint8Array; timedOut: boolean }> {
   const parts: Uint8Array[] = [];
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -157,18 +154,37 @@ async function readResponse(
       const n = await conn.read(buf);
       if (n === null) break;
       parts.push(buf.slice(0, n));
-      const whole = completeLength(concat(parts), method);
-      if (whole !== null) return concat(parts).subarray(0, whole);
+      const whole = end(concat(parts));
+      if (whole !== null) return { bytes: concat(parts).subarray(0, whole), timedOut: false };
     }
   } catch (err) {
-    if (timedOut) throw new Error(`no complete answer within ${timeoutMs} ms to ${what}`);
-    // A reset after the answer (the server closed with unread request bytes) ends it too.
-    if (!(err instanceof Deno.errors.ConnectionReset)) throw err;
+    // A reset (the server closed with unread request bytes) ends the connection too.
+    if (!timedOut && !(err instanceof Deno.errors.ConnectionReset)) throw err;
   } finally {
     clearTimeout(timer);
   }
+  return { bytes: concat(parts), timedOut };
+}
+
+/**
+ * Reads the answer: up to its declared end (Content-Length, last chunk), or else until the
+ * server closes the connection; fails at `timeoutMs`. The server may keep the connection open
+ * after answering early (a 413 before the body is read), so the end of the connection is not
+ * waited for when the answer says how long it is.
+ */
+async function readResponse(
+  conn: Deno.Conn,
+  timeoutMs: number,
+  method: string,
+  what: string,
+): Promise<Uint8Array> {
+  const { bytes, timedOut } = await readUntil(
+    conn,
+    timeoutMs,
+    (b) => completeLength(b, method),
+  );
   if (timedOut) throw new Error(`no complete answer within ${timeoutMs} ms to ${what}`);
-  return concat(parts);
+  return bytes;
 }
 
 /** Sends one raw request to `baseUrl` (http://host:port) and reads the whole answer. */
@@ -233,31 +249,11 @@ export async function openRawRequest(
     response,
     async untilClosed(timeoutMs) {
       await response;
-      const parts: Uint8Array[] = [];
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }, timeoutMs);
-      try {
-        const buf = new Uint8Array(65536);
-        while (true) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          parts.push(buf.slice(0, n));
-        }
-      } catch (err) {
-        // A reset (the server closed with request bytes unread) closes the connection too.
-        if (!timedOut && !(err instanceof Deno.errors.ConnectionReset)) throw err;
-      } finally {
-        clearTimeout(timer);
-      }
+      const { bytes, timedOut } = await readUntil(conn, timeoutMs, () => null);
       if (timedOut) {
         throw new Error(`the connection was still open after ${timeoutMs} ms (${what})`);
       }
-      return concat(parts);
+      return bytes;
     },
     close() {
       closed = true;
