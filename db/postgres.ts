@@ -12,7 +12,7 @@ import {
   PATCHABLE_COLUMNS,
   toApiKey,
   toUsageMap,
-  toWindowUsage,
+  toWindowUsageRow,
 } from "./rows.ts";
 import type {
   Admission,
@@ -54,6 +54,20 @@ const types = {
 
 type Types = { bigint: number };
 type Sql = postgres.Sql<Types>;
+
+/** An admission waiting for, or part of, a batch. */
+interface AdmitJob extends PromiseWithResolvers<Admission | null> {
+  start: RequestStart;
+  decide: (key: ApiKey, usage: WindowUsage) => Decision;
+}
+
+/** A settlement waiting for, or part of, a batch. */
+interface SettleJob extends PromiseWithResolvers<void> {
+  settlement: Settlement;
+}
+
+/** Most admissions (settlements) in one batch: bounds statement size and lock hold time. */
+const MAX_BATCH = 500;
 
 /** `user@host:port/db` of a connection URL; never includes the password. */
 export function describePostgresUrl(url: string): string {
@@ -155,6 +169,14 @@ export async function openPostgresStore(
 export class PostgresStore implements Store {
   readonly dialect = "postgres" as const;
   #sql: Sql;
+  /** Admissions waiting for the batch in flight to finish. */
+  #admitQueue: AdmitJob[] = [];
+  /** The loop running admission batches, while there is one. */
+  #admitLoop: Promise<void> | null = null;
+  /** Settlements waiting for the statement in flight to finish. */
+  #settleQueue: SettleJob[] = [];
+  /** The loop running settlement batches, while there is one. */
+  #settleLoop: Promise<void> | null = null;
 
   constructor(sql: Sql) {
     this.#sql = sql;
@@ -184,6 +206,11 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Queued admissions and settlements run to completion first: each loop settles its own
+    // promises, and a job left queued behind a closed pool would never be answered.
+    while (this.#admitLoop || this.#settleLoop) {
+      await Promise.all([this.#admitLoop, this.#settleLoop]);
+    }
     await this.#sql.end({ timeout: 5 });
   }
 
@@ -270,30 +297,71 @@ export class PostgresStore implements Store {
     return toUsageMap(rows);
   }
 
-  async admit(
+  admit(
     start: RequestStart,
     decide: (key: ApiKey, usage: WindowUsage) => Decision,
   ): Promise<Admission | null> {
-    const w = start.windows;
-    const keyId = start.keyId;
-    // A reserved connection rather than sql.begin(): begin() awaits BEGIN alone and COMMIT alone,
-    // two extra round trips, the COMMIT one while the row lock is held. Here postgres.js
-    // pipelines the statements given together (each carries its own Sync, so they still run one
-    // after the other on the server): two round trips for an admission, one of them under lock.
-    const tx = await this.#sql.reserve();
-    let deciding = false;
+    const job: AdmitJob = { start, decide, ...Promise.withResolvers<Admission | null>() };
+    this.#admitQueue.push(job);
+    this.#admitLoop ??= this.#runAdmissions();
+    return job.promise;
+  }
+
+  /**
+   * Group commit: one admission transaction at a time per store; admissions that arrive while
+   * it runs wait and then share the next one. Per admission that saves the BEGIN, COMMIT, lock
+   * and read statements (postgres.js and socket CPU) and, on a hot key, the row lock is taken
+   * once for many admissions instead of being handed from connection to connection.
+   */
+  async #runAdmissions(): Promise<void> {
+    try {
+      while (this.#admitQueue.length > 0) {
+        // One usage read serves the whole batch, so its jobs must ask about the same windows;
+        // the others (a batch straddling midnight) go to the next batch.
+        const w = this.#admitQueue[0].start.windows;
+        const batch: AdmitJob[] = [];
+        const rest: AdmitJob[] = [];
+        for (const job of this.#admitQueue) {
+          const jw = job.start.windows;
+          const same = jw.day === w.day && jw.monthStart === w.monthStart &&
+            jw.monthEnd === w.monthEnd;
+          (same && batch.length < MAX_BATCH ? batch : rest).push(job);
+        }
+        this.#admitQueue = rest;
+        await this.#admitBatch(w, batch);
+      }
+    } finally {
+      this.#admitLoop = null;
+    }
+  }
+
+  /** Runs a batch of admissions in one transaction; settles every job's promise, never throws. */
+  async #admitBatch(w: WindowKeys, jobs: AdmitJob[]): Promise<void> {
+    const keyIds = [...new Set(jobs.map((j) => j.start.keyId))].sort((a, b) => a - b);
+    let tx: postgres.ReservedSql<Types>;
+    try {
+      // A reserved connection rather than sql.begin(): begin() awaits BEGIN alone and COMMIT
+      // alone, two extra round trips, the COMMIT one while the row locks are held. Here
+      // postgres.js pipelines the statements given together (each carries its own Sync, so they
+      // still run one after the other on the server): two round trips per batch.
+      tx = await this.#sql.reserve();
+    } catch (err) {
+      for (const job of jobs) job.reject(err);
+      return;
+    }
     let usable = true;
     try {
-      const [, [keyRow], [usage]] = await Promise.all([
+      const [, keyRows, usageRows] = await Promise.all([
         tx`BEGIN`,
-        // The row lock serialises admissions of this key until commit, across all connections.
-        tx`SELECT * FROM api_keys WHERE id = ${keyId} FOR UPDATE`,
+        // The row locks serialise admissions of these keys until commit, across all
+        // connections and gateways; taken in id order so two batches cannot deadlock.
+        tx`SELECT * FROM api_keys WHERE id = ANY(${keyIds}::bigint[]) ORDER BY id FOR UPDATE`,
         // Its own statement, so under READ COMMITTED it takes a fresh snapshot when it starts,
-        // which is after the lock above is granted: it sees everything the previous holder
+        // which is after the locks above are granted: it sees everything the previous holders
         // committed. Folded into the locking statement it would keep the snapshot taken
         // before the lock wait and miss that.
         tx`
-          SELECT
+          SELECT key_id,
             COALESCE(SUM(requests) FILTER (WHERE day = ${w.day}), 0)::bigint AS day_requests,
             COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE day = ${w.day}), 0)
               ::bigint AS day_tokens,
@@ -308,110 +376,258 @@ export class PostgresStore implements Store {
               FILTER (WHERE day >= ${w.monthStart} AND day < ${w.monthEnd}), 0)::bigint
               AS month_reserved
             FROM usage_daily
-           WHERE key_id = ${keyId}
-             AND (day = ${w.day} OR (day >= ${w.monthStart} AND day < ${w.monthEnd}))`,
+           WHERE key_id = ANY(${keyIds}::bigint[])
+             AND (day = ${w.day} OR (day >= ${w.monthStart} AND day < ${w.monthEnd}))
+           GROUP BY key_id`,
       ]);
-      // Nothing written on these two ways out: ROLLBACK, which unlike COMMIT does not wait for
-      // the WAL flush the row lock's record would need.
-      if (!keyRow) {
-        await tx`ROLLBACK`;
-        return null;
+      const keys = new Map(keyRows.map((r) => [Number(r.id), r]));
+      const usages = new Map(usageRows.map((r) => [Number(r.key_id), toWindowUsageRow(r)]));
+      const dayInMonth = w.day >= w.monthStart && w.day < w.monthEnd;
+      const outcomes: Array<{ ok: true; value: Admission | null } | { ok: false; err: unknown }> =
+        [];
+      const admitted: Array<{ index: number; keyId: number; job: AdmitJob; reservation: number }> =
+        [];
+      // In arrival order, each decision seeing the admissions decided before it in the batch,
+      // exactly as if each had run in its own transaction one after the other.
+      for (const [index, job] of jobs.entries()) {
+        const keyId = job.start.keyId;
+        const row = keys.get(keyId);
+        if (!row) {
+          outcomes.push({ ok: true, value: null });
+          continue;
+        }
+        const usage = usages.get(keyId) ?? toWindowUsageRow({});
+        let decision: Decision;
+        try {
+          // Copies: decide must not see (or change) the running totals.
+          decision = job.decide(toApiKey(row), {
+            day: { ...usage.day },
+            month: { ...usage.month },
+          });
+        } catch (err) {
+          // A throwing decide refuses this job alone, recording nothing for it.
+          outcomes.push({ ok: false, err });
+          continue;
+        }
+        if (!decision.ok) {
+          outcomes.push({ ok: true, value: { decision, requestId: null } });
+          continue;
+        }
+        // What the writes below will add for this admission, for the decisions after it.
+        usage.day.requests += 1;
+        usage.day.reserved += decision.reservation;
+        if (dayInMonth) {
+          usage.month.requests += 1;
+          usage.month.reserved += decision.reservation;
+        }
+        usages.set(keyId, usage);
+        outcomes.push({ ok: true, value: { decision, requestId: null } });
+        admitted.push({ index, keyId, job, reservation: decision.reservation });
       }
-      deciding = true;
-      const decision = decide(
-        toApiKey(keyRow),
-        toWindowUsage(
-          { requests: usage.day_requests, tokens: usage.day_tokens, reserved: usage.day_reserved },
-          {
-            requests: usage.month_requests,
-            tokens: usage.month_tokens,
-            reserved: usage.month_reserved,
-          },
-        ),
-      );
-      deciding = false;
-      if (!decision.ok) {
-        // A refusal leaves counters and last_used_at as they were.
+      if (admitted.length === 0) {
+        // Nothing written: ROLLBACK, which unlike COMMIT does not wait for the WAL flush the
+        // row locks' records would need. A refusal leaves counters and last_used_at alone.
         await tx`ROLLBACK`;
-        return { decision, requestId: null };
+      } else {
+        const ids = await this.#writeAdmissions(tx, w, admitted);
+        for (const [i, a] of admitted.entries()) {
+          (outcomes[a.index] as { value: Admission }).value.requestId = ids[i];
+        }
       }
-      // One statement for the three writes, pipelined with COMMIT. Should it fail, the server
-      // answers the COMMIT of the failed transaction with a rollback.
-      const [[logged]] = await Promise.all([
-        tx`
-          WITH counted AS (
-            INSERT INTO usage_daily (key_id, day, requests, reserved_tokens)
-            VALUES (${keyId}, ${w.day}, 1, ${decision.reservation})
-            ON CONFLICT (key_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
-              reserved_tokens = usage_daily.reserved_tokens + excluded.reserved_tokens
-          ), used AS (
-            UPDATE api_keys SET last_used_at = ${start.startedAt} WHERE id = ${keyId}
-          )
-          INSERT INTO request_log (key_id, day, started_at, route, model, reserved_tokens)
-          VALUES (${keyId}, ${w.day}, ${start.startedAt}, ${start.route}, ${start.model},
-            ${decision.reservation})
-          RETURNING id`,
-        tx`COMMIT`,
-      ]);
-      return { decision, requestId: Number(logged.id) };
+      // Answered only now: after COMMIT succeeded, or after the ROLLBACK of a batch that wrote
+      // nothing.
+      for (const [i, job] of jobs.entries()) {
+        const o = outcomes[i];
+        if (o.ok) job.resolve(o.value);
+        else job.reject(o.err);
+      }
     } catch (err) {
-      usable = deciding || connectionUsable(err);
+      usable = connectionUsable(err);
       if (usable) {
         await tx`ROLLBACK`.catch((e) => {
           usable = connectionUsable(e);
         });
       }
-      throw err;
+      for (const job of jobs) job.reject(err);
     } finally {
       // A connection that went away is left alone: the pool has already taken it back as closed.
       if (usable) tx.release();
     }
   }
 
-  async settle(s: Settlement): Promise<void> {
-    // One statement is atomic on its own: one round trip, no BEGIN/COMMIT. The ledger row is
-    // locked first, the order releaseStale locks in too, so the two cannot deadlock; FOR UPDATE
-    // sees the state of a releaseStale it waited for. Abandoned: releaseStale already released
-    // the reservation and kept the unit charged. Settled (a duplicate) or gone: no-op.
+  /**
+   * Writes the batch's admissions in one statement pipelined with COMMIT and returns their
+   * ledger ids in the order of `admitted`. Should the statement fail, the server answers the
+   * COMMIT of the failed transaction with a rollback, and this throws.
+   */
+  async #writeAdmissions(
+    tx: postgres.ReservedSql<Types>,
+    w: WindowKeys,
+    admitted: Array<{ keyId: number; job: AdmitJob; reservation: number }>,
+  ): Promise<number[]> {
+    const keyIds = admitted.map((a) => a.keyId);
+    const reservations = admitted.map((a) => a.reservation);
+    const startedAt = admitted.map((a) => a.job.start.startedAt);
+    const routes = admitted.map((a) => a.job.start.route);
+    const models = admitted.map((a) => a.job.start.model);
+    // Ledger ids are drawn in a CTE and inserted explicitly, so each job's id is known by its
+    // ordinal rather than by the (unspecified) order RETURNING rows come back in. A CTE read
+    // twice is evaluated once: one nextval per job.
+    const [rows] = await Promise.all([
+      tx`
+        WITH jobs AS (
+          SELECT * FROM unnest(${keyIds}::bigint[], ${reservations}::bigint[],
+            ${startedAt}::timestamptz[], ${routes}::text[], ${models}::text[])
+            WITH ORDINALITY AS j(key_id, reservation, started_at, route, model, ord)
+        ), ids AS (
+          SELECT ord, nextval(pg_get_serial_sequence('request_log', 'id')) AS id FROM jobs
+        ), counted AS (
+          INSERT INTO usage_daily (key_id, day, requests, reserved_tokens)
+          -- Counter rows locked in key order, as settlement batches and releaseStale do.
+          SELECT key_id, ${w.day}, count(*), sum(reservation) FROM jobs GROUP BY key_id
+           ORDER BY key_id
+          ON CONFLICT (key_id, day) DO UPDATE SET
+            requests = usage_daily.requests + excluded.requests,
+            reserved_tokens = usage_daily.reserved_tokens + excluded.reserved_tokens
+        ), used AS (
+          UPDATE api_keys SET last_used_at = latest.started_at
+            FROM (SELECT DISTINCT ON (key_id) key_id, started_at FROM jobs
+                   ORDER BY key_id, ord DESC) AS latest
+           WHERE api_keys.id = latest.key_id
+        ), logged AS (
+          INSERT INTO request_log (id, key_id, day, started_at, route, model, reserved_tokens)
+          OVERRIDING SYSTEM VALUE
+          SELECT ids.id, jobs.key_id, ${w.day}, jobs.started_at, jobs.route, jobs.model,
+                 jobs.reservation
+            FROM jobs JOIN ids USING (ord)
+        )
+        SELECT id FROM ids ORDER BY ord`,
+      tx`COMMIT`,
+    ]);
+    return rows.map((r) => Number(r.id));
+  }
+
+  settle(s: Settlement): Promise<void> {
+    const job: SettleJob = { settlement: s, ...Promise.withResolvers<void>() };
+    this.#settleQueue.push(job);
+    this.#settleLoop ??= this.#runSettlements();
+    return job.promise;
+  }
+
+  /** Group commit for settlements: those arriving while one statement runs share the next. */
+  async #runSettlements(): Promise<void> {
+    try {
+      while (this.#settleQueue.length > 0) {
+        const batch = this.#settleQueue.splice(0, MAX_BATCH);
+        try {
+          await this.#settleBatch(batch.map((j) => j.settlement));
+          for (const job of batch) job.resolve();
+        } catch (err) {
+          for (const job of batch) job.reject(err);
+        }
+      }
+    } finally {
+      this.#settleLoop = null;
+    }
+  }
+
+  /** Settles a batch in one statement, which is atomic on its own: no BEGIN/COMMIT. */
+  async #settleBatch(all: Settlement[]): Promise<void> {
+    // A second settlement of a request in the same batch is a no-op, as it is when it comes
+    // later (the row is no longer pending): only the first of each request goes in.
+    const seen = new Set<number>();
+    const batch = all.filter((s) => !seen.has(s.requestId) && seen.add(s.requestId));
+    // Ledger rows are locked first (id order), then the counter rows (key, day order): the
+    // order releaseStale and admissions lock in too, so none of them can deadlock with another
+    // gateway's batch. FOR UPDATE sees the state of a releaseStale it waited for. Abandoned:
+    // releaseStale already released the reservation and kept the unit charged. Settled (a
+    // duplicate) or gone: no-op. The GROUP BY in `deltas` needs every ledger row first, so no
+    // counter row is locked while a ledger lock is still awaited.
     await this.#sql`
-      WITH prior AS (
+      WITH input AS (
+        -- Flags travel as 0/1: postgres.js 3.4.9 sends a JS boolean array with the type of a
+        -- single boolean, which the server refuses to cast to boolean[].
+        SELECT request_id, key_id, day, reservation, charged <> 0 AS charged, prompt_tokens,
+               completion_tokens, estimated <> 0 AS estimated, status, duration_ms
+          FROM unnest(
+          ${batch.map((s) => s.requestId)}::bigint[],
+          ${batch.map((s) => s.keyId)}::bigint[],
+          ${batch.map((s) => s.day)}::text[],
+          ${batch.map((s) => s.reservation)}::bigint[],
+          ${batch.map((s) => s.charged ? 1 : 0)}::integer[],
+          ${batch.map((s) => s.charged ? s.promptTokens : 0)}::bigint[],
+          ${batch.map((s) => s.charged ? s.completionTokens : 0)}::bigint[],
+          ${batch.map((s) => s.estimated ? 1 : 0)}::integer[],
+          ${batch.map((s) => s.status)}::integer[],
+          ${batch.map((s) => s.durationMs)}::bigint[])
+          AS s(request_id, key_id, day, reservation, charged, prompt_tokens, completion_tokens,
+            estimated, status, duration_ms)
+      ), prior AS (
         SELECT id, state FROM request_log
-         WHERE id = ${s.requestId} AND state IN ('pending', 'abandoned')
+         WHERE id = ANY(${batch.map((s) => s.requestId)}::bigint[])
+           AND state IN ('pending', 'abandoned')
+         ORDER BY id
          FOR UPDATE
       ), logged AS (
         UPDATE request_log SET state = 'settled',
-          charged = ${s.charged} OR prior.state = 'abandoned', status = ${s.status},
-          prompt_tokens = ${s.charged ? s.promptTokens : 0},
-          completion_tokens = ${s.charged ? s.completionTokens : 0},
-          estimated = ${s.estimated}, duration_ms = ${s.durationMs}
-        FROM prior WHERE request_log.id = prior.id
-        RETURNING prior.state AS was, request_log.charged, request_log.prompt_tokens,
-          request_log.completion_tokens
+          charged = input.charged OR prior.state = 'abandoned', status = input.status,
+          prompt_tokens = input.prompt_tokens, completion_tokens = input.completion_tokens,
+          estimated = input.estimated, duration_ms = input.duration_ms
+        FROM prior JOIN input ON input.request_id = prior.id
+        WHERE request_log.id = prior.id
+        RETURNING input.key_id, input.day, input.reservation, prior.state AS was,
+          request_log.charged, request_log.prompt_tokens, request_log.completion_tokens
+      ), deltas AS (
+        SELECT key_id, day,
+          SUM(CASE WHEN was = 'pending' THEN reservation ELSE 0 END) AS released,
+          SUM(CASE WHEN charged THEN 0 ELSE 1 END) AS returned,
+          SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens
+          FROM logged GROUP BY key_id, day
+      ), locked AS (
+        SELECT usage_daily.key_id, usage_daily.day
+          FROM usage_daily JOIN deltas USING (key_id, day)
+         ORDER BY usage_daily.key_id, usage_daily.day
+         FOR UPDATE OF usage_daily
       )
       UPDATE usage_daily SET
-        reserved_tokens = usage_daily.reserved_tokens
-          - CASE WHEN logged.was = 'pending' THEN ${s.reservation}::bigint ELSE 0 END,
-        requests = usage_daily.requests - CASE WHEN logged.charged THEN 0 ELSE 1 END,
-        prompt_tokens = usage_daily.prompt_tokens + logged.prompt_tokens,
-        completion_tokens = usage_daily.completion_tokens + logged.completion_tokens
-      FROM logged WHERE usage_daily.key_id = ${s.keyId} AND usage_daily.day = ${s.day}`;
+        reserved_tokens = usage_daily.reserved_tokens - deltas.released,
+        requests = usage_daily.requests - deltas.returned,
+        prompt_tokens = usage_daily.prompt_tokens + deltas.prompt_tokens,
+        completion_tokens = usage_daily.completion_tokens + deltas.completion_tokens
+      FROM deltas JOIN locked USING (key_id, day)
+      WHERE usage_daily.key_id = deltas.key_id AND usage_daily.day = deltas.day`;
   }
 
   async releaseStale(startedBefore: string): Promise<number> {
     return await this.#sql.begin(async (tx) => {
-      // SKIP LOCKED: another gateway reaping at the same moment takes the other rows.
+      // SKIP LOCKED: another gateway reaping at the same moment takes the other rows. Counter
+      // rows are then updated in (key, day) order, the order admission and settlement batches
+      // lock them in, so a reaper and a batch touching the same keys cannot deadlock.
       const stale = await tx`
         SELECT id, key_id, day, reserved_tokens FROM request_log
          WHERE state = 'pending' AND started_at < ${startedBefore}
+         ORDER BY key_id, day, id
          FOR UPDATE SKIP LOCKED`;
+      if (stale.length === 0) return 0;
+      // Each counter row updated once, with the sum of its requests' reservations: updating a
+      // row a second time in one transaction re-runs its foreign-key check (the version is now
+      // our own), which waits for the key row an admission batch holds FOR UPDATE while that
+      // batch waits for this counter row: a deadlock. Map order is the (key, day) order above.
+      const released = new Map<string, { keyId: number; day: string; tokens: number }>();
       for (const row of stale) {
-        await tx`
-          UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${row.reserved_tokens}
-           WHERE key_id = ${row.key_id} AND day = ${row.day}`;
-        await tx`
-          UPDATE request_log SET state = 'abandoned', charged = TRUE, estimated = TRUE
-           WHERE id = ${row.id}`;
+        const at = `${row.key_id}/${row.day}`;
+        const counter = released.get(at) ?? { keyId: row.key_id, day: row.day, tokens: 0 };
+        counter.tokens += row.reserved_tokens;
+        released.set(at, counter);
       }
+      for (const c of released.values()) {
+        await tx`
+          UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${c.tokens}
+           WHERE key_id = ${c.keyId} AND day = ${c.day}`;
+      }
+      await tx`
+        UPDATE request_log SET state = 'abandoned', charged = TRUE, estimated = TRUE
+         WHERE id = ANY(${stale.map((row) => row.id)}::bigint[])`;
       return stale.length;
     });
   }
