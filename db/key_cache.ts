@@ -37,8 +37,9 @@ export function withKeyCache(store: Store, now: () => number = () => performance
       } else if (!key) cache.delete(hash);
       return key;
     },
+    // After the change, not before: a lookup that read the old row while the change ran either
+    // stored it before this (and is cleared here) or finds the generation moved on.
     async updateKey(id, patch) {
-      invalidate();
       try {
         return await store.updateKey(id, patch);
       } finally {
@@ -46,7 +47,6 @@ export function withKeyCache(store: Store, now: () => number = () => performance
       }
     },
     async deleteKey(id) {
-      invalidate();
       try {
         return await store.deleteKey(id);
       } finally {

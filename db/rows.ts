@@ -97,25 +97,6 @@ SELECT l.key_id, l.day, 0, 0, 0, 0, l.requests, l.prompt_tokens, l.completion_to
   FROM ledger l
  WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.key_id = l.key_id AND u.day = l.day)`;
 
-/** Builds the admission's view of usage from the day row (absent: nothing yet) and month sums. */
-export function toWindowUsage(
-  day: Record<string, unknown> | undefined,
-  month: Record<string, unknown>,
-): WindowUsage {
-  return {
-    day: {
-      requests: Number(day?.requests ?? 0),
-      tokens: Number(day?.tokens ?? 0),
-      reserved: Number(day?.reserved ?? 0),
-    },
-    month: {
-      requests: Number(month.requests),
-      tokens: Number(month.tokens),
-      reserved: Number(month.reserved),
-    },
-  };
-}
-
 /** Admission's view of usage from one row of day and month sums (see the adapters' SQL). */
 export function toWindowUsageRow(row: Record<string, unknown>): WindowUsage {
   return {

@@ -133,7 +133,10 @@ export class SqliteStore implements Store {
     const alone = jobs.length === 1;
     try {
       this.#write(() => {
-        if (alone) return results.push({ ok: true, value: jobs[0].work() });
+        if (alone) {
+          results.push({ ok: true, value: jobs[0].work() });
+          return;
+        }
         for (const job of jobs) {
           this.#run("SAVEPOINT job");
           try {

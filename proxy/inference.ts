@@ -5,7 +5,13 @@
  */
 import type { Context } from "hono";
 import type { Deps } from "../core/deps.ts";
-import { type Ask, decideAdmission, tokensLeft, type WindowUsage } from "../core/quota.ts";
+import {
+  type Ask,
+  decideAdmission,
+  hasTokenLimit,
+  tokensLeft,
+  type WindowUsage,
+} from "../core/quota.ts";
 import { estimatePromptTokens, estimateTokens, promptTokensBound } from "../core/tokens.ts";
 import { windowsAt } from "../core/windows.ts";
 import { GatewayStopping } from "../core/inflight.ts";
@@ -79,6 +85,11 @@ export async function handleInference(
 
   let promptEstimate: number | null = null;
   const estimatePrompt = () => promptEstimate ??= estimatePromptTokens(body);
+  let promptBound: number | null = null;
+  const boundPrompt = () => promptBound ??= promptTokensBound(body);
+  // Linear in the prompt's length: done here, outside the admission's lock, for a key that has
+  // a token limit as authenticated (a limit added since is bounded inside, rarely).
+  if (hasTokenLimit(key)) boundPrompt();
   const clientMax = clientMaxTokens(body, route);
   const askOf = (fresh: ApiKey, usage: WindowUsage): Ask => {
     const ask: Ask = {
@@ -92,7 +103,7 @@ export async function handleInference(
     // Far from the limit, the prompt's upper bound decides the same way as the estimate (admit,
     // same generation cap) and reserves at least as much; so the tokenizer, whose cost is CPU
     // inside the admission's lock, runs only close to the limit.
-    const bound = promptTokensBound(body);
+    const bound = boundPrompt();
     const generation = route.generates ? clientMax ?? ask.maxReservedTokens : 0;
     ask.promptTokens = left - bound >= generation + 1 ? bound : estimatePrompt();
     return ask;

@@ -53,12 +53,31 @@ class PieceSplitter {
 }
 
 const NEWLINE = 0x0a;
-const ERROR_LINE = new TextEncoder().encode('{"error"');
+const ENCODED = new TextEncoder();
+const ERROR_LINE = ENCODED.encode('{"error"');
+const DATA_PREFIX = ENCODED.encode("data: ");
+const DONE_DATA = ENCODED.encode("data: [DONE]");
+const ERROR_DATA = ENCODED.encode('data: {"error"');
+const EMPTY_CHOICES = ENCODED.encode('"choices":[]');
 
-/** Whether `line` starts with `{"error"` (Ollama's mid-stream error line). */
-function isErrorLine(line: Uint8Array): boolean {
-  if (line.length < ERROR_LINE.length || line[2] !== ERROR_LINE[2]) return false;
-  for (let i = 0; i < ERROR_LINE.length; i++) if (line[i] !== ERROR_LINE[i]) return false;
+/** Whether `bytes` holds `part` at `at`. */
+function hasAt(bytes: Uint8Array, part: Uint8Array, at: number): boolean {
+  if (at + part.length > bytes.length) return false;
+  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false;
+  return true;
+}
+
+/** Where `part` first occurs in `bytes`, or -1 (native search for its first byte). */
+function indexOfBytes(bytes: Uint8Array, part: Uint8Array): number {
+  for (let at = bytes.indexOf(part[0]); at !== -1; at = bytes.indexOf(part[0], at + 1)) {
+    if (hasAt(bytes, part, at)) return at;
+  }
+  return -1;
+}
+
+/** Whether bytes are only white space (what trails the last separator, say). */
+function isBlank(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return false;
   return true;
 }
 
@@ -125,7 +144,7 @@ export class NdjsonMeter implements StreamMeter {
   flush(): null {
     const rest = this.#partial;
     this.#partial = null;
-    if (rest && new TextDecoder().decode(rest).trim() && this.#take(rest)) {
+    if (rest && !isBlank(rest) && this.#take(rest)) {
       this.#last = rest;
       this.#lastRead = false;
     }
@@ -135,7 +154,7 @@ export class NdjsonMeter implements StreamMeter {
   /** Counts a complete line; true when it is a candidate for the final line. */
   #take(line: Uint8Array): boolean {
     if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return false;
-    if (isErrorLine(line)) {
+    if (hasAt(line, ERROR_LINE, 0)) {
       this.failed = true;
       return false;
     }
@@ -158,33 +177,6 @@ export class NdjsonMeter implements StreamMeter {
       };
     } catch { /* not the final line after all: it stays counted as content */ }
   }
-}
-
-const ENCODED = new TextEncoder();
-const DATA_PREFIX = ENCODED.encode("data: ");
-const DONE_DATA = ENCODED.encode("data: [DONE]");
-const ERROR_DATA = ENCODED.encode('data: {"error"');
-const EMPTY_CHOICES = ENCODED.encode('"choices":[]');
-
-/** Whether `bytes` holds `part` at `at`. */
-function hasAt(bytes: Uint8Array, part: Uint8Array, at: number): boolean {
-  if (at + part.length > bytes.length) return false;
-  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false;
-  return true;
-}
-
-/** Where `part` first occurs in `bytes`, or -1 (native search for its first byte). */
-function indexOfBytes(bytes: Uint8Array, part: Uint8Array): number {
-  for (let at = bytes.indexOf(part[0]); at !== -1; at = bytes.indexOf(part[0], at + 1)) {
-    if (hasAt(bytes, part, at)) return at;
-  }
-  return -1;
-}
-
-/** Whether an event is only white space (what trails the last `\n\n`, say). */
-function isBlank(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return false;
-  return true;
 }
 
 /**

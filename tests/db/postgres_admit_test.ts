@@ -8,34 +8,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { createTestDatabase, testDialects } from "../support/databases.ts";
 import { openPostgresStore, type PostgresStore } from "../../db/postgres.ts";
-import type { ApiKey, WindowKeys } from "../../db/store.ts";
-import { type Ask, decideAdmission, type WindowUsage } from "../../core/quota.ts";
-
-const JAN_15: WindowKeys = { day: "2025-01-15", monthStart: "2025-01-01", monthEnd: "2025-02-01" };
-const ASK: Ask = {
-  promptTokens: 10,
-  generates: true,
-  clientMaxTokens: null,
-  maxReservedTokens: 100,
-};
-const decideReal = (key: ApiKey, usage: WindowUsage) => decideAdmission(key, usage, ASK);
-
-const start = (keyId: number) => ({
-  keyId,
-  windows: JAN_15,
-  route: "/api/chat",
-  model: "llama3",
-  startedAt: "2025-01-15T10:00:00.000Z",
-});
-
-/** Rejects instead of hanging: a connection never given back makes the next admission wait. */
-function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
+import { decideReal, JAN_15, start, within } from "../support/admissions.ts";
 
 /** Runs `fn` with a migrated store, one key and an outside connection on a fresh database. */
 async function withKey(
