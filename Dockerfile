@@ -15,7 +15,7 @@ RUN deno install --frozen
 # 2. The sources the server, the key CLI and the health check load; type-checked here so a
 #    broken build never becomes an image.
 FROM deps AS build
-COPY main.ts ./
+COPY main.ts deps.ts ./
 COPY core/ core/
 COPY db/ db/
 COPY ops/ ops/

@@ -5,12 +5,12 @@
 import { createAdminApp } from "./admin/app.ts";
 import { type Clock, systemClock } from "./core/clock.ts";
 import { type Config, ConfigError, parseConfig } from "./core/config.ts";
-import type { Deps } from "./core/deps.ts";
+import type { Deps } from "./deps.ts";
 import { createLogger, type Logger } from "./core/log.ts";
 import { InFlight } from "./core/inflight.ts";
-import { SettingsCache } from "./core/settings.ts";
+import { encodeSettings, SettingsCache } from "./core/settings.ts";
 import { openStore } from "./db/mod.ts";
-import type { Store } from "./db/store.ts";
+import type { Store } from "./core/store.ts";
 import { createProxyApp } from "./proxy/app.ts";
 import { GatewayMetrics } from "./ops/gateway_metrics.ts";
 import { formatStartupReport, gatherStartupFacts } from "./ops/startup_report.ts";
@@ -44,7 +44,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     statementTimeoutMs: config.dbStatementTimeoutMs,
     connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
   });
-  await store.seedSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel });
+  await store.seedSettings(
+    encodeSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel }),
+  );
   const metrics = new GatewayMetrics(config.metricsKeyLabels);
   // Every store call the listeners make is timed into llmq_db_duration_seconds.
   const timed = timedStore(withKeyCache(store), metrics);
@@ -55,20 +57,31 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     settings: new SettingsCache(timed),
     log,
     inflight: new InFlight(),
+    instanceId: crypto.randomUUID(),
     metrics,
   };
-  // Reservations left by a gateway that died mid-request would block quota until released.
+  // Heartbeats in wall-clock time: they say whether a process is alive, not which quota day it
+  // is. Reservations and in-flight slots left by a gateway that died mid-request would block
+  // quota until released: those of a gateway silent for three heartbeats are, and any still
+  // pending after STALE_RESERVATION_MINUTES.
+  const beatMs = config.heartbeatSeconds * 1000;
+  const beat = () => store.heartbeat(deps.instanceId, new Date().toISOString());
   const releaseStale = async () => {
-    const before = deps.clock.now().subtract({ minutes: config.staleReservationMinutes });
+    const now = Date.now();
     try {
-      const released = await store.releaseStale(new Date(before.epochMilliseconds).toISOString());
+      await beat();
+      const released = await store.releaseStale({
+        startedBefore: new Date(now - config.staleReservationMinutes * 60_000).toISOString(),
+        silentSince: new Date(now - 3 * beatMs).toISOString(),
+        minutesBefore: new Date(now - 60 * 60_000).toISOString(),
+      });
       if (released > 0) log.warn("released stale reservations", { count: released });
     } catch (err) {
       log.warn("cannot release stale reservations", { error: (err as Error).message });
     }
   };
   await releaseStale();
-  const reaper = setInterval(releaseStale, 60_000);
+  const reaper = setInterval(releaseStale, beatMs);
   Deno.unrefTimer(reaper);
   // The proxy starts first so the admin's proxy info can name the port it really got.
   let proxyApp: ReturnType<typeof createProxyApp> | null = null;

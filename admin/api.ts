@@ -5,11 +5,19 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { z } from "zod";
-import type { Deps } from "../core/deps.ts";
-import { createApiKey, keyStatus, listKeyViews, parseExpiry } from "../core/api_keys.ts";
+import type { Deps } from "../deps.ts";
+import {
+  createApiKey,
+  type KeyChanges,
+  keyFields,
+  keyStatus,
+  listKeyViews,
+  parseExpiry,
+  updateApiKey,
+} from "../core/api_keys.ts";
 import { ollamaModels, OllamaUnavailable } from "../core/ollama.ts";
 import { redactPath } from "../core/redact.ts";
-import type { ApiKey, ApiKeyPatch } from "../db/store.ts";
+import type { ApiKey } from "../core/model.ts";
 import { requireAdminBearer } from "./auth.ts";
 import { AdminError, validationError } from "./errors.ts";
 import { proxyInfo } from "./proxy_info.ts";
@@ -62,13 +70,13 @@ export function expiryOrError(value: string | null | undefined, timeZone: string
 export function createAdminApi(deps: Deps): Hono {
   const api = new Hono();
   const tz = deps.config.timeZone;
-  const view = (key: ApiKey) => ({ ...key, status: keyStatus(key, deps.clock.now()) });
+  const view = (key: ApiKey) => ({ ...keyFields(key), status: keyStatus(key, deps.clock.now()) });
   const found = (key: ApiKey | null) => {
     if (!key) throw new AdminError(404, "API key not found");
     return view(key);
   };
-  const patch = async (c: Context, changes: ApiKeyPatch) =>
-    c.json(found(await deps.store.updateKey(parseId(c), changes)));
+  const patch = async (c: Context, changes: KeyChanges) =>
+    c.json(found(await updateApiKey(deps.store, parseId(c), changes)));
 
   api.use(requireAdminBearer(deps.config.adminPassword));
 

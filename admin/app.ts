@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { limitBody } from "../core/body_limit.ts";
 import { requireValidHost } from "../core/host_header.ts";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { createAdminApi } from "./api.ts";
 import { AdminError } from "./errors.ts";
 import { adminErrorHandler, adminNotFound } from "./error_response.tsx";

@@ -7,7 +7,7 @@ import { systemClock } from "../core/clock.ts";
 import { ConfigError, parseConfig } from "../core/config.ts";
 import { createApiKey, listKeyViews, parseExpiry } from "../core/api_keys.ts";
 import { openStore } from "../db/mod.ts";
-import type { Store } from "../db/store.ts";
+import type { Store } from "../core/store.ts";
 
 const USAGE = `Usage:
   deno task key create --name NAME [--daily-requests N] [--monthly-requests N]

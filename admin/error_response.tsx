@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { redactPath } from "../core/redact.ts";
 import { ErrorFlash, ErrorPage, errorTitle } from "../views/error_page.tsx";
 import { AdminError } from "./errors.ts";

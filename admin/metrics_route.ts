@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { secretsEqual } from "../core/secrets.ts";
 import { metricsOf } from "../ops/gateway_metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../ops/metrics.ts";

@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { Layout, type NavItem } from "../views/layout.tsx";
 import type { ViewContext } from "../views/view_context.ts";
 import type { Session } from "./sessions.ts";

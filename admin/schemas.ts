@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from "zod";
+import { LIMIT_KINDS, type LimitField } from "../core/limits.ts";
 
 const limit = z.number({ error: "must be a whole number ≥ 0 or null" }).int(
   "must be a whole number ≥ 0 or null",
@@ -15,19 +16,35 @@ const name = z.string({ error: "must be a text" }).trim().min(1, "must not be em
 const expiresAt = z.string({ error: "must be an ISO date or date-time, or null" }).nullable()
   .optional();
 
-/** The four limits; each null = unlimited. */
+const positiveOrNull = z.number({ error: "must be a whole number ≥ 1 or null" }).int(
+  "must be a whole number ≥ 1 or null",
+).min(1, "must be a whole number ≥ 1 or null").max(Number.MAX_SAFE_INTEGER).nullable().optional();
+
+/** Every policy field of a key (each limit of LIMIT_KINDS, the model list, the caps). */
 export const limitsSchema = z.strictObject({
-  daily_request_limit: limit,
-  monthly_request_limit: limit,
-  daily_token_limit: limit,
-  monthly_token_limit: limit,
+  ...Object.fromEntries(LIMIT_KINDS.map((k) => [k.field, limit])) as Record<
+    LimitField,
+    typeof limit
+  >,
+  models: z.array(
+    z.string({ error: "must be a list of model names" }).trim().min(1, "must not be empty")
+      .max(600, "must be at most 600 characters"),
+    { error: "must be a list of model names, or null for every model" },
+  ).min(1, "must name at least one model, or be null for every model").max(1000).nullable()
+    .optional(),
+  max_output_tokens: positiveOrNull,
+  max_num_ctx: positiveOrNull,
+  idle_days: positiveOrNull,
 });
 
 /** POST /api/api-keys. */
 export const createKeySchema = limitsSchema.extend({ name, expires_at: expiresAt });
 
 /** PATCH /api/api-keys/{id}. */
-export const updateKeySchema = z.strictObject({ name: name.optional(), expires_at: expiresAt });
+export const updateKeySchema = limitsSchema.extend({
+  name: name.optional(),
+  expires_at: expiresAt,
+});
 
 /** PUT /api/settings. */
 export const settingsSchema = z.strictObject({

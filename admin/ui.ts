@@ -3,7 +3,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { SessionStore } from "./sessions.ts";
 import { requireCsrf, requireSession } from "./ui_auth.ts";

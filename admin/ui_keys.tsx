@@ -5,8 +5,14 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { createApiKey, type KeyView, listKeyViews, parseExpiry } from "../core/api_keys.ts";
-import type { Deps } from "../core/deps.ts";
+import {
+  createApiKey,
+  type KeyView,
+  listKeyViews,
+  parseExpiry,
+  updateApiKey,
+} from "../core/api_keys.ts";
+import type { Deps } from "../deps.ts";
 import { expiryFromDate } from "../core/key_expiry.ts";
 import { filterKeyViews, type KeyFilter } from "../core/key_filter.ts";
 import { CreateKeySection } from "../views/create_key.tsx";
@@ -110,7 +116,7 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
       return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={editing} />, 422);
     }
     const { expires_on, ...limits } = checked.data;
-    await deps.store.updateKey(key.id, {
+    await updateApiKey(deps.store, key.id, {
       ...limits,
       expires_at: expiryFromDate(expires_on, key.expires_at, tz),
     });

@@ -3,7 +3,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { secretsEqual } from "../core/secrets.ts";
 import { LoginPage } from "../views/login_page.tsx";
 import { AdminError } from "./errors.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { ModelsPage } from "../views/models_page.tsx";
 import { modelList } from "./model_list.ts";
 import { renderPage } from "./render.tsx";

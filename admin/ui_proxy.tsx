@@ -3,7 +3,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { ProxyPage } from "../views/proxy_page.tsx";
 import { proxyInfo } from "./proxy_info.ts";
 import { proxySnippets } from "./proxy_snippets.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { OllamaUnavailable, ollamaVersion } from "../core/ollama.ts";
 import { redactUrl } from "../core/redact.ts";
 import {
@@ -50,7 +50,10 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
     const settings = await deps.settings.get();
     const props: SettingsPageProps = {
       ctx: viewContext(c, deps),
-      form: { values: { ...settings }, errors: {} },
+      form: {
+        values: { ollama_url: settings.ollama_url, default_model: settings.default_model },
+        errors: {},
+      },
       models: await modelList(settings.ollama_url),
     };
     return renderPage(c, PAGE, <SettingsPage {...props} />);
@@ -71,7 +74,10 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
       });
       props = {
         ctx,
-        form: { values: { ...saved }, errors: {} },
+        form: {
+          values: { ollama_url: saved.ollama_url, default_model: saved.default_model },
+          errors: {},
+        },
         models: await modelList(saved.ollama_url),
         saved: true,
       };

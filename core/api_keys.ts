@@ -1,16 +1,44 @@
 /**
- * Creating keys and checking whether a key may be used.
+ * Creating keys, checking whether a key may be used, and the flat form admins see them in.
  * @module
  */
-import type { ApiKey, KeyUsage, Store } from "../db/store.ts";
-import { windowsAt } from "./windows.ts";
-import type { Limits } from "./quota.ts";
+import type { Store } from "./store.ts";
+import type { ApiKey, ApiKeyPatch, KeyUsage, Policy } from "./model.ts";
+import { OPEN_POLICY } from "./model.ts";
+import { LIMIT_KINDS, type LimitFields, limitFieldsOf, withLimitFields } from "./limits.ts";
+import { requestWindows } from "./windows.ts";
 import { displayPrefix, generateApiKey, hashApiKey } from "./secrets.ts";
 
-/** What an admin gives to create a key. */
-export interface CreateKeyInput extends Partial<Limits> {
+/** The policy fields of the admin API besides the limits (absent: unchanged, null: none). */
+export interface PolicyFields {
+  models?: string[] | null;
+  max_output_tokens?: number | null;
+  max_num_ctx?: number | null;
+  idle_days?: number | null;
+}
+
+/** What an admin gives to create a key: a name, an expiry, limits as flat fields, caps. */
+export type CreateKeyInput = PolicyFields & Record<string, unknown> & {
   name: string;
   expires_at?: string | null;
+};
+
+/** Whether admin input sets any policy field (a limit or a cap). */
+export function touchesPolicy(fields: Record<string, unknown>): boolean {
+  return [...LIMIT_KINDS.map((k) => k.field), ...POLICY_FIELDS].some((f) =>
+    fields[f] !== undefined
+  );
+}
+
+const POLICY_FIELDS = ["models", "max_output_tokens", "max_num_ctx", "idle_days"] as const;
+
+/** The policy after applying flat admin fields to `base`. */
+export function policyWith(base: Policy, fields: Record<string, unknown>): Policy {
+  const p: Policy = { ...base, limits: withLimitFields(base.limits, fields) };
+  for (const name of POLICY_FIELDS) {
+    if (fields[name] !== undefined) (p as unknown as Record<string, unknown>)[name] = fields[name];
+  }
+  return p;
 }
 
 /** Creates a key and returns it with its plaintext, which is never stored. */
@@ -26,31 +54,94 @@ export async function createApiKey(
     key_hash: hashApiKey(key),
     created_at: new Date(now.epochMilliseconds).toISOString(),
     expires_at: input.expires_at ?? null,
-    daily_request_limit: input.daily_request_limit ?? null,
-    monthly_request_limit: input.monthly_request_limit ?? null,
-    daily_token_limit: input.daily_token_limit ?? null,
-    monthly_token_limit: input.monthly_token_limit ?? null,
+    policy: policyWith(OPEN_POLICY, input),
   });
   return { ...created, key };
 }
 
-/** A key's state as shown to admins. */
-export type KeyStatus = "active" | "deactivated" | "expired";
+/** What an admin changes on a key: its own fields and flat policy fields (absent: unchanged). */
+export type KeyChanges = Record<string, unknown> & {
+  name?: string;
+  expires_at?: string | null;
+  active?: boolean;
+};
 
-/** Whether a key is usable now, deactivated, or past its expiry. */
-export function keyStatus(key: ApiKey, now: Temporal.Instant): KeyStatus {
+/**
+ * Applies an admin's changes to a key; flat policy fields change its stored policy. Returns the
+ * key as stored, or null when it does not exist.
+ */
+export async function updateApiKey(
+  store: Store,
+  id: number,
+  changes: KeyChanges,
+): Promise<ApiKey | null> {
+  const { name, expires_at, active } = changes;
+  const patch: ApiKeyPatch = { name, expires_at, active };
+  if (touchesPolicy(changes)) {
+    const current = await store.getKey(id);
+    if (!current) return null;
+    patch.policy = policyWith(current.policy, changes);
+  }
+  return await store.updateKey(id, patch);
+}
+
+/** A key's state as shown to admins; `idle`: unused for longer than its `idle_days`. */
+export type KeyStatus = "active" | "deactivated" | "expired" | "idle";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** When an idle key stops working (ms since epoch); null when it cannot go idle. */
+export function idleAtMs(key: ApiKey): number | null {
+  const days = key.policy.idle_days;
+  if (days === null) return null;
+  return Date.parse(key.last_used_at ?? key.created_at) + days * DAY_MS;
+}
+
+/** Whether a key is usable at `nowMs`, deactivated, past its expiry, or idle too long. */
+export function keyStatusAt(key: ApiKey, nowMs: number): KeyStatus {
   if (!key.active) return "deactivated";
-  if (key.expires_at && Date.parse(key.expires_at) <= now.epochMilliseconds) return "expired";
+  if (key.expires_at && Date.parse(key.expires_at) <= nowMs) return "expired";
+  const idleAt = idleAtMs(key);
+  if (idleAt !== null && idleAt <= nowMs) return "idle";
   return "active";
 }
 
+/** Whether a key is usable now, deactivated, past its expiry, or idle too long. */
+export function keyStatus(key: ApiKey, now: Temporal.Instant): KeyStatus {
+  return keyStatusAt(key, now.epochMilliseconds);
+}
+
+/** A key in the flat form of the admin API: limits as fields, the policy's caps beside them. */
+export type KeyFields =
+  & Omit<ApiKey, "policy">
+  & LimitFields
+  & Required<PolicyFields>;
+
+/** The flat admin form of a key. */
+export function keyFields(key: ApiKey): KeyFields {
+  const { policy, ...rest } = key;
+  return {
+    ...rest,
+    ...limitFieldsOf(policy),
+    models: policy.models,
+    max_output_tokens: policy.max_output_tokens,
+    max_num_ctx: policy.max_num_ctx,
+    idle_days: policy.idle_days,
+  } as KeyFields;
+}
+
 /** A key with its status and today's and this month's usage, as admins see it. */
-export type KeyView = ApiKey & { status: KeyStatus; usage: KeyUsage };
+export type KeyView = KeyFields & { status: KeyStatus; usage: KeyUsage };
 
 const noUsage = (): KeyUsage => ({
   today: { requests: 0, prompt_tokens: 0, completion_tokens: 0, tokens: 0 },
   month: { requests: 0, prompt_tokens: 0, completion_tokens: 0, tokens: 0 },
 });
+
+/** A key as admins see it, given its usage. */
+export function keyView(key: ApiKey, usage: KeyUsage | undefined, now: Temporal.Instant): KeyView {
+  return { ...keyFields(key), status: keyStatus(key, now), usage: usage ?? noUsage() };
+}
 
 /** Lists every key with its status and usage in the current day and month of `timeZone`. */
 export async function listKeyViews(
@@ -60,13 +151,9 @@ export async function listKeyViews(
 ): Promise<KeyView[]> {
   const [keys, usage] = await Promise.all([
     store.listKeys(),
-    store.usageByKey(windowsAt(now, timeZone)),
+    store.usageByKey(requestWindows(now, timeZone)),
   ]);
-  return keys.map((k) => ({
-    ...k,
-    status: keyStatus(k, now),
-    usage: usage.get(k.id) ?? noUsage(),
-  }));
+  return keys.map((k) => keyView(k, usage.get(k.id), now));
 }
 
 /**

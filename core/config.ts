@@ -31,6 +31,7 @@ const schema = z.object({
   MAX_BODY_BYTES: positiveInt.default(10 * 1024 * 1024),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
   STALE_RESERVATION_MINUTES: positiveInt.default(60),
+  HEARTBEAT_SECONDS: positiveInt.default(10),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["text", "json"]).default("text"),
   METRICS_TOKEN: z.string().optional(),
@@ -60,6 +61,11 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Reservations pending longer than this are released (their gateway died), in minutes. */
   staleReservationMinutes: number;
+  /**
+   * How often a gateway records that it is alive (seconds); one silent for three of these is
+   * presumed dead and its in-flight requests and reservations are released.
+   */
+  heartbeatSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
   /** `text`: readable lines; `json`: one JSON object per line, for log shippers. */
   logFormat: "text" | "json";
@@ -136,6 +142,7 @@ export function parseConfig(
     maxBodyBytes: c.MAX_BODY_BYTES,
     shutdownGraceSeconds: c.SHUTDOWN_GRACE_SECONDS,
     staleReservationMinutes: c.STALE_RESERVATION_MINUTES,
+    heartbeatSeconds: c.HEARTBEAT_SECONDS,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
     metricsToken: c.METRICS_TOKEN ?? null,

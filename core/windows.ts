@@ -50,6 +50,37 @@ function computeWindows(instant: Temporal.Instant, timeZone: string): QuotaWindo
   };
 }
 
+/** The windows one request is counted in: its UTC minute and its local day and month. */
+export interface RequestWindows extends QuotaWindows {
+  /** UTC minute, `YYYY-MM-DDTHH:MM` (every IANA offset is whole minutes). */
+  minute: string;
+  /** When the minute window resets. */
+  minuteResetAt: Temporal.Instant;
+}
+
+/** The windows that contain `instant` in `timeZone`, the minute included. */
+export function requestWindows(instant: Temporal.Instant, timeZone: string): RequestWindows {
+  const ms = instant.epochMilliseconds;
+  const minuteStart = ms - (((ms % 60_000) + 60_000) % 60_000);
+  return {
+    ...windowsAt(instant, timeZone),
+    minute: new Date(minuteStart).toISOString().slice(0, 16),
+    minuteResetAt: Temporal.Instant.fromEpochMilliseconds(minuteStart + 60_000),
+  };
+}
+
+/** When a window that holds `windows` resets. */
+export function resetAt(
+  windows: RequestWindows,
+  window: "minute" | "day" | "month",
+): Temporal.Instant {
+  return window === "minute"
+    ? windows.minuteResetAt
+    : window === "day"
+    ? windows.dayResetAt
+    : windows.monthResetAt;
+}
+
 /** Whole seconds from `now` until `later`, at least 1 (used for Retry-After). */
 export function secondsUntil(now: Temporal.Instant, later: Temporal.Instant): number {
   // Plain arithmetic on epoch milliseconds: this runs on every request (rate-limit headers).

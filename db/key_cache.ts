@@ -6,7 +6,8 @@
  * requests are never judged on a cached copy.
  * @module
  */
-import type { ApiKey, Store } from "./store.ts";
+import type { ApiKey } from "../core/model.ts";
+import type { Store } from "../core/store.ts";
 
 /** How long a key read from the database is trusted for authentication (milliseconds). */
 export const KEY_CACHE_TTL_MS = 2000;

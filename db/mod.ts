@@ -2,10 +2,8 @@
  * Opens the store that DATABASE_URL names.
  * @module
  */
-import type { Store } from "./store.ts";
+import type { Store } from "../core/store.ts";
 import { openSqliteStore } from "./sqlite.ts";
-
-export type * from "./store.ts";
 
 /** Options for opening a store. */
 export interface OpenOptions {

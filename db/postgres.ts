@@ -7,58 +7,46 @@
 import postgres from "postgres";
 import { postgresMigrations } from "./migrations/postgres.ts";
 import {
+  connectionUsable,
+  connectPostgres,
+  type PostgresOptions,
+  type Sql,
+  type Types,
+} from "./postgres_connect.ts";
+import {
   AUDIT_SQL,
   auditDifferences,
   PATCHABLE_COLUMNS,
+  policyToJson,
   toApiKey,
+  toLiveUsageMap,
+  toSnapshot,
   toUsageMap,
-  toWindowUsageRow,
 } from "./rows.ts";
+import { admitted, type Ask, decide, type Snapshot } from "../core/admission.ts";
+import { keyStatusAt } from "../core/api_keys.ts";
+import type { ApiKey, ApiKeyPatch, KeyUsage, NewApiKey } from "../core/model.ts";
 import type {
   Admission,
-  ApiKey,
-  ApiKeyPatch,
   AuditDifference,
-  KeyUsage,
-  NewApiKey,
+  LiveUsage,
   RequestStart,
-  Settings,
   Settlement,
+  StaleCutoffs,
   Store,
   WindowKeys,
-} from "./store.ts";
-import type { Decision, WindowUsage } from "../core/quota.ts";
+} from "../core/store.ts";
 
-/** Options for opening a PostgreSQL store. */
-export interface PostgresOptions {
-  /** Connections in the pool (default 10). */
-  poolSize?: number;
-  /** Server-side statement timeout in milliseconds, lock waits included (default 5000). */
-  statementTimeoutMs?: number;
-  /** How long start-up keeps retrying an unreachable database, in seconds (default 30). */
-  connectTimeoutSeconds?: number;
-}
+export { describePostgresUrl, type PostgresOptions } from "./postgres_connect.ts";
 
 /** Key of the advisory lock that serialises migrations across gateways ("llmq" + 1). */
 const MIGRATION_LOCK = 0x6c6c6d71_01;
 
-/** Custom types: BIGINT (int8) columns come back as numbers; counters never near 2^53. */
-const types = {
-  bigint: {
-    to: 20,
-    from: [20],
-    serialize: (x: number) => String(x),
-    parse: (x: string) => Number(x),
-  },
-};
-
-type Types = { bigint: number };
-type Sql = postgres.Sql<Types>;
-
 /** An admission waiting for, or part of, a batch. */
-interface AdmitJob extends PromiseWithResolvers<Admission | null> {
+interface AdmitJob extends PromiseWithResolvers<Admission> {
   start: RequestStart;
-  decide: (key: ApiKey, usage: WindowUsage) => Decision;
+  ask: Ask;
+  nowMs: number;
 }
 
 /** A settlement waiting for, or part of, a batch. */
@@ -69,57 +57,6 @@ interface SettleJob extends PromiseWithResolvers<void> {
 /** Most admissions (settlements) in one batch: bounds statement size and lock hold time. */
 const MAX_BATCH = 500;
 
-/** `user@host:port/db` of a connection URL; never includes the password. */
-export function describePostgresUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    const user = u.username ? `${decodeURIComponent(u.username)}@` : "";
-    const host = u.hostname || "localhost";
-    const db = decodeURIComponent(u.pathname.replace(/^\//, "")) || "(default db)";
-    return `${user}${host}:${u.port || "5432"}/${db}`;
-  } catch {
-    return "(unparseable DATABASE_URL)";
-  }
-}
-
-function passwordOf(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).password);
-  } catch {
-    return "";
-  }
-}
-
-/** Server errors that mean "not up yet"; any other server error (auth, no such db) is final. */
-const TRANSIENT_SQLSTATES = new Set(["57P03", "53300"]);
-
-function isTransient(err: unknown): boolean {
-  if (err instanceof postgres.PostgresError) return TRANSIENT_SQLSTATES.has(err.code);
-  // Network-level failures (ECONNREFUSED, ENOTFOUND, CONNECT_TIMEOUT, CONNECTION_CLOSED…).
-  return true;
-}
-
-/**
- * Whether a reserved connection may still be used after a query on it failed: after a server
- * ERROR (it ends the statement, not the session) and after postgres.js refused a query before
- * sending it (UNDEFINED_VALUE…). Not after FATAL, socket or CONNECTION_* errors, nor when unsure:
- * writing to or releasing a reserved connection whose socket closed crashes the process in
- * postgres.js 3.4.9 (porsager/postgres#1208), while a live one left reserved costs a pool slot.
- */
-function connectionUsable(err: unknown): boolean {
-  if (err instanceof postgres.PostgresError) return err.severity === "ERROR";
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /^[A-Z]+(_[A-Z]+)+$/.test(code) &&
-    !code.startsWith("CONNECT");
-}
-
-function reasonOf(err: unknown, password: string): string {
-  const raw = err instanceof Error
-    ? (err.message || (err as { code?: string }).code || err.name)
-    : String(err);
-  return password ? raw.split(password).join("***") : raw;
-}
-
 /**
  * Opens a pooled connection to PostgreSQL, waiting (bounded by `connectTimeoutSeconds`) for the
  * server to come up. Throws `Cannot connect to PostgreSQL at …` when it does not.
@@ -128,41 +65,16 @@ export async function openPostgresStore(
   url: string,
   options: PostgresOptions = {},
 ): Promise<PostgresStore> {
-  const totalSeconds = options.connectTimeoutSeconds ?? 30;
-  const sql: Sql = postgres(url, {
-    max: options.poolSize ?? 10,
-    idle_timeout: 30,
-    connect_timeout: Math.max(1, Math.min(5, totalSeconds)),
-    onnotice: () => {},
-    types,
-    connection: {
-      application_name: "llm-quota",
-      statement_timeout: options.statementTimeoutMs ?? 5000,
-    },
-  });
-  const target = describePostgresUrl(url);
-  const password = passwordOf(url);
-  const deadline = Date.now() + totalSeconds * 1000;
-  let delay = 1;
-  for (;;) {
-    try {
-      await sql`SELECT 1`;
-      return new PostgresStore(sql);
-    } catch (err) {
-      const reason = reasonOf(err, password);
-      const left = (deadline - Date.now()) / 1000;
-      if (!isTransient(err) || left <= 0) {
-        await sql.end({ timeout: 0 });
-        throw new Error(`Cannot connect to PostgreSQL at ${target}: ${reason}`);
-      }
-      const wait = Math.max(0.1, Math.round(Math.min(delay, left) * 10) / 10);
-      console.warn(
-        `Database not reachable (${target}, no password shown: ${reason}); retrying in ${wait}s`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
-      delay = Math.min(delay * 2, 5);
-    }
-  }
+  return new PostgresStore(await connectPostgres(url, options));
+}
+
+/** One admitted job of a batch, as its writes need it. */
+interface Admitted {
+  index: number;
+  keyId: number;
+  job: AdmitJob;
+  reservation: number;
+  perMinute: boolean;
 }
 
 /** The PostgreSQL implementation of Store. */
@@ -214,7 +126,7 @@ export class PostgresStore implements Store {
     await this.#sql.end({ timeout: 5 });
   }
 
-  async seedSettings(defaults: Settings): Promise<void> {
+  async seedSettings(defaults: Record<string, string>): Promise<void> {
     await this.#sql.begin(async (tx) => {
       for (const [name, value] of Object.entries(defaults)) {
         await tx`INSERT INTO settings (name, value) VALUES (${name}, ${value})
@@ -223,19 +135,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  async getSettings(): Promise<Settings> {
+  async getSettings(): Promise<Record<string, string>> {
     const rows = await this.#sql`SELECT name, value FROM settings`;
-    const map = Object.fromEntries(rows.map((r) => [r.name, r.value]));
-    return {
-      ollama_url: String(map.ollama_url ?? ""),
-      default_model: String(map.default_model ?? ""),
-    };
+    return Object.fromEntries(rows.map((r) => [String(r.name), String(r.value)]));
   }
 
-  async updateSettings(patch: Partial<Settings>): Promise<Settings> {
+  async updateSettings(patch: Record<string, string>): Promise<Record<string, string>> {
     await this.#sql.begin(async (tx) => {
       for (const [name, value] of Object.entries(patch)) {
-        if (value === undefined) continue;
         await tx`INSERT INTO settings (name, value) VALUES (${name}, ${value})
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
       }
@@ -245,11 +152,9 @@ export class PostgresStore implements Store {
 
   async createKey(k: NewApiKey): Promise<ApiKey> {
     const [row] = await this.#sql`
-      INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at,
-        daily_request_limit, monthly_request_limit, daily_token_limit, monthly_token_limit)
+      INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at, policy)
       VALUES (${k.name}, ${k.prefix}, ${k.key_hash}, TRUE, ${k.created_at}, ${k.expires_at},
-        ${k.daily_request_limit}, ${k.monthly_request_limit}, ${k.daily_token_limit},
-        ${k.monthly_token_limit})
+        ${policyToJson(k.policy)})
       RETURNING *`;
     return toApiKey(row);
   }
@@ -274,7 +179,11 @@ export class PostgresStore implements Store {
     const columns = PATCHABLE_COLUMNS.filter((c) => patch[c] !== undefined);
     if (columns.length === 0) return this.getKey(id);
     const values: Record<string, string | number | boolean | null> = {};
-    for (const c of columns) values[c] = patch[c] ?? null;
+    for (const c of columns) {
+      values[c] = c === "policy"
+        ? policyToJson(patch.policy!)
+        : patch[c] as string | boolean | null;
+    }
     const [row] = await this.#sql`
       UPDATE api_keys SET ${this.#sql(values, columns)} WHERE id = ${id} RETURNING *`;
     return row ? toApiKey(row) : null;
@@ -297,11 +206,19 @@ export class PostgresStore implements Store {
     return toUsageMap(rows);
   }
 
-  admit(
-    start: RequestStart,
-    decide: (key: ApiKey, usage: WindowUsage) => Decision,
-  ): Promise<Admission | null> {
-    const job: AdmitJob = { start, decide, ...Promise.withResolvers<Admission | null>() };
+  async liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>> {
+    const rows = await this.#sql`
+      SELECT key_id, COUNT(*)::bigint AS in_flight, 0::bigint AS minute_requests,
+             0::bigint AS minute_tokens
+        FROM request_log WHERE state = 'pending' GROUP BY key_id
+      UNION ALL
+      SELECT key_id, 0, requests, tokens + reserved_tokens
+        FROM usage_minute WHERE minute = ${minute}`;
+    return toLiveUsageMap(rows);
+  }
+
+  admit(start: RequestStart, ask: Ask, nowMs: number): Promise<Admission> {
+    const job: AdmitJob = { start, ask, nowMs, ...Promise.withResolvers<Admission>() };
     this.#admitQueue.push(job);
     this.#admitLoop ??= this.#runAdmissions();
     return job.promise;
@@ -317,14 +234,14 @@ export class PostgresStore implements Store {
     try {
       while (this.#admitQueue.length > 0) {
         // One usage read serves the whole batch, so its jobs must ask about the same windows;
-        // the others (a batch straddling midnight) go to the next batch.
+        // the others (a batch straddling a minute or midnight) go to the next batch.
         const w = this.#admitQueue[0].start.windows;
         const batch: AdmitJob[] = [];
         const rest: AdmitJob[] = [];
         for (const job of this.#admitQueue) {
           const jw = job.start.windows;
-          const same = jw.day === w.day && jw.monthStart === w.monthStart &&
-            jw.monthEnd === w.monthEnd;
+          const same = jw.minute === w.minute && jw.day === w.day &&
+            jw.monthStart === w.monthStart && jw.monthEnd === w.monthEnd;
           (same && batch.length < MAX_BATCH ? batch : rest).push(job);
         }
         this.#admitQueue = rest;
@@ -361,77 +278,82 @@ export class PostgresStore implements Store {
         // committed. Folded into the locking statement it would keep the snapshot taken
         // before the lock wait and miss that.
         tx`
-          SELECT key_id,
-            COALESCE(SUM(requests) FILTER (WHERE day = ${w.day}), 0)::bigint AS day_requests,
-            COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE day = ${w.day}), 0)
-              ::bigint AS day_tokens,
-            COALESCE(SUM(reserved_tokens) FILTER (WHERE day = ${w.day}), 0)::bigint
-              AS day_reserved,
-            COALESCE(SUM(requests) FILTER (WHERE day >= ${w.monthStart} AND day < ${w.monthEnd}),
-              0)::bigint AS month_requests,
-            COALESCE(SUM(prompt_tokens + completion_tokens)
-              FILTER (WHERE day >= ${w.monthStart} AND day < ${w.monthEnd}), 0)::bigint
-              AS month_tokens,
-            COALESCE(SUM(reserved_tokens)
-              FILTER (WHERE day >= ${w.monthStart} AND day < ${w.monthEnd}), 0)::bigint
-              AS month_reserved
-            FROM usage_daily
-           WHERE key_id = ANY(${keyIds}::bigint[])
-             AND (day = ${w.day} OR (day >= ${w.monthStart} AND day < ${w.monthEnd}))
-           GROUP BY key_id`,
+          WITH days AS (
+            SELECT key_id,
+              COALESCE(SUM(requests) FILTER (WHERE day = ${w.day}), 0)::bigint AS day_requests,
+              COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE day = ${w.day}), 0)
+                ::bigint AS day_tokens,
+              COALESCE(SUM(reserved_tokens) FILTER (WHERE day = ${w.day}), 0)::bigint
+                AS day_reserved,
+              COALESCE(SUM(requests), 0)::bigint AS month_requests,
+              COALESCE(SUM(prompt_tokens + completion_tokens), 0)::bigint AS month_tokens,
+              COALESCE(SUM(reserved_tokens), 0)::bigint AS month_reserved
+              FROM usage_daily
+             WHERE key_id = ANY(${keyIds}::bigint[])
+               AND day >= ${w.monthStart} AND day < ${w.monthEnd}
+             GROUP BY key_id
+          ), minutes AS (
+            SELECT key_id, requests AS minute_requests, tokens AS minute_tokens,
+                   reserved_tokens AS minute_reserved
+              FROM usage_minute
+             WHERE key_id = ANY(${keyIds}::bigint[]) AND minute = ${w.minute}
+          ), flights AS (
+            SELECT key_id, COUNT(*)::bigint AS in_flight FROM request_log
+             WHERE key_id = ANY(${keyIds}::bigint[]) AND state = 'pending'
+             GROUP BY key_id
+          )
+          SELECT k.id AS key_id, day_requests, day_tokens, day_reserved, month_requests,
+                 month_tokens, month_reserved, minute_requests, minute_tokens, minute_reserved,
+                 in_flight
+            FROM unnest(${keyIds}::bigint[]) AS k(id)
+            LEFT JOIN days ON days.key_id = k.id
+            LEFT JOIN minutes ON minutes.key_id = k.id
+            LEFT JOIN flights ON flights.key_id = k.id`,
       ]);
-      const keys = new Map(keyRows.map((r) => [Number(r.id), r]));
-      const usages = new Map(usageRows.map((r) => [Number(r.key_id), toWindowUsageRow(r)]));
-      const dayInMonth = w.day >= w.monthStart && w.day < w.monthEnd;
-      const outcomes: Array<{ ok: true; value: Admission | null } | { ok: false; err: unknown }> =
-        [];
-      const admitted: Array<{ index: number; keyId: number; job: AdmitJob; reservation: number }> =
-        [];
+      const keys = new Map(keyRows.map((r) => [Number(r.id), toApiKey(r)]));
+      const snapshots = new Map<number, Snapshot>(
+        usageRows.map((r) => [Number(r.key_id), toSnapshot(r)]),
+      );
+      const outcomes: Array<{ ok: true; value: Admission } | { ok: false; err: unknown }> = [];
+      const accepted: Admitted[] = [];
       // In arrival order, each decision seeing the admissions decided before it in the batch,
       // exactly as if each had run in its own transaction one after the other.
       for (const [index, job] of jobs.entries()) {
         const keyId = job.start.keyId;
-        const row = keys.get(keyId);
-        if (!row) {
-          outcomes.push({ ok: true, value: null });
+        const key = keys.get(keyId);
+        if (!key) {
+          outcomes.push({ ok: true, value: { kind: "missing" } });
           continue;
         }
-        const usage = usages.get(keyId) ?? toWindowUsageRow({});
-        let decision: Decision;
-        try {
-          // Copies: decide must not see (or change) the running totals.
-          decision = job.decide(toApiKey(row), {
-            day: { ...usage.day },
-            month: { ...usage.month },
-          });
-        } catch (err) {
-          // A throwing decide refuses this job alone, recording nothing for it.
-          outcomes.push({ ok: false, err });
+        if (keyStatusAt(key, job.nowMs) !== "active") {
+          outcomes.push({ ok: true, value: { kind: "unusable", key } });
           continue;
         }
+        const snapshot = snapshots.get(keyId)!;
+        const decision = decide([{ scope: "key", policy: key.policy, snapshot }], job.ask);
         if (!decision.ok) {
-          outcomes.push({ ok: true, value: { decision, requestId: null } });
+          outcomes.push({ ok: true, value: { kind: "refused", decision } });
           continue;
         }
-        // What the writes below will add for this admission, for the decisions after it.
-        usage.day.requests += 1;
-        usage.day.reserved += decision.reservation;
-        if (dayInMonth) {
-          usage.month.requests += 1;
-          usage.month.reserved += decision.reservation;
-        }
-        usages.set(keyId, usage);
-        outcomes.push({ ok: true, value: { decision, requestId: null } });
-        admitted.push({ index, keyId, job, reservation: decision.reservation });
+        // What the writes below add, for the decisions after this one (the same rule).
+        snapshots.set(keyId, admitted(snapshot, decision.reservation));
+        outcomes.push({ ok: true, value: { kind: "admitted", requestId: 0, decision } });
+        accepted.push({
+          index,
+          keyId,
+          job,
+          reservation: decision.reservation,
+          perMinute: key.policy.limits.some((l) => l.window === "minute"),
+        });
       }
-      if (admitted.length === 0) {
+      if (accepted.length === 0) {
         // Nothing written: ROLLBACK, which unlike COMMIT does not wait for the WAL flush the
         // row locks' records would need. A refusal leaves counters and last_used_at alone.
         await tx`ROLLBACK`;
       } else {
-        const ids = await this.#writeAdmissions(tx, w, admitted);
-        for (const [i, a] of admitted.entries()) {
-          (outcomes[a.index] as { value: Admission }).value.requestId = ids[i];
+        const ids = await this.#writeAdmissions(tx, w, accepted);
+        for (const [i, a] of accepted.entries()) {
+          (outcomes[a.index] as { value: { requestId: number } }).value.requestId = ids[i];
         }
       }
       // Answered only now: after COMMIT succeeded, or after the ROLLBACK of a batch that wrote
@@ -457,48 +379,61 @@ export class PostgresStore implements Store {
 
   /**
    * Writes the batch's admissions in one statement pipelined with COMMIT and returns their
-   * ledger ids in the order of `admitted`. Should the statement fail, the server answers the
+   * ledger ids in the order of `accepted`. Should the statement fail, the server answers the
    * COMMIT of the failed transaction with a rollback, and this throws.
    */
   async #writeAdmissions(
     tx: postgres.ReservedSql<Types>,
     w: WindowKeys,
-    admitted: Array<{ keyId: number; job: AdmitJob; reservation: number }>,
+    accepted: Admitted[],
   ): Promise<number[]> {
-    const keyIds = admitted.map((a) => a.keyId);
-    const reservations = admitted.map((a) => a.reservation);
-    const startedAt = admitted.map((a) => a.job.start.startedAt);
-    const routes = admitted.map((a) => a.job.start.route);
-    const models = admitted.map((a) => a.job.start.model);
+    const col = <T>(f: (a: Admitted) => T) => accepted.map(f);
     // Ledger ids are drawn in a CTE and inserted explicitly, so each job's id is known by its
     // ordinal rather than by the (unspecified) order RETURNING rows come back in. A CTE read
-    // twice is evaluated once: one nextval per job.
+    // twice is evaluated once: one nextval per job. Counter rows are written day rows first,
+    // then minute rows (the minute CTE reads the day CTE's output, which orders the two), each
+    // in key order: the order settlement batches and releaseStale lock them in.
     const [rows] = await Promise.all([
       tx`
         WITH jobs AS (
-          SELECT * FROM unnest(${keyIds}::bigint[], ${reservations}::bigint[],
-            ${startedAt}::timestamptz[], ${routes}::text[], ${models}::text[])
-            WITH ORDINALITY AS j(key_id, reservation, started_at, route, model, ord)
+          SELECT * FROM unnest(${col((a) => a.keyId)}::bigint[],
+            ${col((a) => a.reservation)}::bigint[],
+            ${col((a) => a.job.start.startedAt)}::timestamptz[],
+            ${col((a) => a.job.start.route)}::text[], ${col((a) => a.job.start.model)}::text[],
+            ${col((a) => a.job.start.instanceId)}::text[],
+            ${col((a) => a.perMinute ? 1 : 0)}::integer[])
+            WITH ORDINALITY AS j(key_id, reservation, started_at, route, model, instance_id,
+              per_minute, ord)
         ), ids AS (
           SELECT ord, nextval(pg_get_serial_sequence('request_log', 'id')) AS id FROM jobs
         ), counted AS (
           INSERT INTO usage_daily (key_id, day, requests, reserved_tokens)
-          -- Counter rows locked in key order, as settlement batches and releaseStale do.
           SELECT key_id, ${w.day}, count(*), sum(reservation) FROM jobs GROUP BY key_id
            ORDER BY key_id
           ON CONFLICT (key_id, day) DO UPDATE SET
             requests = usage_daily.requests + excluded.requests,
             reserved_tokens = usage_daily.reserved_tokens + excluded.reserved_tokens
+          RETURNING key_id
+        ), minuted AS (
+          INSERT INTO usage_minute (key_id, minute, requests, reserved_tokens)
+          SELECT key_id, ${w.minute}, count(*), sum(reservation) FROM jobs
+           WHERE per_minute = 1 AND EXISTS (SELECT 1 FROM counted)
+           GROUP BY key_id ORDER BY key_id
+          ON CONFLICT (key_id, minute) DO UPDATE SET
+            requests = usage_minute.requests + excluded.requests,
+            reserved_tokens = usage_minute.reserved_tokens + excluded.reserved_tokens
         ), used AS (
           UPDATE api_keys SET last_used_at = latest.started_at
             FROM (SELECT DISTINCT ON (key_id) key_id, started_at FROM jobs
                    ORDER BY key_id, ord DESC) AS latest
            WHERE api_keys.id = latest.key_id
         ), logged AS (
-          INSERT INTO request_log (id, key_id, day, started_at, route, model, reserved_tokens)
+          INSERT INTO request_log (id, key_id, day, minute, instance_id, started_at, route, model,
+            reserved_tokens)
           OVERRIDING SYSTEM VALUE
-          SELECT ids.id, jobs.key_id, ${w.day}, jobs.started_at, jobs.route, jobs.model,
-                 jobs.reservation
+          SELECT ids.id, jobs.key_id, ${w.day},
+                 CASE WHEN jobs.per_minute = 1 THEN ${w.minute} END, jobs.instance_id,
+                 jobs.started_at, jobs.route, jobs.model, jobs.reservation
             FROM jobs JOIN ids USING (ord)
         )
         SELECT id FROM ids ORDER BY ord`,
@@ -531,40 +466,41 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Settles a batch in one statement, which is atomic on its own: no BEGIN/COMMIT. */
+  /**
+   * Settles a batch in one statement, which is atomic on its own: no BEGIN/COMMIT. This is
+   * core/settlement.ts `counterChanges` in SQL (the store contract tests hold both to it):
+   * pending → reservation released, unit given back unless charged; abandoned → late, charged,
+   * nothing released; settled or gone → nothing.
+   */
   async #settleBatch(all: Settlement[]): Promise<void> {
     // A second settlement of a request in the same batch is a no-op, as it is when it comes
     // later (the row is no longer pending): only the first of each request goes in.
     const seen = new Set<number>();
     const batch = all.filter((s) => !seen.has(s.requestId) && seen.add(s.requestId));
-    // Ledger rows are locked first (id order), then the counter rows (key, day order): the
-    // order releaseStale and admissions lock in too, so none of them can deadlock with another
-    // gateway's batch. FOR UPDATE sees the state of a releaseStale it waited for. Abandoned:
-    // releaseStale already released the reservation and kept the unit charged. Settled (a
-    // duplicate) or gone: no-op. The GROUP BY in `deltas` needs every ledger row first, so no
-    // counter row is locked while a ledger lock is still awaited.
+    const col = <T>(f: (s: Settlement) => T) => batch.map(f);
+    // Ledger rows are locked first (id order), then the day counter rows (key, day order), then
+    // the minute rows: the order releaseStale and admissions lock in too, so none of them can
+    // deadlock with another gateway's batch. FOR UPDATE sees the state of a releaseStale it
+    // waited for. Each lock step reads the one before it, so the steps run in that order.
     await this.#sql`
       WITH input AS (
         -- Flags travel as 0/1: postgres.js 3.4.9 sends a JS boolean array with the type of a
         -- single boolean, which the server refuses to cast to boolean[].
-        SELECT request_id, key_id, day, reservation, charged <> 0 AS charged, prompt_tokens,
-               completion_tokens, estimated <> 0 AS estimated, status, duration_ms
+        SELECT request_id, charged <> 0 AS charged, prompt_tokens, completion_tokens,
+               estimated <> 0 AS estimated, status, duration_ms
           FROM unnest(
-          ${batch.map((s) => s.requestId)}::bigint[],
-          ${batch.map((s) => s.keyId)}::bigint[],
-          ${batch.map((s) => s.day)}::text[],
-          ${batch.map((s) => s.reservation)}::bigint[],
-          ${batch.map((s) => s.charged ? 1 : 0)}::integer[],
-          ${batch.map((s) => s.charged ? s.promptTokens : 0)}::bigint[],
-          ${batch.map((s) => s.charged ? s.completionTokens : 0)}::bigint[],
-          ${batch.map((s) => s.estimated ? 1 : 0)}::integer[],
-          ${batch.map((s) => s.status)}::integer[],
-          ${batch.map((s) => s.durationMs)}::bigint[])
-          AS s(request_id, key_id, day, reservation, charged, prompt_tokens, completion_tokens,
-            estimated, status, duration_ms)
+          ${col((s) => s.requestId)}::bigint[],
+          ${col((s) => s.charge.charged ? 1 : 0)}::integer[],
+          ${col((s) => s.charge.charged ? s.charge.promptTokens : 0)}::bigint[],
+          ${col((s) => s.charge.charged ? s.charge.completionTokens : 0)}::bigint[],
+          ${col((s) => s.charge.estimated ? 1 : 0)}::integer[],
+          ${col((s) => s.charge.status)}::integer[],
+          ${col((s) => s.durationMs)}::bigint[])
+          AS s(request_id, charged, prompt_tokens, completion_tokens, estimated, status,
+            duration_ms)
       ), prior AS (
-        SELECT id, state FROM request_log
-         WHERE id = ANY(${batch.map((s) => s.requestId)}::bigint[])
+        SELECT id, state, key_id, day, minute, reserved_tokens FROM request_log
+         WHERE id = ANY(${col((s) => s.requestId)}::bigint[])
            AND state IN ('pending', 'abandoned')
          ORDER BY id
          FOR UPDATE
@@ -575,59 +511,109 @@ export class PostgresStore implements Store {
           estimated = input.estimated, duration_ms = input.duration_ms
         FROM prior JOIN input ON input.request_id = prior.id
         WHERE request_log.id = prior.id
-        RETURNING input.key_id, input.day, input.reservation, prior.state AS was,
-          request_log.charged, request_log.prompt_tokens, request_log.completion_tokens
-      ), deltas AS (
-        SELECT key_id, day,
-          SUM(CASE WHEN was = 'pending' THEN reservation ELSE 0 END) AS released,
-          SUM(CASE WHEN charged THEN 0 ELSE 1 END) AS returned,
+        RETURNING prior.key_id, prior.day, prior.minute,
+          CASE WHEN prior.state = 'pending' THEN prior.reserved_tokens ELSE 0 END AS released,
+          CASE WHEN request_log.charged THEN 0 ELSE 1 END AS back,
+          request_log.prompt_tokens, request_log.completion_tokens
+      ), day_deltas AS (
+        SELECT key_id, day, SUM(released) AS released, SUM(back) AS back,
           SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens
           FROM logged GROUP BY key_id, day
-      ), locked AS (
+      ), day_locked AS (
         SELECT usage_daily.key_id, usage_daily.day
-          FROM usage_daily JOIN deltas USING (key_id, day)
+          FROM usage_daily JOIN day_deltas USING (key_id, day)
          ORDER BY usage_daily.key_id, usage_daily.day
          FOR UPDATE OF usage_daily
+      ), days AS (
+        UPDATE usage_daily SET
+          reserved_tokens = usage_daily.reserved_tokens - day_deltas.released,
+          requests = usage_daily.requests - day_deltas.back,
+          prompt_tokens = usage_daily.prompt_tokens + day_deltas.prompt_tokens,
+          completion_tokens = usage_daily.completion_tokens + day_deltas.completion_tokens
+        FROM day_deltas JOIN day_locked USING (key_id, day)
+        WHERE usage_daily.key_id = day_deltas.key_id AND usage_daily.day = day_deltas.day
+        RETURNING usage_daily.key_id
+      ), minute_deltas AS (
+        SELECT key_id, minute, SUM(released) AS released, SUM(back) AS back,
+          SUM(prompt_tokens + completion_tokens) AS tokens
+          FROM logged WHERE minute IS NOT NULL AND EXISTS (SELECT 1 FROM days)
+         GROUP BY key_id, minute
+      ), minute_locked AS (
+        SELECT usage_minute.key_id, usage_minute.minute
+          FROM usage_minute JOIN minute_deltas USING (key_id, minute)
+         ORDER BY usage_minute.key_id, usage_minute.minute
+         FOR UPDATE OF usage_minute
       )
-      UPDATE usage_daily SET
-        reserved_tokens = usage_daily.reserved_tokens - deltas.released,
-        requests = usage_daily.requests - deltas.returned,
-        prompt_tokens = usage_daily.prompt_tokens + deltas.prompt_tokens,
-        completion_tokens = usage_daily.completion_tokens + deltas.completion_tokens
-      FROM deltas JOIN locked USING (key_id, day)
-      WHERE usage_daily.key_id = deltas.key_id AND usage_daily.day = deltas.day`;
+      UPDATE usage_minute SET
+        reserved_tokens = usage_minute.reserved_tokens - minute_deltas.released,
+        requests = usage_minute.requests - minute_deltas.back,
+        tokens = usage_minute.tokens + minute_deltas.tokens
+      FROM minute_deltas JOIN minute_locked USING (key_id, minute)
+      WHERE usage_minute.key_id = minute_deltas.key_id
+        AND usage_minute.minute = minute_deltas.minute`;
   }
 
-  async releaseStale(startedBefore: string): Promise<number> {
+  async heartbeat(instanceId: string, at: string): Promise<void> {
+    await this.#sql`
+      INSERT INTO gateway_instances (id, seen_at) VALUES (${instanceId}, ${at})
+      ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`;
+  }
+
+  async releaseStale(cutoffs: StaleCutoffs): Promise<number> {
     return await this.#sql.begin(async (tx) => {
       // SKIP LOCKED: another gateway reaping at the same moment takes the other rows. Counter
       // rows are then updated in (key, day) order, the order admission and settlement batches
       // lock them in, so a reaper and a batch touching the same keys cannot deadlock.
       const stale = await tx`
-        SELECT id, key_id, day, reserved_tokens FROM request_log
-         WHERE state = 'pending' AND started_at < ${startedBefore}
+        SELECT id, key_id, day, minute, reserved_tokens FROM request_log
+         WHERE state = 'pending' AND (started_at < ${cutoffs.startedBefore} OR instance_id IN
+           (SELECT id FROM gateway_instances WHERE seen_at < ${cutoffs.silentSince}))
          ORDER BY key_id, day, id
          FOR UPDATE SKIP LOCKED`;
-      if (stale.length === 0) return 0;
-      // Each counter row updated once, with the sum of its requests' reservations: updating a
-      // row a second time in one transaction re-runs its foreign-key check (the version is now
-      // our own), which waits for the key row an admission batch holds FOR UPDATE while that
-      // batch waits for this counter row: a deadlock. Map order is the (key, day) order above.
-      const released = new Map<string, { keyId: number; day: string; tokens: number }>();
-      for (const row of stale) {
-        const at = `${row.key_id}/${row.day}`;
-        const counter = released.get(at) ?? { keyId: row.key_id, day: row.day, tokens: 0 };
-        counter.tokens += row.reserved_tokens;
-        released.set(at, counter);
-      }
-      for (const c of released.values()) {
+      if (stale.length > 0) {
+        // Each counter row updated once, with the sum of its requests' reservations: updating a
+        // row a second time in one transaction re-runs its foreign-key check (the version is now
+        // our own), which waits for the key row an admission batch holds FOR UPDATE while that
+        // batch waits for this counter row: a deadlock. Map order is the (key, day) order above.
+        const days = new Map<string, { keyId: number; at: string; tokens: number }>();
+        const minutes = new Map<string, { keyId: number; at: string; tokens: number }>();
+        const add = (
+          map: typeof days,
+          keyId: number,
+          at: string,
+          tokens: number,
+        ) => {
+          const c = map.get(`${keyId}/${at}`) ?? { keyId, at, tokens: 0 };
+          c.tokens += tokens;
+          map.set(`${keyId}/${at}`, c);
+        };
+        for (const row of stale) {
+          add(days, row.key_id, row.day, row.reserved_tokens);
+          if (row.minute !== null) add(minutes, row.key_id, row.minute, row.reserved_tokens);
+        }
+        for (const c of days.values()) {
+          await tx`
+            UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${c.tokens}
+             WHERE key_id = ${c.keyId} AND day = ${c.at}`;
+        }
+        const sorted = [...minutes.values()].sort((a, b) =>
+          a.keyId - b.keyId || (a.at < b.at ? -1 : 1)
+        );
+        for (const c of sorted) {
+          await tx`
+            UPDATE usage_minute SET reserved_tokens = reserved_tokens - ${c.tokens}
+             WHERE key_id = ${c.keyId} AND minute = ${c.at}`;
+        }
         await tx`
-          UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${c.tokens}
-           WHERE key_id = ${c.keyId} AND day = ${c.day}`;
+          UPDATE request_log SET state = 'abandoned', charged = TRUE, estimated = TRUE
+           WHERE id = ANY(${stale.map((row) => row.id)}::bigint[])`;
       }
+      // Minutes long past are never read again; silent gateways' rows have nothing left.
+      await tx`DELETE FROM usage_minute WHERE minute < ${cutoffs.minutesBefore.slice(0, 16)}`;
       await tx`
-        UPDATE request_log SET state = 'abandoned', charged = TRUE, estimated = TRUE
-         WHERE id = ANY(${stale.map((row) => row.id)}::bigint[])`;
+        DELETE FROM gateway_instances WHERE seen_at < ${cutoffs.silentSince} AND id NOT IN
+          (SELECT instance_id FROM request_log
+            WHERE state = 'pending' AND instance_id IS NOT NULL)`;
       return stale.length;
     });
   }

@@ -2,12 +2,43 @@
  * Row conversions shared by the adapters.
  * @module
  */
-import type { WindowUsage } from "../core/quota.ts";
-import type { ApiKey, AuditDifference, KeyUsage } from "./store.ts";
+import type { Snapshot } from "../core/admission.ts";
+import type { ApiKey, KeyUsage, Limit, Policy } from "../core/model.ts";
+import type { AuditDifference, LiveUsage } from "../core/store.ts";
 
 const toIso = (v: unknown): string | null =>
   v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
-const toLimit = (v: unknown): number | null => v === null || v === undefined ? null : Number(v);
+const numberOrNull = (v: unknown): number | null =>
+  typeof v === "number" && Number.isSafeInteger(v) ? v : null;
+
+/** A stored policy (JSON text); fields missing from older rows read as "no limit". */
+export function policyFromJson(text: unknown): Policy {
+  let raw: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(String(text ?? "{}"));
+    if (parsed && typeof parsed === "object") raw = parsed;
+  } catch {
+    // A row nobody wrote through the gateway: read as no limits rather than failing every request.
+  }
+  const limits = Array.isArray(raw.limits)
+    ? (raw.limits as Limit[]).filter((l) =>
+      l && typeof l.metric === "string" && typeof l.window === "string" &&
+      Number.isSafeInteger(l.max)
+    )
+    : [];
+  return {
+    limits: limits.map((l) => ({ metric: l.metric, window: l.window, max: l.max })),
+    models: Array.isArray(raw.models) ? raw.models.map(String) : null,
+    max_output_tokens: numberOrNull(raw.max_output_tokens),
+    max_num_ctx: numberOrNull(raw.max_num_ctx),
+    idle_days: numberOrNull(raw.idle_days),
+  };
+}
+
+/** The stored text of a policy. */
+export function policyToJson(policy: Policy): string {
+  return JSON.stringify(policy);
+}
 
 /** Converts a database row of api_keys to an ApiKey (never carries the hash). */
 export function toApiKey(row: Record<string, unknown>): ApiKey {
@@ -19,10 +50,7 @@ export function toApiKey(row: Record<string, unknown>): ApiKey {
     created_at: toIso(row.created_at)!,
     expires_at: toIso(row.expires_at),
     last_used_at: toIso(row.last_used_at),
-    daily_request_limit: toLimit(row.daily_request_limit),
-    monthly_request_limit: toLimit(row.monthly_request_limit),
-    daily_token_limit: toLimit(row.daily_token_limit),
-    monthly_token_limit: toLimit(row.monthly_token_limit),
+    policy: policyFromJson(row.policy),
   };
 }
 
@@ -46,15 +74,7 @@ export function toUsageMap(rows: Array<Record<string, unknown>>): Map<number, Ke
 }
 
 /** Columns an admin patch may touch, in a fixed order (names are never taken from input). */
-export const PATCHABLE_COLUMNS = [
-  "name",
-  "expires_at",
-  "active",
-  "daily_request_limit",
-  "monthly_request_limit",
-  "daily_token_limit",
-  "monthly_token_limit",
-] as const;
+export const PATCHABLE_COLUMNS = ["name", "expires_at", "active", "policy"] as const;
 
 const AUDITED = ["requests", "prompt_tokens", "completion_tokens", "reserved_tokens"] as const;
 
@@ -97,18 +117,38 @@ SELECT l.key_id, l.day, 0, 0, 0, 0, l.requests, l.prompt_tokens, l.completion_to
   FROM ledger l
  WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.key_id = l.key_id AND u.day = l.day)`;
 
-/** Admission's view of usage from one row of day and month sums (see the adapters' SQL). */
-export function toWindowUsageRow(row: Record<string, unknown>): WindowUsage {
+/**
+ * Admission's view of usage from one row of sums (see the adapters' SQL): day and month from
+ * usage_daily, the minute from usage_minute, requests in flight from pending ledger rows.
+ */
+export function toSnapshot(row: Record<string, unknown>): Snapshot {
+  const n = (name: string) => Number(row[name] ?? 0);
   return {
-    day: {
-      requests: Number(row.day_requests ?? 0),
-      tokens: Number(row.day_tokens ?? 0),
-      reserved: Number(row.day_reserved ?? 0),
+    minute: {
+      requests: n("minute_requests"),
+      tokens: n("minute_tokens"),
+      reserved: n("minute_reserved"),
     },
+    day: { requests: n("day_requests"), tokens: n("day_tokens"), reserved: n("day_reserved") },
     month: {
-      requests: Number(row.month_requests ?? 0),
-      tokens: Number(row.month_tokens ?? 0),
-      reserved: Number(row.month_reserved ?? 0),
+      requests: n("month_requests"),
+      tokens: n("month_tokens"),
+      reserved: n("month_reserved"),
     },
+    inFlight: n("in_flight"),
   };
+}
+
+/** Live usage per key from rows of (key_id, in_flight, minute_requests, minute_tokens). */
+export function toLiveUsageMap(rows: Array<Record<string, unknown>>): Map<number, LiveUsage> {
+  const map = new Map<number, LiveUsage>();
+  for (const row of rows) {
+    const id = Number(row.key_id);
+    const live = map.get(id) ?? { inFlight: 0, minuteRequests: 0, minuteTokens: 0 };
+    live.inFlight += Number(row.in_flight ?? 0);
+    live.minuteRequests += Number(row.minute_requests ?? 0);
+    live.minuteTokens += Number(row.minute_tokens ?? 0);
+    map.set(id, live);
+  }
+  return map;
 }

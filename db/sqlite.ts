@@ -12,24 +12,26 @@ import {
   AUDIT_SQL,
   auditDifferences,
   PATCHABLE_COLUMNS,
+  policyToJson,
   toApiKey,
+  toLiveUsageMap,
+  toSnapshot,
   toUsageMap,
-  toWindowUsageRow,
 } from "./rows.ts";
+import { type Ask, decide } from "../core/admission.ts";
+import { keyStatusAt } from "../core/api_keys.ts";
+import type { ApiKey, ApiKeyPatch, KeyUsage, NewApiKey } from "../core/model.ts";
+import { counterChanges, type PriorState } from "../core/settlement.ts";
 import type {
   Admission,
-  ApiKey,
-  ApiKeyPatch,
   AuditDifference,
-  KeyUsage,
-  NewApiKey,
+  LiveUsage,
   RequestStart,
-  Settings,
   Settlement,
+  StaleCutoffs,
   Store,
   WindowKeys,
-} from "./store.ts";
-import type { Decision, WindowUsage } from "../core/quota.ts";
+} from "../core/store.ts";
 
 /** Turns `sqlite:///relative/path` or `sqlite:////absolute/path` into a file path. */
 export function sqlitePath(url: string): string {
@@ -178,6 +180,8 @@ export class SqliteStore implements Store {
           .run(m.version, m.name, new Date().toISOString());
       }
     });
+    // Statements prepared before a migration may name dropped columns.
+    this.#cache.clear();
     return Promise.resolve();
   }
 
@@ -198,7 +202,7 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  seedSettings(defaults: Settings): Promise<void> {
+  seedSettings(defaults: Record<string, string>): Promise<void> {
     this.#write(() => {
       for (const [name, value] of Object.entries(defaults)) {
         this.#run(
@@ -211,19 +215,14 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  getSettings(): Promise<Settings> {
+  getSettings(): Promise<Record<string, string>> {
     const rows = this.#all("SELECT name, value FROM settings");
-    const map = Object.fromEntries(rows.map((r) => [r.name, r.value]));
-    return Promise.resolve({
-      ollama_url: String(map.ollama_url ?? ""),
-      default_model: String(map.default_model ?? ""),
-    });
+    return Promise.resolve(Object.fromEntries(rows.map((r) => [String(r.name), String(r.value)])));
   }
 
-  updateSettings(patch: Partial<Settings>): Promise<Settings> {
+  updateSettings(patch: Record<string, string>): Promise<Record<string, string>> {
     this.#write(() => {
       for (const [name, value] of Object.entries(patch)) {
-        if (value === undefined) continue;
         this.#run(
           "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
           name,
@@ -236,18 +235,14 @@ export class SqliteStore implements Store {
 
   createKey(k: NewApiKey): Promise<ApiKey> {
     const row = this.#get(
-      `INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at,
-         daily_request_limit, monthly_request_limit, daily_token_limit, monthly_token_limit)
-       VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      `INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at, policy)
+       VALUES (?, ?, ?, 1, ?, ?, ?) RETURNING *`,
       k.name,
       k.prefix,
       k.key_hash,
       k.created_at,
       k.expires_at,
-      k.daily_request_limit,
-      k.monthly_request_limit,
-      k.daily_token_limit,
-      k.monthly_token_limit,
+      policyToJson(k.policy),
     );
     return Promise.resolve(toApiKey(row!));
   }
@@ -269,8 +264,9 @@ export class SqliteStore implements Store {
   updateKey(id: number, patch: ApiKeyPatch): Promise<ApiKey | null> {
     const columns = PATCHABLE_COLUMNS.filter((c) => patch[c] !== undefined);
     if (columns.length === 0) return this.getKey(id);
-    const values = columns.map((c) => {
+    const values = columns.map((c): SQLInputValue => {
       const v = patch[c];
+      if (c === "policy") return policyToJson(patch.policy!);
       return typeof v === "boolean" ? (v ? 1 : 0) : v as SQLInputValue;
     });
     const row = this.#get(
@@ -300,16 +296,30 @@ export class SqliteStore implements Store {
     return Promise.resolve(toUsageMap(rows));
   }
 
-  admit(
-    start: RequestStart,
-    decide: (key: ApiKey, usage: WindowUsage) => Decision,
-  ): Promise<Admission | null> {
+  liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>> {
+    const rows = this.#all(
+      `SELECT key_id, COUNT(*) AS in_flight, 0 AS minute_requests, 0 AS minute_tokens
+         FROM request_log WHERE state = 'pending' GROUP BY key_id
+       UNION ALL
+       SELECT key_id, 0, requests, tokens + reserved_tokens FROM usage_minute WHERE minute = ?`,
+      minute,
+    );
+    return Promise.resolve(toLiveUsageMap(rows));
+  }
+
+  admit(start: RequestStart, ask: Ask, nowMs: number): Promise<Admission> {
     const w = start.windows;
-    return this.#grouped(() => {
+    return this.#grouped((): Admission => {
       const keyRow = this.#get("SELECT * FROM api_keys WHERE id = ?", start.keyId);
-      if (!keyRow) return null;
+      if (!keyRow) return { kind: "missing" };
       const key = toApiKey(keyRow);
-      // Day and month in one pass over the month's rows of this key (primary key order).
+      // The key as read inside the transaction decides: authentication may have used a cached
+      // copy, so a key deactivated, expired or idle since is refused and nothing is recorded.
+      if (keyStatusAt(key, nowMs) !== "active") return { kind: "unusable", key };
+      const perMinute = key.policy.limits.some((l) => l.window === "minute");
+      const concurrent = key.policy.limits.some((l) => l.metric === "concurrent");
+      // Day and month in one pass over the month's rows of this key (primary key order); the
+      // minute and the requests in flight only when a limit needs them.
       const usage = this.#get(
         `SELECT COALESCE(SUM(CASE WHEN day = ? THEN requests END), 0) AS day_requests,
                 COALESCE(SUM(CASE WHEN day = ? THEN prompt_tokens + completion_tokens END), 0)
@@ -326,8 +336,30 @@ export class SqliteStore implements Store {
         w.monthStart,
         w.monthEnd,
       )!;
-      const decision = decide(key, toWindowUsageRow(usage));
-      if (!decision.ok) return { decision, requestId: null };
+      if (perMinute) {
+        const m = this.#get(
+          `SELECT requests AS minute_requests, tokens AS minute_tokens,
+                  reserved_tokens AS minute_reserved
+             FROM usage_minute WHERE key_id = ? AND minute = ?`,
+          start.keyId,
+          w.minute,
+        );
+        Object.assign(usage, m);
+      }
+      if (concurrent) {
+        Object.assign(
+          usage,
+          this.#get(
+            "SELECT COUNT(*) AS in_flight FROM request_log WHERE key_id = ? AND state = 'pending'",
+            start.keyId,
+          ),
+        );
+      }
+      const decision = decide(
+        [{ scope: "key", policy: key.policy, snapshot: toSnapshot(usage) }],
+        ask,
+      );
+      if (!decision.ok) return { kind: "refused", decision };
       this.#run(
         `INSERT INTO usage_daily (key_id, day, requests, reserved_tokens) VALUES (?, ?, 1, ?)
          ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + 1,
@@ -336,61 +368,98 @@ export class SqliteStore implements Store {
         w.day,
         decision.reservation,
       );
+      if (perMinute) {
+        this.#run(
+          `INSERT INTO usage_minute (key_id, minute, requests, reserved_tokens) VALUES (?, ?, 1, ?)
+           ON CONFLICT (key_id, minute) DO UPDATE SET requests = requests + 1,
+             reserved_tokens = reserved_tokens + excluded.reserved_tokens`,
+          start.keyId,
+          w.minute,
+          decision.reservation,
+        );
+      }
       const logged = this.#get(
-        `INSERT INTO request_log (key_id, day, started_at, route, model, reserved_tokens)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+        `INSERT INTO request_log (key_id, day, minute, instance_id, started_at, route, model,
+           reserved_tokens)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
         start.keyId,
         w.day,
+        perMinute ? w.minute : null,
+        start.instanceId,
         start.startedAt,
         start.route,
         start.model,
         decision.reservation,
       )!;
       this.#run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", start.startedAt, start.keyId);
-      return { decision, requestId: Number(logged.id) };
+      return { kind: "admitted", requestId: Number(logged.id), decision };
     });
   }
 
   settle(s: Settlement): Promise<void> {
     return this.#grouped(() => {
-      const row = this.#get("SELECT state FROM request_log WHERE id = ?", s.requestId);
-      // Settled already (a duplicate) or gone with its key: nothing left to record.
-      if (row?.state !== "pending" && row?.state !== "abandoned") return;
-      // Abandoned: releaseStale already released the reservation and kept the unit charged.
-      const late = row.state === "abandoned";
-      const charged = s.charged || late;
-      const prompt = s.charged ? s.promptTokens : 0;
-      const completion = s.charged ? s.completionTokens : 0;
+      const row = this.#get(
+        "SELECT state, key_id, day, minute, reserved_tokens FROM request_log WHERE id = ?",
+        s.requestId,
+      );
+      const prior = (row?.state ?? "missing") as PriorState;
+      const c = counterChanges(prior, Number(row?.reserved_tokens ?? 0), s.charge);
+      if (!c || !row) return;
       this.#run(
         `UPDATE usage_daily SET reserved_tokens = reserved_tokens - ?, requests = requests - ?,
            prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?
          WHERE key_id = ? AND day = ?`,
-        late ? 0 : s.reservation,
-        charged ? 0 : 1,
-        prompt,
-        completion,
-        s.keyId,
-        s.day,
+        c.released,
+        c.requestsBack,
+        c.promptTokens,
+        c.completionTokens,
+        row.key_id,
+        row.day,
       );
+      if (row.minute !== null) {
+        this.#run(
+          `UPDATE usage_minute SET reserved_tokens = reserved_tokens - ?, requests = requests - ?,
+             tokens = tokens + ? WHERE key_id = ? AND minute = ?`,
+          c.released,
+          c.requestsBack,
+          c.promptTokens + c.completionTokens,
+          row.key_id,
+          row.minute,
+        );
+      }
       this.#run(
         `UPDATE request_log SET state = 'settled', charged = ?, status = ?, prompt_tokens = ?,
            completion_tokens = ?, estimated = ?, duration_ms = ? WHERE id = ?`,
-        charged ? 1 : 0,
-        s.status,
-        prompt,
-        completion,
-        s.estimated ? 1 : 0,
+        c.charged ? 1 : 0,
+        s.charge.status,
+        c.promptTokens,
+        c.completionTokens,
+        s.charge.estimated ? 1 : 0,
         s.durationMs,
         s.requestId,
       );
     });
   }
 
-  releaseStale(startedBefore: string): Promise<number> {
-    return Promise.resolve(this.#write(() => {
+  heartbeat(instanceId: string, at: string): Promise<void> {
+    return this.#grouped(() => {
+      this.#run(
+        `INSERT INTO gateway_instances (id, seen_at) VALUES (?, ?)
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`,
+        instanceId,
+        at,
+      );
+    });
+  }
+
+  releaseStale(cutoffs: StaleCutoffs): Promise<number> {
+    return this.#grouped(() => {
       const stale = this.#all(
-        "SELECT id, key_id, day, reserved_tokens FROM request_log WHERE state = 'pending' AND started_at < ?",
-        startedBefore,
+        `SELECT id, key_id, day, minute, reserved_tokens FROM request_log
+          WHERE state = 'pending' AND (started_at < ? OR instance_id IN
+            (SELECT id FROM gateway_instances WHERE seen_at < ?))`,
+        cutoffs.startedBefore,
+        cutoffs.silentSince,
       );
       for (const row of stale) {
         this.#run(
@@ -399,13 +468,28 @@ export class SqliteStore implements Store {
           row.key_id,
           row.day,
         );
+        if (row.minute !== null) {
+          this.#run(
+            "UPDATE usage_minute SET reserved_tokens = reserved_tokens - ? WHERE key_id = ? AND minute = ?",
+            row.reserved_tokens,
+            row.key_id,
+            row.minute,
+          );
+        }
         this.#run(
           "UPDATE request_log SET state = 'abandoned', charged = 1, estimated = 1 WHERE id = ?",
           row.id,
         );
       }
+      // Minutes long past are never read again; silent gateways' rows have nothing left.
+      this.#run("DELETE FROM usage_minute WHERE minute < ?", cutoffs.minutesBefore.slice(0, 16));
+      this.#run(
+        `DELETE FROM gateway_instances WHERE seen_at < ? AND id NOT IN
+           (SELECT instance_id FROM request_log WHERE state = 'pending' AND instance_id IS NOT NULL)`,
+        cutoffs.silentSince,
+      );
       return stale.length;
-    }));
+    });
   }
 
   audit(): Promise<AuditDifference[]> {

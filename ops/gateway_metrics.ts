@@ -3,7 +3,7 @@
  * status codes, limit kinds, store operations); per-key labels only when METRICS_KEY_LABELS is on.
  * @module
  */
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { Counter, Gauge, Histogram, Registry } from "./metrics.ts";
 
 /** Seconds; from a fast cached answer to a long generation on a busy GPU. */

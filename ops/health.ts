@@ -7,7 +7,7 @@
  * path or error text. The full reason is logged when readiness changes.
  * @module
  */
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { ollamaVersion } from "../core/ollama.ts";
 
 /** How long each check may take before it counts as failed. */

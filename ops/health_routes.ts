@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { readinessProbeOf } from "./health.ts";
 
 /** Builds the health routes of a listener. */

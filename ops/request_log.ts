@@ -8,9 +8,9 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { redactPath } from "../core/redact.ts";
-import type { ApiKey } from "../db/store.ts";
+import type { ApiKey } from "../core/model.ts";
 import { type GatewayMetrics, metricsOf } from "./gateway_metrics.ts";
 import { requestIdFrom, RequestRecord, type RequestVariables } from "./request_record.ts";
 

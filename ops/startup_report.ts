@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { Config } from "../core/config.ts";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { ollamaVersion } from "../core/ollama.ts";
 import { redactUrl } from "../core/redact.ts";
 import { sqlitePath } from "../db/sqlite.ts";

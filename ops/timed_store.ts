@@ -3,7 +3,7 @@
  * Proxy wraps each method once, so methods added to the Store later are timed too.
  * @module
  */
-import type { Store } from "../db/store.ts";
+import type { Store } from "../core/store.ts";
 import type { GatewayMetrics } from "./gateway_metrics.ts";
 
 /** Returns a Store that records the duration (and failures) of each call of `store`. */

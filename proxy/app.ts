@@ -3,16 +3,16 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { type ProxyEnv, requireApiKey } from "./auth.ts";
 import { limitBody } from "../core/body_limit.ts";
 import { requireValidHost } from "../core/host_header.ts";
 import { redactPath } from "../core/redact.ts";
 import { cors } from "./cors.ts";
-import { errorResponse, familyOf, ProxyError } from "./errors.ts";
+import { errorResponse, ProxyError } from "./errors.ts";
 import { handleInference } from "./inference.ts";
 import { handleReadOnly } from "./read_only.ts";
-import { INFERENCE_ROUTES, MANAGEMENT_PATHS, READ_ONLY_ROUTES } from "./routes.ts";
+import { familyOf, INFERENCE_ROUTES, MANAGEMENT_PATHS, READ_ONLY_ROUTES } from "./routes.ts";
 import { createHealthRoutes } from "../ops/health_routes.ts";
 import { trackRequests } from "../ops/request_log.ts";
 

@@ -3,8 +3,8 @@
  * @module
  */
 import { createMiddleware } from "hono/factory";
-import type { ApiKey } from "../db/store.ts";
-import type { Deps } from "../core/deps.ts";
+import type { ApiKey } from "../core/model.ts";
+import type { Deps } from "../deps.ts";
 import { keyStatus } from "../core/api_keys.ts";
 import { hashApiKey } from "../core/secrets.ts";
 import type { RequestVariables } from "../ops/request_record.ts";

@@ -18,13 +18,6 @@ export class ProxyError extends Error {
   }
 }
 
-/** The client family of a request path. */
-export function familyOf(path: string): RouteFamily {
-  if (path === "/v1/messages" || path.startsWith("/v1/messages/")) return "anthropic";
-  if (path.startsWith("/v1/")) return "openai";
-  return "ollama";
-}
-
 const OPENAI_TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "invalid_request_error",

@@ -2,8 +2,8 @@
  * The x-ratelimit-* headers OpenAI clients read, for the tightest window that has a limit.
  * @module
  */
-import type { QuotaState, Tightest } from "../core/quota.ts";
-import { type QuotaWindows, secondsUntil } from "../core/windows.ts";
+import type { QuotaState, Tightest } from "../core/admission.ts";
+import { type RequestWindows, resetAt, secondsUntil } from "../core/windows.ts";
 
 /** Formats seconds like OpenAI's reset headers: `59s`, `6m0s`, `3h2m1s`. */
 export function formatReset(seconds: number): string {
@@ -17,15 +17,17 @@ export function formatReset(seconds: number): string {
 export function setRateLimitHeaders(
   headers: Headers,
   quota: QuotaState,
-  windows: QuotaWindows,
+  windows: RequestWindows,
   now: Temporal.Instant,
 ): void {
   const put = (kind: "requests" | "tokens", t: Tightest | null) => {
-    if (!t) return;
-    const resetAt = t.window === "day" ? windows.dayResetAt : windows.monthResetAt;
+    if (!t || t.window === "none") return;
     headers.set(`x-ratelimit-limit-${kind}`, String(t.limit));
     headers.set(`x-ratelimit-remaining-${kind}`, String(t.remaining));
-    headers.set(`x-ratelimit-reset-${kind}`, formatReset(secondsUntil(now, resetAt)));
+    headers.set(
+      `x-ratelimit-reset-${kind}`,
+      formatReset(secondsUntil(now, resetAt(windows, t.window))),
+    );
   };
   put("requests", quota.requests);
   put("tokens", quota.tokens);

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Context } from "hono";
-import type { Deps } from "../core/deps.ts";
+import type { Deps } from "../deps.ts";
 import { databaseUnavailable, type ProxyEnv } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
 import { clientHeaders, upstreamHeaders } from "./upstream.ts";

@@ -17,7 +17,12 @@ export interface Editing {
   form?: FormState;
 }
 
-const STATUS_LABEL = { active: "Active", deactivated: "Deactivated", expired: "Expired" };
+const STATUS_LABEL = {
+  active: "Active",
+  deactivated: "Deactivated",
+  expired: "Expired",
+  idle: "Idle too long",
+};
 
 /** One key: its row, and below it the edit form while it is being edited. */
 export function KeyEntry(

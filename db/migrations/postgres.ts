@@ -57,4 +57,38 @@ CREATE INDEX request_log_key_day ON request_log (key_id, day);
 CREATE INDEX request_log_pending ON request_log (state) WHERE state = 'pending';
 `,
   },
+  {
+    version: 2,
+    name: "policies, minute counters, gateway heartbeats",
+    sql: `
+ALTER TABLE api_keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{"limits":[]}';
+UPDATE api_keys SET policy = jsonb_build_object(
+  'limits', (SELECT COALESCE(jsonb_agg(jsonb_build_object('metric', m, 'window', w, 'max', v)
+                               ORDER BY o), '[]'::jsonb) FROM (
+    SELECT 1 AS o, 'requests' AS m, 'day' AS w, daily_request_limit AS v
+     WHERE daily_request_limit IS NOT NULL
+    UNION ALL SELECT 2, 'requests', 'month', monthly_request_limit
+     WHERE monthly_request_limit IS NOT NULL
+    UNION ALL SELECT 3, 'tokens', 'day', daily_token_limit WHERE daily_token_limit IS NOT NULL
+    UNION ALL SELECT 4, 'tokens', 'month', monthly_token_limit
+     WHERE monthly_token_limit IS NOT NULL) AS l),
+  'models', NULL, 'max_output_tokens', NULL, 'max_num_ctx', NULL, 'idle_days', NULL)::text;
+ALTER TABLE api_keys DROP COLUMN daily_request_limit, DROP COLUMN monthly_request_limit,
+  DROP COLUMN daily_token_limit, DROP COLUMN monthly_token_limit;
+CREATE TABLE usage_minute (
+  key_id BIGINT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+  minute TEXT NOT NULL,
+  requests BIGINT NOT NULL DEFAULT 0,
+  tokens BIGINT NOT NULL DEFAULT 0,
+  reserved_tokens BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (key_id, minute)
+);
+ALTER TABLE request_log ADD COLUMN minute TEXT, ADD COLUMN instance_id TEXT;
+CREATE INDEX request_log_pending_key ON request_log (key_id) WHERE state = 'pending';
+CREATE TABLE gateway_instances (
+  id TEXT PRIMARY KEY,
+  seen_at TIMESTAMPTZ NOT NULL
+);
+`,
+  },
 ];

@@ -7,9 +7,9 @@ import type { Hono } from "hono";
 import { createAdminApp } from "../../admin/app.ts";
 import { ManualClock } from "../../core/clock.ts";
 import { parseConfig } from "../../core/config.ts";
-import type { Deps } from "../../core/deps.ts";
+import type { Deps } from "../../deps.ts";
 import { createLogger } from "../../core/log.ts";
-import { SettingsCache } from "../../core/settings.ts";
+import { encodeSettings, SettingsCache } from "../../core/settings.ts";
 import { InFlight } from "../../core/inflight.ts";
 import { openStore } from "../../db/mod.ts";
 import { createProxyApp } from "../../proxy/app.ts";
@@ -81,7 +81,9 @@ export async function startUi(env: Record<string, string> = {}): Promise<UiFixtu
     ...env,
   });
   const store = await openStore(config.databaseUrl);
-  await store.seedSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel });
+  await store.seedSettings(
+    encodeSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel }),
+  );
   const clock = new ManualClock("2026-06-15T10:00:00Z");
   const logs: string[] = [];
   const deps: Deps = {
@@ -91,6 +93,7 @@ export async function startUi(env: Record<string, string> = {}): Promise<UiFixtu
     settings: new SettingsCache(store),
     log: createLogger("warn", (line) => logs.push(line)),
     inflight: new InFlight(),
+    instanceId: "ui-fixture",
   };
   const app = createAdminApp(deps);
   const proxy = createProxyApp(deps);

@@ -1,3 +1,4 @@
+import { keyFields } from "../../core/api_keys.ts";
 import assert from "node:assert/strict";
 import { uiTest } from "./ui_fixture.ts";
 
@@ -35,7 +36,7 @@ uiTest("creating a key shows its plaintext once, with a copy button and a warnin
   assert.ok(key, "the plaintext is on the page");
   assert.match(html, /it will not be shown again/);
   assert.match(html, /<button type="button" class="btn secondary small copy" data-copy="new-key"/);
-  const stored = (await f.deps.store.listKeys())[0];
+  const stored = keyFields((await f.deps.store.listKeys())[0]);
   assert.equal(stored.name, "Alice");
   assert.equal(stored.daily_request_limit, 2);
   assert.equal(stored.monthly_request_limit, null, "an empty limit is unlimited");
@@ -136,7 +137,7 @@ uiTest("state-changing requests without the session's CSRF token are refused", a
     assert.equal(otherOrigin.status, 403, `${path} from another origin`);
     await otherOrigin.body?.cancel();
   }
-  const keys = await f.deps.store.listKeys();
+  const keys = (await f.deps.store.listKeys()).map(keyFields);
   assert.deepEqual(keys.map((k) => [k.name, k.active, k.daily_request_limit]), [
     ["Alice", true, null],
   ]);
@@ -230,7 +231,7 @@ uiTest("limits and expiry are edited inline; empty means unlimited", async (f) =
   const row = await res.text();
   assert.match(row, /^<tbody id="key-\d+" >/);
   assert.match(row, /Valid through 31 Dec 2026/);
-  const stored = (await f.deps.store.getKey(id))!;
+  const stored = keyFields((await f.deps.store.getKey(id))!);
   assert.equal(stored.daily_request_limit, null);
   assert.equal(stored.monthly_request_limit, 10);
   // Through the last day in Europe/Berlin: it ends at midnight there, 23:00 UTC in winter.
@@ -250,7 +251,7 @@ uiTest(
     const res = await f.post(`/keys/${id}`, { daily_token_limit: "5000" });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get("location"), "/keys");
-    assert.equal((await f.deps.store.getKey(id))!.daily_token_limit, 5000);
+    assert.equal(keyFields((await f.deps.store.getKey(id))!).daily_token_limit, 5000);
   },
 );
 
@@ -269,7 +270,7 @@ uiTest("edit errors keep the entered values and change nothing", async (f) => {
   const htmx = await f.post(`/keys/${id}`, form, { htmx: true });
   assert.equal(htmx.status, 422);
   assert.match(await htmx.text(), /^<tbody id="key-\d+" class="editing">[\s\S]*field-error/);
-  const stored = (await f.deps.store.getKey(id))!;
+  const stored = keyFields((await f.deps.store.getKey(id))!);
   assert.equal(stored.daily_request_limit, 7);
   assert.equal(stored.monthly_token_limit, null);
 });
@@ -282,7 +283,7 @@ uiTest("saving limits keeps an expiry set to a time of day through the API", asy
   assert.match(edit, /name="expires_on" type="date" value="2026-09-01"/);
   await (await f.post(`/keys/${id}`, { expires_on: "2026-09-01", daily_request_limit: "3" }))
     .body?.cancel();
-  const stored = (await f.deps.store.getKey(id))!;
+  const stored = keyFields((await f.deps.store.getKey(id))!);
   assert.equal(stored.expires_at, "2026-09-01T12:30:00.000Z");
   assert.equal(stored.daily_request_limit, 3);
   await (await f.post(`/keys/${id}`, { expires_on: "" })).body?.cancel();

@@ -6,7 +6,8 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
-import { errorResponse, familyOf, ProxyError } from "../../proxy/errors.ts";
+import { errorResponse, ProxyError } from "../../proxy/errors.ts";
+import { familyOf } from "../../proxy/routes.ts";
 import type { TestGateway } from "../support/gateway.ts";
 
 /** Where a client is pointed: the gateway (with a key) or the mock Ollama itself. */

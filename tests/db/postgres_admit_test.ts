@@ -1,6 +1,6 @@
 /**
  * PostgreSQL admission failures: the pipelined admission on a reserved connection gives the
- * connection back after a server error or a throwing `decide`, and leaves a dead one alone.
+ * connection back after a server error or a refusal, and leaves a dead one alone.
  * Settlement and the stale-reservation reaper lock in one order, so they cannot deadlock.
  * @module
  */
@@ -8,7 +8,10 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { createTestDatabase, testDialects } from "../support/databases.ts";
 import { openPostgresStore, type PostgresStore } from "../../db/postgres.ts";
-import { decideReal, JAN_15, start, within } from "../support/admissions.ts";
+import { policyWith } from "../../core/api_keys.ts";
+import { ASK, JAN_15, newKey, NOW_MS, start, within } from "../support/admissions.ts";
+
+const admitOf = (store: PostgresStore, keyId: number) => store.admit(start(keyId), ASK, NOW_MS);
 
 /** Runs `fn` with a migrated store, one key and an outside connection on a fresh database. */
 async function withKey(
@@ -20,17 +23,7 @@ async function withKey(
   const outside = postgres(db.url, { max: 2, onnotice: () => {} });
   try {
     await store.migrate();
-    const key = await store.createKey({
-      name: "k",
-      prefix: "lq_k",
-      key_hash: `hash-${crypto.randomUUID()}`,
-      expires_at: null,
-      created_at: "2025-01-01T00:00:00.000Z",
-      daily_request_limit: 100,
-      monthly_request_limit: null,
-      daily_token_limit: null,
-      monthly_token_limit: null,
-    });
+    const key = await store.createKey(newKey({ daily_request_limit: 100 }));
     await fn(store, key.id, outside);
   } finally {
     await outside.end({ timeout: 5 });
@@ -56,22 +49,18 @@ async function holdKeyLock(outside: postgres.Sql, keyId: number): Promise<() => 
 }
 
 if (testDialects().includes("postgres")) {
-  Deno.test("[postgres] admit gives its connection back when decide throws", () =>
+  Deno.test("[postgres] admit gives its connection back after refusals", () =>
     withKey({ poolSize: 1 }, async (store, keyId) => {
+      await store.updateKey(keyId, { active: false });
       for (let i = 0; i < 3; i++) {
-        await assert.rejects(
-          within(
-            5000,
-            store.admit(start(keyId), () => {
-              throw new Error("decide failed");
-            }),
-            "throwing admission",
-          ),
-          /decide failed/,
+        assert.equal(
+          (await within(5000, admitOf(store, keyId), "refused admission")).kind,
+          "unusable",
         );
       }
-      const admitted = await within(5000, store.admit(start(keyId), decideReal), "admission");
-      assert.equal(admitted?.decision.ok, true);
+      await store.updateKey(keyId, { active: true });
+      const admitted = await within(5000, admitOf(store, keyId), "admission");
+      assert.equal(admitted.kind, "admitted");
       assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, 1);
     }));
 
@@ -80,14 +69,14 @@ if (testDialects().includes("postgres")) {
       const unlock = await holdKeyLock(outside, keyId);
       try {
         await assert.rejects(
-          within(5000, store.admit(start(keyId), decideReal), "blocked admission"),
+          within(5000, admitOf(store, keyId), "blocked admission"),
           (err: Error & { code?: string }) => err.code === "57014",
         );
       } finally {
         await unlock();
       }
-      const admitted = await within(5000, store.admit(start(keyId), decideReal), "admission");
-      assert.equal(admitted?.decision.ok, true);
+      const admitted = await within(5000, admitOf(store, keyId), "admission");
+      assert.equal(admitted.kind, "admitted");
       assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, 1);
       assert.deepEqual(await store.audit(), []);
     }));
@@ -97,7 +86,7 @@ if (testDialects().includes("postgres")) {
       const unlock = await holdKeyLock(outside, keyId);
       let blocked: Promise<unknown> | undefined;
       try {
-        blocked = store.admit(start(keyId), decideReal);
+        blocked = admitOf(store, keyId);
         blocked.catch(() => {});
         let pid: number | undefined;
         for (let i = 0; i < 100 && pid === undefined; i++) {
@@ -121,13 +110,13 @@ if (testDialects().includes("postgres")) {
         const results = await within(
           10_000,
           Promise.allSettled(
-            Array.from({ length: 6 }, () => store.admit(start(keyId), decideReal)),
+            Array.from({ length: 6 }, () => admitOf(store, keyId)),
           ),
           "admissions after the kill",
         );
         for (const r of results) {
           if (r.status === "fulfilled") {
-            assert.equal(r.value?.decision.ok, true);
+            assert.equal(r.value.kind, "admitted");
             admitted++;
           } else {
             assert.equal(round, 0, "only the first round meets the stale error");
@@ -143,32 +132,39 @@ if (testDialects().includes("postgres")) {
   Deno.test("[postgres] settlements racing the stale-reservation reaper never deadlock", () =>
     withKey({ poolSize: 10 }, async (store, keyId) => {
       // Each admission reserves tokens (110) a race could release twice; 120 requests admitted.
-      await store.updateKey(keyId, { daily_request_limit: null, daily_token_limit: 1_000_000 });
+      const key = (await store.getKey(keyId))!;
+      await store.updateKey(keyId, {
+        policy: policyWith(key.policy, { daily_request_limit: null, daily_token_limit: 1_000_000 }),
+      });
       const failures: string[] = [];
       for (let round = 0; round < 3; round++) {
         const ids: number[] = [];
         for (let i = 0; i < 40; i++) {
-          const admitted = await store.admit(start(keyId), decideReal);
-          assert.equal(admitted?.decision.ok && admitted.decision.reservation, 110);
-          ids.push(admitted!.requestId!);
+          const admitted = await admitOf(store, keyId);
+          assert.equal(admitted.kind === "admitted" && admitted.decision.reservation, 110);
+          if (admitted.kind === "admitted") ids.push(admitted.requestId);
         }
         const results = await Promise.allSettled([
           ...ids.map((requestId) =>
             store.settle({
               requestId,
-              keyId,
-              day: JAN_15.day,
-              reservation: 110,
-              charged: true,
-              promptTokens: 10,
-              completionTokens: 5,
-              estimated: false,
-              status: 200,
+              charge: {
+                charged: true,
+                promptTokens: 10,
+                completionTokens: 5,
+                estimated: false,
+                status: 200,
+              },
               durationMs: 1,
             })
           ),
           // Every pending request counts as stale: the reaper goes for the same rows.
-          ...Array.from({ length: 4 }, () => store.releaseStale("2030-01-01T00:00:00.000Z")),
+          ...Array.from({ length: 4 }, () =>
+            store.releaseStale({
+              startedBefore: "2030-01-01T00:00:00.000Z",
+              silentSince: "1970-01-01T00:00:00.000Z",
+              minutesBefore: "1970-01-01T00:00:00.000Z",
+            })),
         ]);
         for (const r of results) {
           if (r.status === "rejected") failures.push(String(r.reason?.code ?? r.reason));

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { openStore } from "../../db/mod.ts";
-import { windowsAt } from "../../core/windows.ts";
+import { requestWindows } from "../../core/windows.ts";
 import { createTestDatabase, testDialects } from "../support/databases.ts";
 import { ADMIN_PASSWORD } from "../support/gateway.ts";
 import { startMockOllama } from "../support/mock_ollama.ts";
@@ -47,8 +47,9 @@ for (const dialect of testDialects()) {
       gateway = await spawnGateway(env);
       const store = await openStore(db.url);
       try {
-        const usage = (await store.usageByKey(windowsAt(Temporal.Now.instant(), "Europe/Berlin")))
-          .get(created.id)!;
+        const usage =
+          (await store.usageByKey(requestWindows(Temporal.Now.instant(), "Europe/Berlin")))
+            .get(created.id)!;
         assert.ok(
           usage.today.requests >= completed,
           `${usage.today.requests} counted, ${completed} completed`,

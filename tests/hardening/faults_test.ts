@@ -4,6 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { estimateOf } from "../support/prompts.ts";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
 
 const messages = [{ role: "user", content: "Say hi" }];
@@ -46,7 +47,7 @@ async function pointAt(t: TestGateway, url: string) {
 }
 
 gatewayTest(
-  "no response headers within UPSTREAM_CONNECT_TIMEOUT gives 504 and no charge",
+  "no response headers within UPSTREAM_CONNECT_TIMEOUT gives 504; the unit and the prompt are charged",
   async (t) => {
     t.mock.set({ firstByteDelayMs: 3000 });
     const { key, id } = await t.createKey({ daily_request_limit: 5 });
@@ -56,7 +57,14 @@ gatewayTest(
     const openai = await t.post("/v1/chat/completions", key, { model: "llama3", messages });
     assert.equal(openai.status, 504);
     assert.equal((await openai.json()).error.code, "upstream_timeout");
-    assert.equal((await t.usage(id)).today.requests, 0);
+    // Ollama had the request (loading, evaluating): the unit stays taken, the prompt counts.
+    const usage = await t.usage(id);
+    assert.equal(usage.today.requests, 2);
+    assert.equal(
+      usage.today.prompt_tokens,
+      estimateOf({ messages }) * 2,
+    );
+    assert.equal(usage.today.completion_tokens, 0);
     await t.mock.idle();
   },
   { env: { UPSTREAM_CONNECT_TIMEOUT: "1" } },

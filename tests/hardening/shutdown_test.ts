@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { openStore } from "../../db/mod.ts";
-import { windowsAt } from "../../core/windows.ts";
+import { requestWindows } from "../../core/windows.ts";
 import { createTestDatabase, testDialects } from "../support/databases.ts";
 import { ADMIN_PASSWORD } from "../support/gateway.ts";
 import { startMockOllama } from "../support/mock_ollama.ts";
@@ -55,8 +55,9 @@ for (const dialect of testDialects()) {
 
       const store = await openStore(db.url);
       try {
-        const usage = (await store.usageByKey(windowsAt(Temporal.Now.instant(), "Europe/Berlin")))
-          .get(created.id)!;
+        const usage =
+          (await store.usageByKey(requestWindows(Temporal.Now.instant(), "Europe/Berlin")))
+            .get(created.id)!;
         assert.equal(usage.today.requests, 20);
         assert.equal(usage.today.completion_tokens, delivered);
         assert.deepEqual(await store.audit(), []);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { openStore } from "../../db/mod.ts";
+import { updateApiKey } from "../../core/api_keys.ts";
 import { KEY_CACHE_TTL_MS } from "../../db/key_cache.ts";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
 
@@ -14,7 +15,7 @@ const chat = { model: "llama3", stream: false, messages: [{ role: "user", conten
 async function changeElsewhere(t: TestGateway, id: number, patch: Record<string, unknown>) {
   const other = await openStore(t.db.url);
   try {
-    assert.ok(await other.updateKey(id, patch));
+    assert.ok(await updateApiKey(other, id, patch));
   } finally {
     await other.close();
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { estimateTokens } from "../../core/tokens.ts";
+import { boundOf, estimateOf } from "../support/prompts.ts";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
 
 // /v1/messages (Anthropic Messages) and /v1/responses (OpenAI Responses): counted like every
@@ -102,8 +102,8 @@ gatewayTest(
   "/v1/responses: max_output_tokens is set from the budget, or lowered to it",
   async (t) => {
     const { key, id } = await t.createKey({ daily_token_limit: 40 });
-    // Ollama counts the prompt as the gateway estimates it, so the budget is used exactly.
-    const prompt = estimateTokens("Say hi");
+    // Ollama counts the prompt as the gateway bounds it, so the budget is used exactly.
+    const prompt = boundOf(responses);
     t.mock.set({ chunks: 50, promptTokens: prompt });
     const res = await t.post("/v1/responses", key, { ...responses, stream: true });
     await res.text();
@@ -202,7 +202,7 @@ gatewayTest(
     await until(async () => (await t.usage(id)).today.completion_tokens >= 3, "partial usage");
     const usage = await t.usage(id);
     assert.equal(usage.today.requests, 1);
-    assert.equal(usage.today.prompt_tokens, estimateTokens("Say hi") + 4);
+    assert.equal(usage.today.prompt_tokens, estimateOf(anthropic));
   },
 );
 

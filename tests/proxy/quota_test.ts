@@ -40,19 +40,37 @@ gatewayTest("monthly request limit: N pass across days, N+1 is refused", async (
 });
 
 gatewayTest("daily token limit: requests pass until the tokens are used, then 429", async (t) => {
-  // The mock reports 7 prompt + 3 completion tokens per chat.
-  const { key, id } = await t.createKey({ daily_token_limit: 20 });
+  // The mock reports 17 prompt + 3 completion tokens per chat: two use the 40 exactly.
+  t.mock.set({ promptTokens: 17 });
+  const { key, id } = await t.createKey({ daily_token_limit: 40 });
   assert.equal((await call(t, key)).status, 200);
   assert.equal((await call(t, key)).status, 200);
-  assert.equal((await t.usage(id)).today.tokens, 20);
+  assert.equal((await t.usage(id)).today.tokens, 40);
   const refused = await call(t, key);
   assert.equal(refused.status, 429);
-  assert.match(JSON.parse(refused.text).error, /Daily token limit reached \(20 tokens per day\)/);
+  assert.match(JSON.parse(refused.text).error, /Daily token limit reached \(40 tokens per day\)/);
   assert.equal(t.mock.inferenceCount(), 2);
 });
 
+gatewayTest(
+  "a token 429 with tokens left says the prompt does not fit what is left",
+  async (t) => {
+    // 7 prompt + 3 completion per chat: after three, 30 of 40 are used.
+    const { key, id } = await t.createKey({ daily_token_limit: 40 });
+    for (let i = 0; i < 3; i++) assert.equal((await call(t, key)).status, 200);
+    assert.equal((await t.usage(id)).today.tokens, 30);
+    const refused = await call(t, key);
+    assert.equal(refused.status, 429);
+    const message = JSON.parse(refused.text).error;
+    assert.doesNotMatch(message, /reached/);
+    assert.match(message, /needs up to \d+ tokens .* only 10 are left/);
+    assert.equal(t.mock.inferenceCount(), 3);
+  },
+);
+
 gatewayTest("monthly token limit: refused once the month's tokens are used", async (t) => {
-  const { key } = await t.createKey({ monthly_token_limit: 10 });
+  t.mock.set({ promptTokens: 27 });
+  const { key } = await t.createKey({ monthly_token_limit: 30 });
   assert.equal((await call(t, key)).status, 200);
   t.clock.set("2026-06-16T10:00:00Z");
   const refused = await call(t, key);
@@ -73,16 +91,14 @@ gatewayTest(
 );
 
 gatewayTest("generation is capped by the remaining token budget", async (t) => {
-  const { key } = await t.createKey({ daily_token_limit: 14 });
+  const { key } = await t.createKey({ daily_token_limit: 30 });
   await t.mock.set({ chunks: 50 });
   const res = await call(t, key, "/api/chat", { ...chat, options: { num_predict: 1000 } });
   assert.equal(res.status, 200);
   const sent = t.mock.requests.at(-1)!.body as { options: { num_predict: number } };
-  // "hi" is 1 estimated token + 4 for the message: at most 9 left for output.
-  assert.ok(
-    sent.options.num_predict <= 9 && sent.options.num_predict > 0,
-    String(sent.options.num_predict),
-  );
+  // The prompt's bound for "hi" is 20 (its text, 4 for the message, 8 for the template):
+  // at most 10 left for output.
+  assert.equal(sent.options.num_predict, 10);
   const out = JSON.parse(res.text);
   assert.equal(out.done_reason, "length");
   const v1 = await call(t, key, "/v1/chat/completions", {
@@ -119,8 +135,7 @@ gatewayTest("100 parallel requests on a 20-request key: exactly 20 reach Ollama"
 });
 
 gatewayTest("parallel requests on a token budget never overshoot it", async (t) => {
-  // The mock's prompt count equals the gateway's estimate for "hi" (1 token + 4 per message),
-  // so the limit must hold exactly; each request asks for at most 20 output tokens.
+  // Each request asks for at most 20 output tokens; the mock counts the prompt as 5.
   const { key, id } = await t.createKey({ daily_token_limit: 200 });
   t.mock.set({ firstByteDelayMs: 5, chunks: 20, promptTokens: 5 });
   const body = { ...chat, options: { num_predict: 20 } };
@@ -129,12 +144,9 @@ gatewayTest("parallel requests on a token budget never overshoot it", async (t) 
   );
   const used = (await t.usage(id)).today.tokens;
   assert.ok(used <= 200, `used ${used}`);
-  // Far from the limit a request reserves its prompt's bound (2 bytes + 4 per message) and its
-  // 20 output tokens, 26; close to it, the estimate (5) and a cap on what is left. So at least
-  // seven fit together, and what stays unused is less than one request's reservation.
+  // A request reserves its prompt's bound (20) and its 20 output tokens: five fit together.
   const admitted = results.filter((r) => r.status === 200).length;
-  assert.ok(admitted >= 7 && admitted < 40, `admitted ${admitted}`);
-  assert.ok(used > 200 - 26, `used ${used}`);
+  assert.ok(admitted >= 5 && admitted < 40, `admitted ${admitted}`);
 });
 
 gatewayTest(

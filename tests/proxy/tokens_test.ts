@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { estimateTokens } from "../../core/tokens.ts";
+import { estimateOf } from "../support/prompts.ts";
 import { gatewayTest } from "../support/gateway.ts";
 
 const messages = [{ role: "user", content: "Say hi" }];
@@ -65,7 +65,7 @@ for (const route of ROUTES) {
 }
 
 gatewayTest(
-  "legacy /api/embeddings has no counts: its prompt is estimated with tiktoken",
+  "legacy /api/embeddings has no counts: its prompt is estimated from everything sent",
   async (t) => {
     const { key, id } = await t.createKey();
     const res = await t.post("/api/embeddings", key, {
@@ -75,7 +75,7 @@ gatewayTest(
     assert.equal(res.status, 200);
     await res.body?.cancel();
     const usage = await t.usage(id);
-    assert.equal(usage.today.prompt_tokens, estimateTokens("The quick brown fox"));
+    assert.equal(usage.today.prompt_tokens, estimateOf({ prompt: "The quick brown fox" }));
     assert.equal(usage.today.completion_tokens, 0);
   },
 );
@@ -88,7 +88,7 @@ gatewayTest(
     const res = await t.post("/api/generate", key, { model: "llama3", prompt: "Tell me a story" });
     await res.text();
     const usage = await t.usage(id);
-    assert.equal(usage.today.prompt_tokens, estimateTokens("Tell me a story"));
+    assert.equal(usage.today.prompt_tokens, estimateOf({ prompt: "Tell me a story" }));
     assert.equal(usage.today.completion_tokens, 3);
   },
 );

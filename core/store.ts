@@ -1,0 +1,131 @@
+/**
+ * The storage port: what the gateway needs from a database. One adapter per SQL dialect
+ * implements it (db/); both are held to the same contract tests.
+ * @module
+ */
+import type { Ask, Decision } from "./admission.ts";
+import type { ApiKey, ApiKeyPatch, KeyUsage, NewApiKey } from "./model.ts";
+import type { Charge } from "./settlement.ts";
+
+/** The windows a request is admitted in (see core/windows.ts). */
+export interface WindowKeys {
+  /** UTC minute, `YYYY-MM-DDTHH:MM`. */
+  minute: string;
+  /** Local day, `YYYY-MM-DD`. */
+  day: string;
+  monthStart: string;
+  monthEnd: string;
+}
+
+/** The logged facts of a request at admission. */
+export interface RequestStart {
+  keyId: number;
+  windows: WindowKeys;
+  route: string;
+  model: string;
+  startedAt: string;
+  /** The gateway process admitting it (its in-flight requests are released if it dies). */
+  instanceId: string;
+}
+
+/** What an admission came to. */
+export type Admission =
+  /** Admitted: the request unit, the reservation and a pending ledger row are recorded. */
+  | { kind: "admitted"; requestId: number; decision: Decision & { ok: true } }
+  /** A limit refused it; nothing was recorded. */
+  | { kind: "refused"; decision: Decision & { ok: false } }
+  /** The key, read inside the transaction, can no longer be used; nothing was recorded. */
+  | { kind: "unusable"; key: ApiKey }
+  /** The key no longer exists. */
+  | { kind: "missing" };
+
+/**
+ * How an admitted request ended. Its key, windows and reservation are read from its ledger row,
+ * so a settlement cannot touch counters its admission did not.
+ */
+export interface Settlement {
+  requestId: number;
+  charge: Charge;
+  durationMs: number;
+}
+
+/** A counter that differs from what the request ledger says it should be. */
+export interface AuditDifference {
+  key_id: number;
+  day: string;
+  field: "requests" | "prompt_tokens" | "completion_tokens" | "reserved_tokens";
+  counter: number;
+  ledger: number;
+}
+
+/** What `releaseStale` releases. */
+export interface StaleCutoffs {
+  /** Pending requests started before this (ISO) are released whatever their gateway. */
+  startedBefore: string;
+  /** Pending requests of gateways whose last heartbeat is before this (ISO) are released. */
+  silentSince: string;
+  /** Per-minute counters of minutes before this (ISO) are deleted: no admission reads them. */
+  minutesBefore: string;
+}
+
+/** Storage for keys, usage, the request ledger and settings. */
+export interface Store {
+  readonly dialect: "sqlite" | "postgres";
+  /** Applies pending numbered migrations. */
+  migrate(): Promise<void>;
+  /**
+   * Versions of the code's migrations the database has not applied (empty: schema current).
+   * A query, so it also proves the database answers; readiness checks use it.
+   */
+  pendingMigrations(): Promise<number[]>;
+  /** Closes connections; pending writes are flushed first. */
+  close(): Promise<void>;
+
+  /** Writes settings that are not stored yet (name → stored text); stored ones win. */
+  seedSettings(defaults: Record<string, string>): Promise<void>;
+  /** Every stored setting, name → stored text. */
+  getSettings(): Promise<Record<string, string>>;
+  /** Stores the given settings and returns all of them. */
+  updateSettings(patch: Record<string, string>): Promise<Record<string, string>>;
+
+  createKey(key: NewApiKey): Promise<ApiKey>;
+  listKeys(): Promise<ApiKey[]>;
+  getKey(id: number): Promise<ApiKey | null>;
+  findKeyByHash(hash: string): Promise<ApiKey | null>;
+  /** Updates a key; null when it does not exist. */
+  updateKey(id: number, patch: ApiKeyPatch): Promise<ApiKey | null>;
+  /** Deletes a key with its usage; false when it did not exist. */
+  deleteKey(id: number): Promise<boolean>;
+
+  /** Usage of the keys in a day and month (keys without usage are absent). */
+  usageByKey(windows: WindowKeys): Promise<Map<number, KeyUsage>>;
+  /** Requests of each key in flight now, and per-minute usage in `minute` (absent: none). */
+  liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>>;
+
+  /**
+   * Atomically reads the key and its usage in the request's windows, decides with
+   * core/admission.ts `decide` (after core/api_keys.ts `keyUsable` at `nowMs`), and when it
+   * admits records the request unit, the reservation and a pending ledger row.
+   */
+  admit(start: RequestStart, ask: Ask, nowMs: number): Promise<Admission>;
+  /** Applies core/settlement.ts `counterChanges` for the request's ledger row. */
+  settle(s: Settlement): Promise<void>;
+
+  /** Records that a gateway process is alive (its pending requests are not released). */
+  heartbeat(instanceId: string, at: string): Promise<void>;
+  /**
+   * Releases the reservations and in-flight slots of pending requests whose gateway went
+   * silent or that are older than the cutoff: the request unit stays charged, the row is
+   * marked abandoned. Returns how many were released.
+   */
+  releaseStale(cutoffs: StaleCutoffs): Promise<number>;
+  /** Recomputes every day counter from the request ledger and returns the differences. */
+  audit(): Promise<AuditDifference[]>;
+}
+
+/** A key's usage that is not in the day counters: in flight now, and this minute. */
+export interface LiveUsage {
+  inFlight: number;
+  minuteRequests: number;
+  minuteTokens: number;
+}

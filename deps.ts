@@ -1,0 +1,27 @@
+/**
+ * What both listeners are built from. The composition root (main.ts) builds it; tests pass
+ * their own clock and store.
+ * @module
+ */
+import type { Config } from "./core/config.ts";
+import type { Clock } from "./core/clock.ts";
+import type { Logger } from "./core/log.ts";
+import type { SettingsCache } from "./core/settings.ts";
+import type { Store } from "./core/store.ts";
+import type { InFlight } from "./core/inflight.ts";
+import type { GatewayMetrics } from "./ops/gateway_metrics.ts";
+
+/** Everything a listener needs at run time. */
+export interface Deps {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  settings: SettingsCache;
+  log: Logger;
+  /** Upstream requests running now, for shutdown. */
+  inflight: InFlight;
+  /** This gateway process, as its pending ledger rows name it (see Store.heartbeat). */
+  instanceId: string;
+  /** The process's metrics; created on first use when the builder of Deps left it out. */
+  metrics?: GatewayMetrics;
+}

@@ -1,0 +1,92 @@
+/**
+ * Admitting an inference request: asks the store (which decides with core/admission.ts inside
+ * its locked transaction) and turns every refusal into the client's error. The prompt is
+ * reserved at its upper bound, computed before the lock; only when that bound alone does not
+ * fit is the tokenizer's count (exact for short prompts) computed, still outside the lock, and
+ * admission asked once more with it.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Ask, Decision } from "../core/admission.ts";
+import { kindOf } from "../core/limits.ts";
+import type { ApiKey } from "../core/model.ts";
+import type { Admission } from "../core/store.ts";
+import { type RequestWindows, requestWindows } from "../core/windows.ts";
+import { databaseUnavailable, refuseUnusableKey } from "./auth.ts";
+import { ProxyError } from "./errors.ts";
+import type { InferenceRequest } from "./inference_request.ts";
+import { quotaExceeded } from "./quota_errors.ts";
+import { setRateLimitHeaders } from "./ratelimit_headers.ts";
+import type { RequestRecord } from "../ops/request_record.ts";
+
+/** An admitted request: its ledger id, the decision and the x-ratelimit-* headers to send. */
+export interface Admitted {
+  requestId: number;
+  decision: Decision & { ok: true };
+  quotaHeaders: Headers;
+}
+
+/** Admits `request` for `key`, or throws the ProxyError the client gets (401, 429, 503). */
+export async function admitRequest(
+  deps: Deps,
+  key: ApiKey,
+  request: InferenceRequest,
+  record: RequestRecord,
+): Promise<Admitted> {
+  const now = deps.clock.now();
+  const windows = requestWindows(now, deps.config.timeZone);
+  const ask: Ask = {
+    promptTokens: request.promptBound,
+    generates: request.route.generates,
+    clientMaxTokens: request.clientMaxTokens,
+    maxReservedTokens: deps.config.maxReservedTokens,
+  };
+  const start = {
+    keyId: key.id,
+    windows,
+    route: request.route.path,
+    model: request.model,
+    startedAt: new Date(now.epochMilliseconds).toISOString(),
+    instanceId: deps.instanceId,
+  };
+  const admit = (a: Ask) =>
+    deps.store.admit(start, a, now.epochMilliseconds).catch((err): never => {
+      throw databaseUnavailable(deps, err);
+    });
+  let admission = await admit(ask);
+  if (
+    admission.kind === "refused" && admission.decision.reason === "does_not_fit" &&
+    admission.decision.limit.metric === "tokens"
+  ) {
+    const estimate = request.promptEstimate();
+    if (estimate < ask.promptTokens) admission = await admit({ ...ask, promptTokens: estimate });
+  }
+  return admittedOrThrow(admission, windows, now, deps, record);
+}
+
+function admittedOrThrow(
+  admission: Admission,
+  windows: RequestWindows,
+  now: Temporal.Instant,
+  deps: Deps,
+  record: RequestRecord,
+): Admitted {
+  switch (admission.kind) {
+    case "missing":
+      throw new ProxyError(401, "Invalid API key", "invalid_api_key");
+    case "unusable":
+      refuseUnusableKey(admission.key, now);
+      throw new ProxyError(401, "API key cannot be used", "api_key_unusable");
+    case "refused": {
+      const headers = new Headers();
+      setRateLimitHeaders(headers, admission.decision.quota, windows, now);
+      record.quotaLimit = kindOf(admission.decision.limit).slug;
+      throw quotaExceeded(admission.decision, windows, now, deps.config.timeZone, headers);
+    }
+    case "admitted": {
+      const quotaHeaders = new Headers();
+      setRateLimitHeaders(quotaHeaders, admission.decision.quota, windows, now);
+      return { requestId: admission.requestId, decision: admission.decision, quotaHeaders };
+    }
+  }
+}

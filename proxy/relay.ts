@@ -1,0 +1,140 @@
+/**
+ * Relaying Ollama's answer to the client: a buffered relay for answers read whole (errors and
+ * `stream:false`), a streamed relay that meters every chunk as it passes. Both settle the
+ * request's ticket with what they saw (core/settlement.ts says what it costs).
+ * @module
+ */
+import { GatewayStopping } from "../core/inflight.ts";
+import { ProxyError } from "./errors.ts";
+import type { InferenceRequest } from "./inference_request.ts";
+import { meteredStream } from "./metered_stream.ts";
+import {
+  NamedEventMeter,
+  NdjsonMeter,
+  SseMeter,
+  SseStrippingMeter,
+  type StreamMeter,
+} from "./stream_meter.ts";
+import type { SettlementTicket } from "./ticket.ts";
+import { clientHeaders, nonJsonError } from "./upstream.ts";
+import { completionTextOf, usageOfBody } from "./usage.ts";
+
+/** Whether an upstream response is a stream to meter as it passes. */
+export function isStreamed(upstream: Response): boolean {
+  const type = upstream.headers.get("content-type") ?? "";
+  return upstream.ok && (type.includes("ndjson") || type.includes("event-stream"));
+}
+
+/** The headers for the client: Ollama's, minus hop-by-hop ones, plus the quota headers. */
+function responseHeaders(upstream: Response, quotaHeaders: Headers): Headers {
+  const headers = clientHeaders(upstream.headers);
+  for (const [name, value] of quotaHeaders) headers.set(name, value);
+  return headers;
+}
+
+/** Reads a whole answer, settles the ticket, and answers the client with it. */
+export async function bufferedRelay(
+  upstream: Response,
+  request: InferenceRequest,
+  ticket: SettlementTicket,
+  quotaHeaders: Headers,
+): Promise<Response> {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(await upstream.arrayBuffer());
+  } catch {
+    const clientLeft = ticket.upstream.signal.aborted &&
+      !(ticket.upstream.signal.reason instanceof GatewayStopping);
+    // Ollama was answering: it worked on the prompt, so the unit stays and the prompt counts.
+    await ticket.settle({
+      kind: "no_answer",
+      status: clientLeft ? 499 : 502,
+      promptEvaluated: true,
+    });
+    if (clientLeft) return new Response(null, { status: 499 });
+    throw new ProxyError(
+      502,
+      "Ollama's answer broke off before it was complete",
+      "upstream_incomplete",
+      Object.fromEntries(quotaHeaders),
+    );
+  }
+  if (!upstream.ok) {
+    // 4xx (a bad request, an unknown model) and 503 (busy) come before any work; other 5xx
+    // (a model that failed to load) kept the box busy: the request unit stays taken.
+    const refused = upstream.status < 500 || upstream.status === 503;
+    await ticket.settle(
+      refused
+        ? { kind: "refused_upstream", status: upstream.status }
+        : { kind: "no_answer", status: upstream.status, promptEvaluated: false },
+    );
+    const wrapped = nonJsonError(upstream.status, request.route.path, bytes);
+    if (wrapped !== null) {
+      throw new ProxyError(
+        upstream.status,
+        wrapped,
+        "upstream_error",
+        Object.fromEntries(quotaHeaders),
+      );
+    }
+    return new Response(bytes, {
+      status: upstream.status,
+      headers: responseHeaders(upstream, quotaHeaders),
+    });
+  }
+  let json: unknown = null;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch { /* no usage to read: estimated below */ }
+  const reported = usageOfBody(json);
+  if (!request.route.generates) reported.completionTokens ??= 0;
+  await ticket.settle({
+    kind: "answered",
+    status: upstream.status,
+    reported,
+    producedOutput: request.route.generates,
+  }, () => request.completionEstimate(completionTextOf(json)));
+  return new Response(bytes, {
+    status: upstream.status,
+    headers: responseHeaders(upstream, quotaHeaders),
+  });
+}
+
+/** The meter for a streamed answer of this route. */
+function meterFor(request: InferenceRequest, upstream: Response, strip: boolean): StreamMeter {
+  if (request.route.format === "events") return new NamedEventMeter();
+  const type = upstream.headers.get("content-type") ?? "";
+  if (type.includes("event-stream")) return strip ? new SseStrippingMeter() : new SseMeter();
+  return new NdjsonMeter();
+}
+
+/** Forwards a streamed answer chunk by chunk through its meter; settles when it ends. */
+export function streamedRelay(
+  upstream: Response,
+  request: InferenceRequest,
+  ticket: SettlementTicket,
+  quotaHeaders: Headers,
+  strip: boolean,
+): Response {
+  const meter = meterFor(request, upstream, strip);
+  const signal = ticket.upstream.signal;
+  const finish = (status: number) =>
+    ticket.settle({
+      kind: "answered",
+      status,
+      reported: meter.usage,
+      producedOutput: meter.chunks > 0 || meter.usage !== null,
+    }, () => meter.chunks);
+  return new Response(
+    meteredStream(upstream.body!, meter, request.route.format === "ndjson", signal, {
+      // A stream Ollama ended with its own error is an error, whatever its HTTP status.
+      ended: () => finish(meter.failed ? 502 : 200),
+      upstreamFailed: () => finish(signal.reason instanceof GatewayStopping ? 503 : 502),
+      clientLeft: () => {
+        ticket.upstream.abort();
+        return finish(499);
+      },
+    }),
+    { status: upstream.status, headers: responseHeaders(upstream, quotaHeaders) },
+  );
+}
