@@ -6,8 +6,63 @@
  *
  * Generated text is deterministic: chunk `i` (from 0) is {@link mockChunkText}(i), and a whole
  * answer of `n` chunks is {@link mockAnswer}(n).
+ *
+ * Bodies are read the way Ollama's Go server reads them (mock_ollama/go_json.ts: case-insensitive
+ * keys, the last duplicate wins, objects merge into maps and set pointers; mock_ollama/requests.ts:
+ * Ollama's request structs and the compatibility layers' conversions). Everything the mock acts
+ * on comes from that decoding, and {@link RecordedRequest.decoded} shows it. The prompt count is
+ * fixed by default; `promptTokens: "rendered"` counts what Ollama renders (rule in
+ * mock_ollama/prompt.ts).
  * @module
  */
+import {
+  decodeGo,
+  goErrorMessage,
+  goRaw,
+  goString,
+  type GoType,
+  type JVal,
+  type Scan,
+  scanJSON,
+} from "./mock_ollama/go_json.ts";
+import {
+  anthropicEstimate,
+  ChatCompletionRequest,
+  ChatRequest,
+  CompletionRequest,
+  CopyRequest,
+  CreateRequest,
+  DeleteRequest,
+  EmbeddingRequest,
+  EmbedRequest,
+  fromChatRequest,
+  fromCompleteRequest,
+  fromMessagesRequest,
+  fromResponsesRequest,
+  GenerateRequest,
+  MessagesRequest,
+  type NativeChat,
+  type NativeGenerate,
+  OpenAIEmbedRequest,
+  optionsFromMap,
+  PullPushRequest,
+  ResponsesRequest,
+  setRawSource,
+  ShowRequest,
+} from "./mock_ollama/requests.ts";
+import {
+  chatTokens,
+  generateTokens,
+  MOCK_DEFAULT_NUM_CTX,
+  textTokens,
+} from "./mock_ollama/prompt.ts";
+
+export {
+  MOCK_DEFAULT_NUM_CTX,
+  MOCK_IMAGE_TOKENS,
+  MOCK_MESSAGE_TOKENS,
+  textTokens,
+} from "./mock_ollama/prompt.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -21,14 +76,40 @@ export interface RecordedRequest {
   /** Query string with its leading `?`, or `""`. */
   search: string;
   headers: Headers;
-  /** Parsed JSON body, or null when the body is empty or not JSON. */
+  /** Parsed JSON body (JSON.parse: exact keys, duplicates collapsed), or null when not JSON. */
   body: unknown;
   /** The body as text. */
   rawBody: string;
+  /** What Ollama made of the body (inference routes that decoded it), else null. */
+  decoded: DecodedRequest | null;
   /** True if the client (our gateway) aborted/cancelled while the mock was still producing. */
   aborted: boolean;
   /** HTTP status the mock answered with (0 while the answer is still pending). */
   status: number;
+}
+
+/** What an inference route decoded and then ran with, as Ollama would have. */
+export interface DecodedRequest {
+  /**
+   * The route's request struct as Go's encoding/json filled it: keys are the json tags whatever
+   * spelling the client used, fields never set are absent, `keep_alive` is in seconds (-1 =
+   * forever), images are bytes, json.RawMessage fields are the raw tree.
+   */
+  request: Record<string, unknown>;
+  /** The model name the handler used. */
+  model: string;
+  /** Whether the answer streams. */
+  stream: boolean;
+  /** The options the runner got after Options.FromMap (exact keys, Go's conversions). */
+  options: Record<string, unknown>;
+  /** The generation cap the runner applied (num_predict bounded to 10 × num_ctx). */
+  numPredict: number;
+  /** The runner's context length (options.num_ctx, default 4096, at most the model's). */
+  numCtx: number;
+  /** keep_alive in seconds (-1 = forever); undefined leaves Ollama's default (5 minutes). */
+  keepAlive: number | undefined;
+  /** The rendered prompt's token count (see mock_ollama/prompt.ts), clipped to numCtx. */
+  promptTokens: number;
 }
 
 /** How the mock behaves; every field is optional and merged over the defaults. */
@@ -39,8 +120,11 @@ export interface MockBehaviour {
   chunkDelayMs?: number;
   /** Delay before headers are sent on inference routes (default 0). */
   firstByteDelayMs?: number;
-  /** prompt_eval_count / usage.prompt_tokens (default 7). */
-  promptTokens?: number;
+  /**
+   * prompt_eval_count / usage.prompt_tokens: a fixed number (default 7), or "rendered" to count
+   * everything Ollama renders into the prompt, clipped to num_ctx (rule in mock_ollama/prompt.ts).
+   */
+  promptTokens?: number | "rendered";
   /** Leave prompt_eval_count out (cached prompt); usage.prompt_tokens / input_tokens become 0. */
   omitPromptCount?: boolean;
   /** Leave eval_count out of the native final chunk; usage.completion_tokens becomes 0. */
@@ -156,7 +240,7 @@ interface Resolved {
   chunks: number;
   chunkDelayMs: number;
   firstByteDelayMs: number;
-  promptTokens: number;
+  promptTokens: number | "rendered";
   omitPromptCount: boolean;
   omitEvalCount: boolean;
   failWith?: { status: number; error: string; phase?: "runner" | "load" };
@@ -256,8 +340,9 @@ class MockState {
     return undefined;
   }
 
-  markLoaded(display: string, keepAlive: unknown) {
-    const secs = keepAliveSeconds(keepAlive);
+  /** keepAlive in seconds (-1 = forever; undefined = Ollama's default of 5 minutes). */
+  markLoaded(display: string, keepAlive: number | undefined) {
+    const secs = keepAlive ?? 300;
     if (secs === 0) this.loaded.delete(display);
     else if (secs < 0) this.loaded.set(display, Date.now() + 100 * 365 * 86400_000);
     else this.loaded.set(display, Date.now() + secs * 1000);
@@ -272,6 +357,7 @@ class MockState {
       headers: new Headers(req.headers),
       body: null,
       rawBody: "",
+      decoded: null,
       aborted: false,
       status: 0,
     };
@@ -301,8 +387,8 @@ class MockState {
     const match = matchRoute(path, req.method);
     ctx.raw = await readBody(req);
     ctx.rec.rawBody = ctx.raw;
-    const scanned = scanJSON(ctx.raw);
-    if (scanned.kind === "ok") ctx.rec.body = scanned.value;
+    ctx.scanned = scanJSON(ctx.raw);
+    if (ctx.scanned.kind === "ok") ctx.rec.body = JSON.parse(ctx.scanned.text);
 
     // gin's trailing-slash redirect happens before any middleware.
     if (match.kind === "none" && path.length > 1 && path.endsWith("/")) {
@@ -344,6 +430,7 @@ class MockState {
 /** Per-request context: body, abort tracking, streaming. */
 class Ctx {
   raw = "";
+  scanned: Scan = { kind: "eof" };
   params: Record<string, string> = {};
   streaming = false;
   finished = false;
@@ -540,21 +627,9 @@ class F32 {
   constructor(readonly value: number) {}
 }
 
-/** A json.RawMessage echoed from the request: key order kept even inside sorted maps. */
+/** A json.RawMessage echoed from the request: written as sent (compacted), even inside maps. */
 class AsIs {
-  constructor(readonly value: unknown) {}
-}
-
-const GO_ESCAPES: Record<string, string> = {
-  "<": "\\u003c",
-  ">": "\\u003e",
-  "&": "\\u0026",
-  "\u2028": "\\u2028",
-  "\u2029": "\\u2029",
-};
-
-function goString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => GO_ESCAPES[c]);
+  constructor(readonly value: JVal) {}
 }
 
 function f32String(x: number): string {
@@ -571,7 +646,7 @@ function f32String(x: number): string {
 function goJson(v: unknown, sortKeys = false): string {
   if (v === null || v === undefined) return "null";
   if (v instanceof F32) return f32String(v.value);
-  if (v instanceof AsIs) return goJson(v.value, false);
+  if (v instanceof AsIs) return goRaw(v.value);
   if (v instanceof GoMap) return goObject(v.value, true);
   switch (typeof v) {
     case "string":
@@ -606,253 +681,36 @@ async function readBody(req: Request): Promise<string> {
   }
 }
 
-type Scan = { kind: "ok"; value: unknown } | { kind: "eof" } | { kind: "error"; message: string };
-
-class GoSyntaxError extends Error {}
-
-function quoteChar(c: string): string {
-  if (c === "'") return "'\\''";
-  if (c === '"') return "'\"'";
-  const q = JSON.stringify(c);
-  return "'" + q.slice(1, -1) + "'";
-}
-
-/**
- * Reads the first JSON value like json.Decoder.Decode: whitespace only ⇒ EOF, truncated ⇒
- * "unexpected EOF", bad byte ⇒ Go's scanner message; anything after the first value is ignored.
- */
-function scanJSON(s: string): Scan {
-  let i = 0;
-  const ws = () => {
-    while (i < s.length && " \t\r\n".includes(s[i])) i++;
-  };
-  const eof = () => new GoSyntaxError("unexpected EOF");
-  const bad = (what: string) => new GoSyntaxError(`invalid character ${quoteChar(s[i])} ${what}`);
-  const str = () => {
-    i++; // opening quote
-    for (;;) {
-      if (i >= s.length) throw eof();
-      const c = s[i];
-      if (c === '"') {
-        i++;
-        return;
-      }
-      if (c < " ") throw bad("in string literal");
-      if (c === "\\") {
-        i++;
-        if (i >= s.length) throw eof();
-        if (s[i] === "u") {
-          for (let k = 0; k < 4; k++) {
-            i++;
-            if (i >= s.length) throw eof();
-            if (!/[0-9a-fA-F]/.test(s[i])) throw bad("in \\u hexadecimal character escape");
-          }
-        } else if (!'"\\/bfnrt'.includes(s[i])) throw bad("in string escape code");
-      }
-      i++;
-    }
-  };
-  const num = () => {
-    if (s[i] === "-") {
-      i++;
-      if (i >= s.length) throw eof();
-      if (!/[0-9]/.test(s[i])) throw bad("in numeric literal");
-    }
-    if (s[i] === "0") i++;
-    else while (i < s.length && /[0-9]/.test(s[i])) i++;
-    if (s[i] === ".") {
-      i++;
-      if (i >= s.length) throw eof();
-      if (!/[0-9]/.test(s[i])) throw bad("after decimal point in numeric literal");
-      while (i < s.length && /[0-9]/.test(s[i])) i++;
-    }
-    if (s[i] === "e" || s[i] === "E") {
-      i++;
-      if (s[i] === "+" || s[i] === "-") i++;
-      if (i >= s.length) throw eof();
-      if (!/[0-9]/.test(s[i])) throw bad("in exponent of numeric literal");
-      while (i < s.length && /[0-9]/.test(s[i])) i++;
-    }
-  };
-  const lit = (word: string) => {
-    for (let k = 0; k < word.length; k++, i++) {
-      if (i >= s.length) throw eof();
-      if (s[i] !== word[k]) throw bad(`in literal ${word} (expecting ${quoteChar(word[k])})`);
-    }
-  };
-  const value = (): void => {
-    ws();
-    if (i >= s.length) throw eof();
-    const c = s[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (i >= s.length) throw eof();
-      if (s[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (i >= s.length) throw eof();
-        if (s[i] !== '"') throw bad("looking for beginning of object key string");
-        str();
-        ws();
-        if (i >= s.length) throw eof();
-        if (s[i] !== ":") throw bad("after object key");
-        i++;
-        value();
-        ws();
-        if (i >= s.length) throw eof();
-        if (s[i] === ",") {
-          i++;
-          continue;
-        }
-        if (s[i] === "}") {
-          i++;
-          return;
-        }
-        throw bad("after object key:value pair");
-      }
-    }
-    if (c === "[") {
-      i++;
-      ws();
-      if (i >= s.length) throw eof();
-      if (s[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (i >= s.length) throw eof();
-        if (s[i] === ",") {
-          i++;
-          continue;
-        }
-        if (s[i] === "]") {
-          i++;
-          return;
-        }
-        throw bad("after array element");
-      }
-    }
-    if (c === '"') return str();
-    if (c === "-" || (c >= "0" && c <= "9")) return num();
-    if (c === "t") return lit("true");
-    if (c === "f") return lit("false");
-    if (c === "n") return lit("null");
-    throw bad("looking for beginning of value");
-  };
-  ws();
-  if (i >= s.length) return { kind: "eof" };
-  const start = i;
-  try {
-    value();
-  } catch (err) {
-    if (err instanceof GoSyntaxError) return { kind: "error", message: err.message };
-    throw err;
-  }
-  return { kind: "ok", value: JSON.parse(s.slice(start, i)) };
-}
-
 type Json = Record<string, unknown>;
 
 function isObj(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Field lookup like Go's decoder: case-insensitive, the last matching key wins. */
+/** A field of a decoded Go struct or a Go map (keys are exact: structs hold json tag names). */
 function get(o: unknown, name: string): unknown {
-  if (!isObj(o)) return undefined;
-  const lower = name.toLowerCase();
-  let found: unknown = undefined;
-  for (const k of Object.keys(o)) if (k.toLowerCase() === lower) found = o[k];
-  return found;
+  return isObj(o) && Object.hasOwn(o, name) ? o[name] : undefined;
 }
 
 function str(v: unknown): string {
   return typeof v === "string" ? v : "";
 }
 
-function jsonKind(v: unknown): string {
-  if (Array.isArray(v)) return "array";
-  if (typeof v === "boolean") return "bool";
-  if (typeof v === "number") return "number";
-  if (typeof v === "string") return "string";
-  return "object";
+function list<X = Json>(v: unknown): X[] {
+  return Array.isArray(v) ? (v as X[]) : [];
 }
-
-/** A field whose JSON type the mock checks: [json name, Go type, element Go type for slices]. */
-type FieldSpec = [string, "string" | "bool" | "int" | "float64" | "object" | "array", string?];
 
 type Parsed = { ok: true; value: Json } | { ok: false; eof: boolean; message: string };
 
-/** Decodes a request body into a Go struct named `goType` (e.g. "api.ChatRequest"). */
-function parseRequest(raw: string, goType: string, fields: FieldSpec[]): Parsed {
-  const scanned = scanJSON(raw);
+/** c.ShouldBindJSON into the Go struct `type`: Go's errors, Go's field matching. */
+function parseRequest(ctx: Ctx, type: GoType): Parsed {
+  const scanned = ctx.scanned;
   if (scanned.kind === "eof") return { ok: false, eof: true, message: "EOF" };
   if (scanned.kind === "error") return { ok: false, eof: false, message: scanned.message };
-  const v = scanned.value;
-  if (v === null) return { ok: true, value: {} };
-  if (!isObj(v)) {
-    return {
-      ok: false,
-      eof: false,
-      message: `json: cannot unmarshal ${jsonKind(v)} into Go value of type ${goType}`,
-    };
-  }
-  const short = goType.slice(goType.indexOf(".") + 1);
-  for (const [name, type, elem] of fields) {
-    const fv = get(v, name);
-    if (fv === undefined || fv === null) continue;
-    const where = `Go struct field ${short}.${name}`;
-    const mismatch = (t: string) => ({
-      ok: false as const,
-      eof: false,
-      message: `json: cannot unmarshal ${jsonKind(fv)} into ${where} of type ${t}`,
-    });
-    switch (type) {
-      case "string":
-        if (typeof fv !== "string") return mismatch("string");
-        break;
-      case "bool":
-        if (typeof fv !== "boolean") return mismatch("bool");
-        break;
-      case "float64":
-        if (typeof fv !== "number") return mismatch("float64");
-        break;
-      case "int":
-        if (typeof fv !== "number") return mismatch("int");
-        if (!Number.isInteger(fv)) {
-          return {
-            ok: false,
-            eof: false,
-            message: `json: cannot unmarshal number ${fv} into ${where} of type int`,
-          };
-        }
-        break;
-      case "object":
-        if (!isObj(fv)) return mismatch(elem ?? "map[string]interface {}");
-        break;
-      case "array":
-        if (!Array.isArray(fv)) return mismatch(`[]${elem}`);
-        if (elem && !elem.startsWith("[]") && elem !== "string" && elem !== "int") {
-          for (const e of fv) {
-            if (e !== null && !isObj(e)) {
-              return {
-                ok: false,
-                eof: false,
-                message: `json: cannot unmarshal ${jsonKind(e)} into ${where} of type ${elem}`,
-              };
-            }
-          }
-        }
-        break;
-    }
-  }
-  return { ok: true, value: v };
+  setRawSource(ctx.raw);
+  const r = decodeGo(type, scanned.value);
+  if (!r.ok) return { ok: false, eof: false, message: goErrorMessage(r.error) };
+  return { ok: true, value: (r.value as Json | undefined) ?? {} };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1256,26 +1114,6 @@ function infoFor(b: Resolved, display: string): ModelInfo {
   return modelInfo(display, Math.max(0, i));
 }
 
-function keepAliveSeconds(v: unknown): number {
-  if (typeof v === "number") return v;
-  if (typeof v === "string") {
-    const m = /^(-?\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)?$/.exec(v.trim());
-    if (m) {
-      const mult: Record<string, number> = {
-        ns: 1e-9,
-        us: 1e-6,
-        "µs": 1e-6,
-        ms: 1e-3,
-        s: 1,
-        m: 60,
-        h: 3600,
-      };
-      return Number(m[1]) * (m[2] ? mult[m[2]] : 1);
-    }
-  }
-  return 300;
-}
-
 function ownedBy(name: string): string {
   return parseName(name)?.namespace ?? "library";
 }
@@ -1322,15 +1160,6 @@ function apiPs(ctx: Ctx): Response {
   return ginJSON(200, { models: rows });
 }
 
-const SHOW_FIELDS: FieldSpec[] = [
-  ["model", "string"],
-  ["name", "string"],
-  ["system", "string"],
-  ["template", "string"],
-  ["verbose", "bool"],
-  ["options", "object"],
-];
-
 function showObject(m: ModelInfo): Json {
   const arch = m.embedding ? "bert" : "llama";
   return {
@@ -1353,7 +1182,7 @@ function showObject(m: ModelInfo): Json {
 }
 
 function apiShow(ctx: Ctx): Response {
-  const p = parseRequest(ctx.raw, "api.ShowRequest", SHOW_FIELDS);
+  const p = parseRequest(ctx, ShowRequest);
   if (!p.ok) return nativeError(400, p.eof ? "missing request body" : p.message);
   let model = str(get(p.value, "model"));
   if (model === "") model = str(get(p.value, "name"));
@@ -1397,11 +1226,12 @@ function v1Model(ctx: Ctx): Response {
 // ---------------------------------------------------------------------------------------------
 
 function apiProgress(ctx: Ctx, kind: "pull" | "push" | "create"): Response {
-  const p = parseRequest(ctx.raw, `api.${kind[0].toUpperCase()}${kind.slice(1)}Request`, [
-    ["model", "string"],
-    ["name", "string"],
-    ["stream", "bool"],
-  ]);
+  const p = parseRequest(
+    ctx,
+    kind === "create"
+      ? CreateRequest
+      : PullPushRequest(`api.${kind[0].toUpperCase()}${kind.slice(1)}Request`),
+  );
   if (!p.ok) return nativeError(400, p.eof ? "missing request body" : p.message);
   let model = str(get(p.value, "model"));
   if (model === "") model = str(get(p.value, "name"));
@@ -1447,10 +1277,7 @@ function apiProgress(ctx: Ctx, kind: "pull" | "push" | "create"): Response {
 }
 
 function apiCopy(ctx: Ctx): Response {
-  const p = parseRequest(ctx.raw, "api.CopyRequest", [
-    ["source", "string"],
-    ["destination", "string"],
-  ]);
+  const p = parseRequest(ctx, CopyRequest);
   if (!p.ok) return nativeError(400, p.eof ? "missing request body" : p.message);
   const source = str(get(p.value, "source"));
   if (!ctx.state.findModel(source)) return nativeError(404, `model ${goQuote(source)} not found`);
@@ -1458,7 +1285,7 @@ function apiCopy(ctx: Ctx): Response {
 }
 
 function apiDelete(ctx: Ctx): Response {
-  const p = parseRequest(ctx.raw, "api.DeleteRequest", [["model", "string"], ["name", "string"]]);
+  const p = parseRequest(ctx, DeleteRequest);
   if (!p.ok) return nativeError(400, p.eof ? "missing request body" : p.message);
   let model = str(get(p.value, "model"));
   if (model === "") model = str(get(p.value, "name"));
@@ -1511,7 +1338,12 @@ interface Metrics {
   firstToken: number;
 }
 
-function metricsFields(b: Resolved, n: number, m: Metrics): Json {
+/** The prompt_eval_count to report: the fixed behaviour, or the rendered count. */
+function reportedPrompt(b: Resolved, rendered: number): number {
+  return b.promptTokens === "rendered" ? rendered : b.promptTokens;
+}
+
+function metricsFields(b: Resolved, n: number, m: Metrics, prompt: number): Json {
   const now = performance.now();
   const load = 2_345_678;
   const promptEval = Math.max(1, Math.round((m.firstToken - m.start) * 1e6)) + 1_234_567;
@@ -1520,7 +1352,7 @@ function metricsFields(b: Resolved, n: number, m: Metrics): Json {
   return {
     total_duration: total,
     load_duration: load,
-    prompt_eval_count: b.omitPromptCount || b.promptTokens === 0 ? undefined : b.promptTokens,
+    prompt_eval_count: b.omitPromptCount || prompt === 0 ? undefined : prompt,
     prompt_eval_duration: promptEval,
     eval_count: b.omitEvalCount || n === 0 ? undefined : n,
     eval_duration: evalDur,
@@ -1542,8 +1374,9 @@ function nativeFinal(
   n: number,
   m: Metrics,
   raw: boolean,
+  prompt: number,
 ): Json {
-  const metrics = metricsFields(b, n, m);
+  const metrics = metricsFields(b, n, m, prompt);
   if (kind === "chat") {
     return {
       model,
@@ -1554,7 +1387,7 @@ function nativeFinal(
       ...metrics,
     };
   }
-  const ctxLen = raw ? 0 : b.promptTokens + n;
+  const ctxLen = raw ? 0 : prompt + n;
   return {
     model,
     created_at: createdAt(),
@@ -1903,7 +1736,7 @@ class ResponsesSurface extends CompatSurface {
     const out: Json = { type: str(get(f, "type")) };
     if (str(get(f, "name"))) out.name = get(f, "name");
     if (get(f, "schema") !== undefined && get(f, "schema") !== null) {
-      out.schema = new AsIs(get(f, "schema"));
+      out.schema = new AsIs(get(f, "schema") as JVal);
     }
     if (typeof get(f, "strict") === "boolean") out.strict = get(f, "strict");
     return out;
@@ -2071,7 +1904,7 @@ class ResponsesSurface extends CompatSurface {
             type: str(get(f, "type")),
             name: str(get(f, "name")) || undefined,
             schema: get(f, "schema") !== undefined && get(f, "schema") !== null
-              ? new AsIs(get(f, "schema"))
+              ? new AsIs(get(f, "schema") as JVal)
               : undefined,
             strict: typeof get(f, "strict") === "boolean" ? get(f, "strict") : undefined,
           }
@@ -2118,10 +1951,11 @@ class ResponsesSurface extends CompatSurface {
 interface Job {
   model: string; // as the request gave it (echoed)
   display: string; // installed name
-  cap: number; // num_predict / max_tokens; <= 0 means no cap
+  cap: number; // the runner's num_predict; <= 0 means no cap
   load: "load" | "unload" | null;
-  keepAlive: unknown;
+  keepAlive: number | undefined; // seconds, -1 = forever
   raw?: boolean;
+  prompt: number; // prompt_eval_count to report
 }
 
 async function runInference(ctx: Ctx, surface: Surface, job: Job): Promise<Response> {
@@ -2164,7 +1998,17 @@ async function runInference(ctx: Ctx, surface: Surface, job: Job): Promise<Respo
       return gone();
     }
     return surface.single(
-      nativeFinal(surface.kind, job.model, mockAnswer(n), reason, b, n, m, job.raw ?? false),
+      nativeFinal(
+        surface.kind,
+        job.model,
+        mockAnswer(n),
+        reason,
+        b,
+        n,
+        m,
+        job.raw ?? false,
+        job.prompt,
+      ),
     );
   }
 
@@ -2189,7 +2033,9 @@ async function runInference(ctx: Ctx, surface: Surface, job: Job): Promise<Respo
       return;
     }
     write(
-      surface.write(nativeFinal(surface.kind, job.model, "", reason, b, sent, m, job.raw ?? false)),
+      surface.write(
+        nativeFinal(surface.kind, job.model, "", reason, b, sent, m, job.raw ?? false, job.prompt),
+      ),
     );
   });
 }
@@ -2198,95 +2044,173 @@ function positiveInt(v: unknown): number {
   return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : 0;
 }
 
-function isZeroKeepAlive(v: unknown): boolean {
-  return v !== undefined && v !== null && keepAliveSeconds(v) === 0;
+/** What scheduleRunner and the runner make of a request's options. */
+interface RunnerOpts {
+  options: Json;
+  numCtx: number;
+  numPredict: number;
+}
+
+/**
+ * Options.FromMap, the runner's context (num_ctx, default 4096, at most the model's context
+ * length) and boundedNumPredict (num_predict < 0 or > 10 × num_ctx becomes 10 × num_ctx).
+ * A bad option is the error scheduleRunner returns (a 500 from handleScheduleError).
+ */
+function runnerOptions(ctx: Ctx, display: string, options: unknown): RunnerOpts | string {
+  const o = optionsFromMap(isObj(options) ? options : undefined);
+  if (typeof o === "string") return o;
+  const requested = typeof o.num_ctx === "number" && o.num_ctx > 0
+    ? o.num_ctx
+    : MOCK_DEFAULT_NUM_CTX;
+  const numCtx = Math.min(requested, infoFor(ctx.b, display).contextLength);
+  const limit = 10 * numCtx;
+  const np = typeof o.num_predict === "number" ? o.num_predict : -1;
+  return { options: o, numCtx, numPredict: np < 0 || np > limit ? limit : np };
+}
+
+/** Records what the handler decoded and runs with. */
+function record(
+  ctx: Ctx,
+  request: Json,
+  model: string,
+  stream: boolean,
+  ro: RunnerOpts,
+  keepAlive: number | undefined,
+  promptTokens: number,
+): void {
+  ctx.rec.decoded = {
+    request,
+    model,
+    stream,
+    options: ro.options,
+    numPredict: ro.numPredict,
+    numCtx: ro.numCtx,
+    keepAlive,
+    promptTokens,
+  };
+}
+
+function keepAliveOf(req: Json): number | undefined {
+  const k = req.keep_alive;
+  return typeof k === "number" ? k : undefined;
+}
+
+/**
+ * ChatHandler from the model lookup on, for a native or converted chat request: unload
+ * (no messages, keep_alive 0), options, load (no messages), then the generation.
+ */
+function runChat(
+  ctx: Ctx,
+  surface: Surface,
+  request: Json,
+  chat: NativeChat,
+  keepAlive: number | undefined,
+  check: { model: string; display: string },
+): Promise<Response> | Response {
+  const load = chat.messages.length > 0 ? null : keepAlive === 0 ? "unload" : "load";
+  let ro = runnerOptions(ctx, check.display, chat.options);
+  if (typeof ro === "string") {
+    if (load !== "unload") return surface.error(500, ro, "handler");
+    ro = { options: {}, numCtx: MOCK_DEFAULT_NUM_CTX, numPredict: 10 * MOCK_DEFAULT_NUM_CTX };
+  }
+  const rendered = load ? 0 : Math.min(chatTokens(chat.messages, chat.tools), ro.numCtx);
+  record(ctx, request, check.model, surface.stream, ro, keepAlive, rendered);
+  return runInference(ctx, surface, {
+    model: check.model,
+    display: check.display,
+    cap: ro.numPredict,
+    load,
+    keepAlive,
+    prompt: reportedPrompt(ctx.b, rendered),
+  });
+}
+
+/** GenerateHandler from the model lookup on. */
+function runGenerate(
+  ctx: Ctx,
+  surface: Surface,
+  request: Json,
+  gen: NativeGenerate,
+  keepAlive: number | undefined,
+  check: { model: string; display: string },
+): Promise<Response> | Response {
+  const load = gen.prompt === "" ? (keepAlive === 0 ? "unload" : "load") : null;
+  let ro = runnerOptions(ctx, check.display, gen.options);
+  if (typeof ro === "string") {
+    if (load !== "unload") return surface.error(500, ro, "handler");
+    ro = { options: {}, numCtx: MOCK_DEFAULT_NUM_CTX, numPredict: 10 * MOCK_DEFAULT_NUM_CTX };
+  }
+  const rendered = load ? 0 : Math.min(generateTokens(gen), ro.numCtx);
+  record(ctx, request, check.model, surface.stream, ro, keepAlive, rendered);
+  return runInference(ctx, surface, {
+    model: check.model,
+    display: check.display,
+    cap: ro.numPredict,
+    load,
+    keepAlive,
+    raw: gen.raw,
+    prompt: reportedPrompt(ctx.b, rendered),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Native inference routes
 // ---------------------------------------------------------------------------------------------
 
-const GENERATE_FIELDS: FieldSpec[] = [
-  ["model", "string"],
-  ["prompt", "string"],
-  ["suffix", "string"],
-  ["system", "string"],
-  ["template", "string"],
-  ["context", "array", "int"],
-  ["stream", "bool"],
-  ["raw", "bool"],
-  ["images", "array", "string"],
-  ["options", "object"],
-  ["truncate", "bool"],
-  ["shift", "bool"],
-  ["logprobs", "bool"],
-  ["top_logprobs", "int"],
-];
-
-const CHAT_FIELDS: FieldSpec[] = [
-  ["model", "string"],
-  ["messages", "array", "api.Message"],
-  ["stream", "bool"],
-  ["tools", "array", "api.Tool"],
-  ["options", "object"],
-  ["truncate", "bool"],
-  ["shift", "bool"],
-  ["logprobs", "bool"],
-  ["top_logprobs", "int"],
-];
+function topLogprobsError(req: Json): Response | null {
+  const n = typeof req.top_logprobs === "number" ? req.top_logprobs : 0;
+  return n < 0 || n > 20 ? nativeError(400, "top_logprobs must be between 0 and 20") : null;
+}
 
 function apiGenerate(ctx: Ctx): Promise<Response> | Response {
-  const p = parseRequest(ctx.raw, "api.GenerateRequest", GENERATE_FIELDS);
+  const p = parseRequest(ctx, GenerateRequest);
   if (!p.ok) return nativeError(400, p.eof ? "missing request body" : p.message);
   const req = p.value;
-  const model = str(get(req, "model"));
-  const stream = get(req, "stream") !== false;
+  const bad = topLogprobsError(req);
+  if (bad) return bad;
+  const model = str(req.model);
+  const stream = req.stream !== false;
   const surface = new NativeSurface("generate", stream);
   const display = ctx.state.findModel(model);
   if (!display) return nativeError(404, `model '${model}' not found`);
-  if (isEmbeddingModel(display)) {
+  const keepAlive = keepAliveOf(req);
+  const gen: NativeGenerate = {
+    model,
+    prompt: str(req.prompt),
+    suffix: str(req.suffix),
+    system: str(req.system),
+    template: str(req.template),
+    context: req.context as number[] | undefined,
+    images: list(req.images).length,
+    raw: req.raw === true,
+    options: isObj(req.options) ? req.options : {},
+  };
+  const unload = gen.prompt === "" && keepAlive === 0;
+  if (!unload && isEmbeddingModel(display)) {
     return nativeError(400, `${goQuote(model)} does not support generate`);
   }
-  const raw = get(req, "raw") === true;
-  if (raw && (str(get(req, "template")) || str(get(req, "system")) || get(req, "context"))) {
+  if (gen.raw && (gen.template || gen.system || list(gen.context).length > 0)) {
     return nativeError(400, "raw mode does not support template, system, or context");
   }
-  const keepAlive = get(req, "keep_alive");
-  const prompt = str(get(req, "prompt"));
-  return runInference(ctx, surface, {
-    model,
-    display,
-    cap: positiveInt(optionsGet(get(req, "options"), "num_predict")),
-    load: prompt === "" ? (isZeroKeepAlive(keepAlive) ? "unload" : "load") : null,
-    keepAlive,
-    raw,
-  });
+  return runGenerate(ctx, surface, req, gen, keepAlive, { model, display });
 }
 
 function apiChat(ctx: Ctx): Promise<Response> | Response {
-  const p = parseRequest(ctx.raw, "api.ChatRequest", CHAT_FIELDS);
+  const p = parseRequest(ctx, ChatRequest);
   if (!p.ok) return nativeError(400, p.eof ? "missing request body" : p.message);
   const req = p.value;
-  const stream = get(req, "stream") !== false;
-  const surface = new NativeSurface("chat", stream);
-  const check = chatModelCheck(ctx, str(get(req, "model")), surface);
+  const bad = topLogprobsError(req);
+  if (bad) return bad;
+  const surface = new NativeSurface("chat", req.stream !== false);
+  const check = chatModelCheck(ctx, str(req.model), surface);
   if (check instanceof Response) return check;
-  const keepAlive = get(req, "keep_alive");
-  const messages = get(req, "messages");
-  return runInference(ctx, surface, {
+  const chat: NativeChat = {
     model: check.model,
-    display: check.display,
-    cap: positiveInt(optionsGet(get(req, "options"), "num_predict")),
-    load: Array.isArray(messages) && messages.length > 0
-      ? null
-      : (isZeroKeepAlive(keepAlive) ? "unload" : "load"),
-    keepAlive,
-  });
-}
-
-/** options is a Go map: exact key match. */
-function optionsGet(options: unknown, key: string): unknown {
-  return isObj(options) ? options[key] : undefined;
+    messages: list(req.messages),
+    tools: list(req.tools),
+    options: isObj(req.options) ? req.options : {},
+  };
+  return runChat(ctx, surface, req, chat, keepAliveOf(req), check);
 }
 
 /** The checks ChatHandler makes before it schedules the model. */
@@ -2342,18 +2266,41 @@ function normalise(v: number[], dims?: number): number[] {
 
 type EmbedOutcome = { ok: true; vectors: number[][]; metrics: Json } | { ok: false; res: Response };
 
-/** Shared by the three embedding routes: delay, failWith, hang, then the vectors. */
+/** An embedding request after decoding: what runEmbed needs. */
+interface EmbedJob {
+  display: string;
+  model: string;
+  inputs: string[];
+  dims: number | undefined;
+  keepAlive: number | undefined;
+  options: unknown;
+  truncate: boolean;
+  request: Json;
+}
+
+/**
+ * Shared by the three embedding routes: options, delay, failWith, hang, then the vectors. The
+ * rendered count is per input min(text(input), num_ctx), summed; with truncate:false an input
+ * over num_ctx is Ollama's 400.
+ */
 async function runEmbed(
   ctx: Ctx,
-  display: string,
-  model: string,
-  inputs: string[],
-  dims: number | undefined,
-  keepAlive: unknown,
+  job: EmbedJob,
   error: (status: number, message: string) => Response,
 ): Promise<EmbedOutcome> {
   const b = ctx.b;
   const start = performance.now();
+  const ro = runnerOptions(ctx, job.display, job.options);
+  if (typeof ro === "string") return { ok: false, res: error(500, ro) };
+  let rendered = 0;
+  for (const text of job.inputs) {
+    const n = textTokens(text);
+    if (n > ro.numCtx && !job.truncate) {
+      return { ok: false, res: error(400, "the input length exceeds the context length") };
+    }
+    rendered += Math.min(n, ro.numCtx);
+  }
+  record(ctx, job.request, job.model, false, ro, job.keepAlive, rendered);
   await ctx.wait(b.firstByteDelayMs);
   if (ctx.signal.aborted) return { ok: false, res: gone() };
   if (b.failWith) return { ok: false, res: error(b.failWith.status, b.failWith.error) };
@@ -2361,16 +2308,19 @@ async function runEmbed(
     await ctx.waitForever();
     return { ok: false, res: gone() };
   }
-  ctx.state.markLoaded(display, keepAlive);
-  const vectors = inputs.map((t) => normalise(rawVector(model, t, b.embeddingDims), dims));
+  ctx.state.markLoaded(job.display, job.keepAlive);
+  const vectors = job.inputs.map((t) =>
+    normalise(rawVector(job.model, t, b.embeddingDims), job.dims)
+  );
   const total = Math.round((performance.now() - start) * 1e6) + 14_143_917;
+  const prompt = reportedPrompt(b, rendered);
   return {
     ok: true,
     vectors,
     metrics: {
       total_duration: total,
       load_duration: 1_019_500,
-      prompt_eval_count: b.omitPromptCount || b.promptTokens === 0 ? undefined : b.promptTokens,
+      prompt_eval_count: b.omitPromptCount || prompt === 0 ? undefined : prompt,
     },
   };
 }
@@ -2386,30 +2336,25 @@ function embedInputs(input: unknown): string[] | null {
 }
 
 async function apiEmbed(ctx: Ctx): Promise<Response> {
-  const p = parseRequest(ctx.raw, "api.EmbedRequest", [
-    ["model", "string"],
-    ["truncate", "bool"],
-    ["dimensions", "int"],
-    ["options", "object"],
-  ]);
+  const p = parseRequest(ctx, EmbedRequest);
   if (!p.ok) return nativeError(400, p.eof ? "missing request body" : p.message);
   const req = p.value;
-  const inputs = embedInputs(get(req, "input"));
-  if (inputs === null) return nativeError(400, "invalid input type");
-  const model = str(get(req, "model"));
+  const model = str(req.model);
   if (!parseName(model)) return nativeError(404, `model '${model}' not found`);
+  const inputs = embedInputs(req.input);
+  if (inputs === null) return nativeError(400, "invalid input type");
   const display = ctx.state.findModel(model);
   if (!display) return nativeError(404, `model ${goQuote(model)} not found, try pulling it first`);
-  const dims = positiveInt(get(req, "dimensions")) || undefined;
-  const out = await runEmbed(
-    ctx,
+  const out = await runEmbed(ctx, {
     display,
     model,
     inputs,
-    dims,
-    get(req, "keep_alive"),
-    nativeError,
-  );
+    dims: positiveInt(req.dimensions) || undefined,
+    keepAlive: keepAliveOf(req),
+    options: req.options,
+    truncate: req.truncate !== false,
+    request: req,
+  }, nativeError);
   if (!out.ok) return out.res;
   if (inputs.length === 0) return ginJSON(200, { model, embeddings: [] });
   return ginJSON(200, {
@@ -2420,28 +2365,29 @@ async function apiEmbed(ctx: Ctx): Promise<Response> {
 }
 
 async function apiEmbeddings(ctx: Ctx): Promise<Response> {
-  const p = parseRequest(ctx.raw, "api.EmbeddingRequest", [
-    ["model", "string"],
-    ["prompt", "string"],
-    ["options", "object"],
-  ]);
+  const p = parseRequest(ctx, EmbeddingRequest);
   if (!p.ok) return nativeError(400, p.eof ? "missing request body" : p.message);
   const req = p.value;
-  const model = str(get(req, "model"));
+  const model = str(req.model);
   if (model === "") return nativeError(400, "model is required");
   const display = ctx.state.findModel(model);
   if (!display) return nativeError(404, `model ${goQuote(model)} not found, try pulling it first`);
-  const prompt = str(get(req, "prompt"));
-  const out = await runEmbed(
-    ctx,
+  const prompt = str(req.prompt);
+  const out = await runEmbed(ctx, {
     display,
     model,
-    [],
-    undefined,
-    get(req, "keep_alive"),
-    nativeError,
-  );
+    inputs: [],
+    dims: undefined,
+    keepAlive: keepAliveOf(req),
+    options: req.options,
+    truncate: true,
+    request: req,
+  }, nativeError);
   if (!out.ok) return out.res;
+  // The legacy route reports no count; what it embedded is the prompt.
+  if (ctx.rec.decoded) {
+    ctx.rec.decoded.promptTokens = Math.min(textTokens(prompt), ctx.rec.decoded.numCtx);
+  }
   if (prompt === "") return ginJSON(200, { embedding: [] });
   // float64 of the float32 values, not normalised.
   return ginJSON(200, { embedding: rawVector(model, prompt, ctx.b.embeddingDims) });
@@ -2456,14 +2402,10 @@ function float32Base64(v: number[]): string {
 }
 
 async function v1Embeddings(ctx: Ctx): Promise<Response> {
-  const p = parseRequest(ctx.raw, "openai.EmbedRequest", [
-    ["model", "string"],
-    ["encoding_format", "string"],
-    ["dimensions", "int"],
-  ]);
+  const p = parseRequest(ctx, OpenAIEmbedRequest);
   if (!p.ok) return ginJSON(400, openaiErrorBody(400, p.message));
   const req = p.value;
-  const format = str(get(req, "encoding_format"));
+  const format = str(req.encoding_format);
   if (format !== "" && !["float", "base64"].includes(format.toLowerCase())) {
     return ginJSON(
       400,
@@ -2473,7 +2415,7 @@ async function v1Embeddings(ctx: Ctx): Promise<Response> {
       ),
     );
   }
-  let input = get(req, "input");
+  let input = req.input;
   if (input === "") input = [""];
   if (input === undefined || input === null || (Array.isArray(input) && input.length === 0)) {
     return ginJSON(400, openaiErrorBody(400, "invalid input"));
@@ -2486,12 +2428,20 @@ async function v1Embeddings(ctx: Ctx): Promise<Response> {
     ? [input]
     : null;
   if (inputs === null) return err(400, "invalid input type");
-  const model = str(get(req, "model"));
+  const model = str(req.model);
   if (!parseName(model)) return err(404, `model '${model}' not found`);
   const display = ctx.state.findModel(model);
   if (!display) return err(404, `model ${goQuote(model)} not found, try pulling it first`);
-  const dims = positiveInt(get(req, "dimensions")) || undefined;
-  const out = await runEmbed(ctx, display, model, inputs, dims, undefined, err);
+  const out = await runEmbed(ctx, {
+    display,
+    model,
+    inputs,
+    dims: positiveInt(req.dimensions) || undefined,
+    keepAlive: undefined,
+    options: undefined,
+    truncate: true,
+    request: req,
+  }, err);
   if (!out.ok) return out.res;
   const tokens = typeof out.metrics.prompt_eval_count === "number"
     ? out.metrics.prompt_eval_count
@@ -2513,99 +2463,41 @@ async function v1Embeddings(ctx: Ctx): Promise<Response> {
 // OpenAI-compatible inference routes
 // ---------------------------------------------------------------------------------------------
 
-function goTypeName(v: unknown): string {
-  if (typeof v === "number") return "float64";
-  if (typeof v === "boolean") return "bool";
-  if (typeof v === "string") return "string";
-  if (Array.isArray(v)) return "[]interface {}";
-  if (v === null) return "<nil>";
-  return "map[string]interface {}";
-}
-
-/** FromChatRequest / FromCompleteRequest's `stop` check. */
-function stopError(stop: unknown): string | null {
-  if (stop === undefined || stop === null || typeof stop === "string") return null;
-  if (Array.isArray(stop)) {
-    const badItem = stop.find((s) => typeof s !== "string");
-    return badItem === undefined ? null : `invalid type for 'stop' field: ${goTypeName(badItem)}`;
-  }
-  return `invalid type for 'stop' field: ${goTypeName(stop)}`;
-}
-
 function v1ChatCompletions(ctx: Ctx): Promise<Response> | Response {
-  const p = parseRequest(ctx.raw, "openai.ChatCompletionRequest", [
-    ["model", "string"],
-    ["messages", "array", "openai.Message"],
-    ["stream", "bool"],
-    ["stream_options", "object", "openai.StreamOptions"],
-    ["max_tokens", "int"],
-    ["seed", "int"],
-    ["temperature", "float64"],
-    ["top_p", "float64"],
-    ["frequency_penalty", "float64"],
-    ["presence_penalty", "float64"],
-    ["tools", "array", "api.Tool"],
-  ]);
+  const p = parseRequest(ctx, ChatCompletionRequest);
   if (!p.ok) return ginJSON(400, openaiErrorBody(400, p.message));
   const req = p.value;
-  const messages = get(req, "messages");
-  if (!Array.isArray(messages) || messages.length === 0) {
+  if (list(req.messages).length === 0) {
     return ginJSON(400, openaiErrorBody(400, "[] is too short - 'messages'"));
   }
-  const stopErr = stopError(get(req, "stop"));
-  if (stopErr) return ginJSON(400, openaiErrorBody(400, stopErr));
-  const stream = get(req, "stream") === true;
-  const includeUsage = get(get(req, "stream_options"), "include_usage") === true;
+  const chat = fromChatRequest(req);
+  if (typeof chat === "string") return ginJSON(400, openaiErrorBody(400, chat));
+  const includeUsage = get(req.stream_options, "include_usage") === true;
   const surface = new OpenAIChatSurface(
-    stream,
+    req.stream === true,
     includeUsage,
     `chatcmpl-${ctx.state.nextId("chatcmpl")}`,
   );
-  const check = chatModelCheck(ctx, str(get(req, "model")), surface);
+  const check = chatModelCheck(ctx, chat.model, surface);
   if (check instanceof Response) return check;
-  return runInference(ctx, surface, {
-    model: check.model,
-    display: check.display,
-    cap: positiveInt(get(req, "max_tokens")),
-    load: null,
-    keepAlive: undefined,
-  });
+  return runChat(ctx, surface, req, chat, undefined, check);
 }
 
 function v1Completions(ctx: Ctx): Promise<Response> | Response {
-  const p = parseRequest(ctx.raw, "openai.CompletionRequest", [
-    ["model", "string"],
-    ["prompt", "string"],
-    ["stream", "bool"],
-    ["stream_options", "object", "openai.StreamOptions"],
-    ["max_tokens", "int"],
-    ["seed", "int"],
-    ["temperature", "float64"],
-    ["top_p", "float64"],
-    ["frequency_penalty", "float64"],
-    ["presence_penalty", "float64"],
-    ["suffix", "string"],
-  ]);
+  const p = parseRequest(ctx, CompletionRequest);
   if (!p.ok) return ginJSON(400, openaiErrorBody(400, p.message));
   const req = p.value;
-  const stopErr = stopError(get(req, "stop"));
-  if (stopErr) return ginJSON(400, openaiErrorBody(400, stopErr));
-  const stream = get(req, "stream") === true;
-  const includeUsage = get(get(req, "stream_options"), "include_usage") === true;
+  const gen = fromCompleteRequest(req);
+  if (typeof gen === "string") return ginJSON(400, openaiErrorBody(400, gen));
+  const includeUsage = get(req.stream_options, "include_usage") === true;
   const surface = new OpenAICompletionSurface(
-    stream,
+    req.stream === true,
     includeUsage,
     `cmpl-${ctx.state.nextId("cmpl")}`,
   );
-  const check = generateModelCheck(ctx, str(get(req, "model")), surface);
+  const check = generateModelCheck(ctx, gen.model, surface);
   if (check instanceof Response) return check;
-  return runInference(ctx, surface, {
-    model: check.model,
-    display: check.display,
-    cap: positiveInt(get(req, "max_tokens")),
-    load: str(get(req, "prompt")) === "" ? "load" : null,
-    keepAlive: undefined,
-  });
+  return runGenerate(ctx, surface, req, gen, undefined, check);
 }
 
 async function v1Transcriptions(ctx: Ctx): Promise<Response> {
@@ -2626,203 +2518,67 @@ async function v1Transcriptions(ctx: Ctx): Promise<Response> {
 // Anthropic Messages
 // ---------------------------------------------------------------------------------------------
 
-const utf8Len = (s: string) => new TextEncoder().encode(s).length;
-
-function blockLength(block: unknown): number {
-  if (!isObj(block)) return 0;
-  let total = 0;
-  if (typeof block.text === "string") total += utf8Len(block.text);
-  if (typeof block.thinking === "string") total += utf8Len(block.thinking);
-  if (block.type === "tool_use" || block.type === "tool_result") total += utf8Len(goJson(block));
-  return total;
-}
-
-/** anthropic.EstimateInputTokens: len/4 of the text, at least 1. */
-function anthropicEstimate(req: Json): number {
-  let total = 0;
-  const system = get(req, "system");
-  if (typeof system === "string") total += utf8Len(system);
-  else if (Array.isArray(system)) total += system.reduce((s: number, b) => s + blockLength(b), 0);
-  else if (system !== undefined && system !== null) total += utf8Len(goJson(system));
-  const messages = get(req, "messages");
-  const list = Array.isArray(messages) ? messages : [];
-  for (const msg of list) {
-    total += utf8Len(str(get(msg, "role")));
-    const content = get(msg, "content");
-    if (typeof content === "string") total += utf8Len(content);
-    else if (Array.isArray(content)) {
-      total += content.reduce((s: number, b) => s + blockLength(b), 0);
-    }
-  }
-  const tools = get(req, "tools");
-  if (Array.isArray(tools)) {
-    for (const t of tools) {
-      const schema = get(t, "input_schema");
-      total += utf8Len(str(get(t, "name"))) + utf8Len(str(get(t, "description"))) +
-        (schema === undefined ? 0 : utf8Len(JSON.stringify(schema)));
-    }
-  }
-  let tokens = Math.floor(total / 4);
-  if (tokens === 0 && (list.length > 0 || (system !== undefined && system !== null))) tokens = 1;
-  return tokens;
-}
-
-/** Whether the converted Ollama chat request has at least one message. */
-function anthropicHasMessages(req: Json): boolean {
-  const system = get(req, "system");
-  if (typeof system === "string" && system !== "") return true;
-  if (Array.isArray(system) && system.some((b) => isObj(b) && b.type === "text" && str(b.text))) {
-    return true;
-  }
-  const messages = get(req, "messages");
-  if (!Array.isArray(messages)) return false;
-  return messages.some((m) => {
-    const c = get(m, "content");
-    if (typeof c === "string") return c !== "";
-    if (!Array.isArray(c)) return false;
-    return c.some((b) =>
-      isObj(b) &&
-      ((b.type === "text" && str(b.text) !== "") || (b.type === "thinking" && str(b.thinking)) ||
-        ["image", "tool_use", "tool_result", "server_tool_use", "web_search_tool_result"].includes(
-          str(b.type),
-        ))
-    );
-  });
-}
-
 function v1Messages(ctx: Ctx): Promise<Response> | Response {
   const state = ctx.state;
   const bad = (message: string) => ginJSON(400, anthropicErrorBody(state, 400, message));
-  const p = parseRequest(ctx.raw, "anthropic.MessagesRequest", [
-    ["model", "string"],
-    ["max_tokens", "int"],
-    ["messages", "array", "anthropic.MessageParam"],
-    ["stream", "bool"],
-    ["temperature", "float64"],
-    ["top_p", "float64"],
-    ["top_k", "int"],
-    ["stop_sequences", "array", "string"],
-    ["tools", "array", "anthropic.Tool"],
-  ]);
+  const p = parseRequest(ctx, MessagesRequest);
   if (!p.ok) return bad(p.message);
   const req = p.value;
-  const model = str(get(req, "model"));
+  const model = str(req.model);
   if (model === "") return bad("model is required");
-  const maxTokens = get(req, "max_tokens");
-  if (typeof maxTokens !== "number" || maxTokens <= 0) {
+  if (typeof req.max_tokens !== "number" || req.max_tokens <= 0) {
     return bad("max_tokens is required and must be positive");
   }
-  const messages = get(req, "messages");
-  if (!Array.isArray(messages) || messages.length === 0) return bad("messages is required");
-  const stream = get(req, "stream") === true;
+  if (list(req.messages).length === 0) return bad("messages is required");
+  const chat = fromMessagesRequest(req);
+  if (typeof chat === "string") return bad(chat);
   const id = "msg_" + state.nextId("anthropic").toString(16).padStart(24, "0");
-  const surface = new AnthropicSurface(stream, state, id, model, anthropicEstimate(req));
+  const surface = new AnthropicSurface(
+    req.stream === true,
+    state,
+    id,
+    model,
+    anthropicEstimate(req),
+  );
   const check = chatModelCheck(ctx, model, surface);
   if (check instanceof Response) return check;
-  return runInference(ctx, surface, {
-    model,
-    display: check.display,
-    cap: positiveInt(maxTokens),
-    load: anthropicHasMessages(req) ? null : "load",
-    keepAlive: undefined,
-  });
+  return runChat(ctx, surface, req, chat, undefined, check);
 }
 
 // ---------------------------------------------------------------------------------------------
 // OpenAI Responses
 // ---------------------------------------------------------------------------------------------
 
-/** Counts the messages FromResponsesRequest would build, or returns its error. */
-function responsesMessages(req: Json): number | string {
-  let count = str(get(req, "instructions")) !== "" ? 1 : 0;
-  const input = get(req, "input");
-  if (input === undefined || input === null) return count;
-  if (typeof input === "string") return count + (input !== "" ? 1 : 0);
-  if (!Array.isArray(input)) {
-    return `input must be a string or array: json: cannot unmarshal ${
-      jsonKind(input)
-    } into Go value of type []json.RawMessage`;
-  }
-  for (let i = 0; i < input.length; i++) {
-    const item = input[i];
-    if (!isObj(item)) {
-      return `input[${i}]: json: cannot unmarshal ${
-        jsonKind(item)
-      } into Go value of type struct { Type string "json:\\"type\\""; Role string "json:\\"role\\"" }`;
-    }
-    let type = str(get(item, "type"));
-    if (type === "" && str(get(item, "role")) !== "") type = "message";
-    if (type === "") return `input[${i}]: input item missing required 'type' field`;
-    if (!["message", "function_call", "function_call_output", "reasoning"].includes(type)) {
-      return `input[${i}]: unknown input item type: ${goQuote(type)}`;
-    }
-    if (type !== "reasoning") count++;
-  }
-  return count;
-}
-
 function v1Responses(ctx: Ctx): Promise<Response> | Response {
   const bad = (message: string) => ginJSON(400, openaiErrorBody(400, message));
-  const p = parseRequest(ctx.raw, "openai.ResponsesRequest", [
-    ["model", "string"],
-    ["background", "bool"],
-    ["include", "array", "string"],
-    ["instructions", "string"],
-    ["max_output_tokens", "int"],
-    ["reasoning", "object", "openai.ResponsesReasoning"],
-    ["temperature", "float64"],
-    ["text", "object", "openai.ResponsesText"],
-    ["top_p", "float64"],
-    ["truncation", "string"],
-    ["tools", "array", "openai.ResponsesTool"],
-    ["stream", "bool"],
-  ]);
+  const p = parseRequest(ctx, ResponsesRequest);
   if (!p.ok) return bad(p.message);
   const req = p.value;
-  const count = responsesMessages(req);
-  if (typeof count === "string") return bad(count);
-  const reasoning = get(req, "reasoning");
-  const effort = str(get(reasoning, "effort"));
-  if (effort && !["none", "low", "medium", "high", "max"].includes(effort)) {
-    return bad(
-      `invalid reasoning value: ${
-        goQuote(effort)
-      } (must be "high", "medium", "low", "max", or "none")`,
-    );
-  }
-  const model = str(get(req, "model"));
-  const stream = get(req, "stream") === true;
-  const tools = get(req, "tools");
-  const text = get(req, "text");
-  const format = get(text, "format");
+  const chat = fromResponsesRequest(req);
+  if (typeof chat === "string") return bad(chat);
+  const reasoning = req.reasoning;
+  const model = str(req.model);
+  const format = get(req.text, "format");
   const num = (v: unknown) => (typeof v === "number" ? v : undefined);
   const surface = new ResponsesSurface(
-    stream,
+    req.stream === true,
     `resp_${ctx.state.nextId("resp")}`,
     `msg_${ctx.state.nextId("respitem")}`,
     model,
     {
-      instructions: str(get(req, "instructions")),
-      truncation: typeof get(req, "truncation") === "string"
-        ? get(req, "truncation") as string
-        : undefined,
-      tools: Array.isArray(tools) ? tools.filter(isObj) : [],
+      instructions: str(req.instructions),
+      truncation: typeof req.truncation === "string" ? req.truncation : undefined,
+      tools: list(req.tools),
       textFormat: isObj(format) ? format : undefined,
-      topP: num(get(req, "top_p")),
-      temperature: num(get(req, "temperature")),
-      effort,
+      topP: num(req.top_p),
+      temperature: num(req.temperature),
+      effort: str(get(reasoning, "effort")),
       summary: str(get(reasoning, "summary")),
-      maxOutputTokens: num(get(req, "max_output_tokens")),
-      background: get(req, "background") === true,
+      maxOutputTokens: num(req.max_output_tokens),
+      background: req.background === true,
     },
   );
   const check = chatModelCheck(ctx, model, surface);
   if (check instanceof Response) return check;
-  return runInference(ctx, surface, {
-    model,
-    display: check.display,
-    cap: positiveInt(get(req, "max_output_tokens")),
-    load: count > 0 ? null : "load",
-    keepAlive: undefined,
-  });
+  return runChat(ctx, surface, req, chat, undefined, check);
 }

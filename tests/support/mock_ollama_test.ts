@@ -3,7 +3,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { mockAnswer, mockChunkText, type MockOllama, startMockOllama } from "./mock_ollama.ts";
+import {
+  MOCK_IMAGE_TOKENS,
+  MOCK_MESSAGE_TOKENS,
+  mockAnswer,
+  mockChunkText,
+  type MockOllama,
+  startMockOllama,
+} from "./mock_ollama.ts";
 
 interface Answer {
   status: number;
@@ -534,4 +541,578 @@ Deno.test("close() ends a hanging stream whose client is still connected", async
     // drain what was already sent
   }
   assert.equal(mock.requests[0].aborted, false, "the mock closing is not a client abort");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bodies decoded like Go's encoding/json into Ollama's structs
+// ---------------------------------------------------------------------------------------------
+
+/** POSTs a raw JSON text (duplicate keys survive) and parses a single JSON answer. */
+async function postRaw(
+  mock: MockOllama,
+  path: string,
+  text: string,
+): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+  const res = await call(mock, "POST", path, text);
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(res.text);
+  } catch {
+    // streamed or plain-text answers are read from `text`
+  }
+  return { status: res.status, json, text: res.text };
+}
+
+const MSGS = '"messages":[{"role":"user","content":"Say hi"}]';
+
+Deno.test("a later case variant of options overrides num_predict, as Go binds OPTIONS to options", async () => {
+  const mock = await startMockOllama({ chunks: 100_000 });
+  try {
+    const chat = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"stream":false,"options":{"num_predict":5},"OPTIONS":{"num_predict":2000}}`,
+    );
+    assert.equal(chat.status, 200);
+    assert.equal(chat.json.eval_count, 2000);
+    assert.equal((chat.json.message as { content: string }).content, mockAnswer(2000));
+    assert.equal(mock.requests[0].decoded?.numPredict, 2000);
+
+    const streamed = await postRaw(
+      mock,
+      "/api/generate",
+      `{"model":"llama3","prompt":"hi","Options":{"num_predict":5},"oPTIONſ":{"num_predict":40}}`,
+    );
+    assert.equal(ndjson(streamed.text).length, 41, "40 chunks and the final one");
+
+    const first = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"stream":false,"OPTIONS":{"num_predict":2000},"options":{"num_predict":5}}`,
+    );
+    assert.equal(first.json.eval_count, 5, "the last spelling wins, whichever it is");
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("duplicate options objects merge key by key; a repeated key inside takes the last value", async () => {
+  const mock = await startMockOllama({ chunks: 50 });
+  try {
+    const r = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"stream":false,"options":{"num_predict":5,"num_ctx":64},` +
+        `"options":{"temperature":1,"num_ctx":128}}`,
+    );
+    assert.equal(r.json.eval_count, 5, "num_predict from the first object survives the second");
+    const d = mock.requests[0].decoded!;
+    assert.deepEqual(d.request.options, { num_predict: 5, num_ctx: 128, temperature: 1 });
+    assert.equal(d.numCtx, 128);
+
+    const nulled = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"stream":false,"options":{"num_predict":5},"options":null,` +
+        `"options":{"temperature":1}}`,
+    );
+    assert.equal(nulled.json.eval_count, 50, "null drops the map; the next one starts afresh");
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("keys inside options are exact: NUM_PREDICT is an unknown option", async () => {
+  const mock = await startMockOllama({ chunks: 6 });
+  try {
+    const r = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"stream":false,"options":{"NUM_PREDICT":2,"num_predict":3,"Num_Predict":1}}`,
+    );
+    assert.equal(r.json.eval_count, 3);
+    const bad = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"options":{"num_predict":"5"}}`,
+    );
+    assert.deepEqual([bad.status, bad.json], [500, {
+      error: 'option "num_predict" must be of type integer',
+    }]);
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("Go folding: KELVIN SIGN matches k and LONG S matches s in field names", async () => {
+  const mock = await startMockOllama();
+  try {
+    const r = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"ſtream":false,"\u212aeep_alive":"1h"}`,
+    );
+    assert.equal(r.status, 200);
+    assert.equal(r.json.done, true, "ſtream:false gave one JSON object");
+    assert.equal(mock.requests[0].decoded?.keepAlive, 3600);
+
+    const unload = await postRaw(mock, "/api/generate", `{"MODEL":"llama3","\u212aEEP_ALIVE":0}`);
+    assert.equal(unload.json.done_reason, "unload");
+
+    const notFolded = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"strea\u00b5":false}`,
+    );
+    assert.ok(notFolded.text.includes("\n{"), "other non-ASCII letters bind nothing: streamed");
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("model, stream and max_tokens: the last spelling wins on /v1/chat/completions", async () => {
+  const mock = await startMockOllama({ chunks: 100 });
+  try {
+    const r = await postRaw(
+      mock,
+      "/v1/chat/completions",
+      `{"model":"nope","MODEL":"llama3",${MSGS},"max_tokens":3,"MAX_TOKENS":40,"Max_Tokens":7}`,
+    );
+    assert.equal(r.status, 200);
+    assert.equal(r.json.model, "llama3");
+    assert.deepEqual(r.json.usage, { prompt_tokens: 7, completion_tokens: 7, total_tokens: 14 });
+    assert.equal(mock.requests[0].decoded?.numPredict, 7);
+
+    const streamed = await postRaw(
+      mock,
+      "/v1/chat/completions",
+      `{"model":"llama3",${MSGS},"STREAM":true,"max_tokens":2}`,
+    );
+    assert.ok(streamed.text.endsWith("data: [DONE]\n\n"), "STREAM binds stream");
+
+    const kept = await postRaw(
+      mock,
+      "/v1/chat/completions",
+      `{"model":"llama3","Model":null,${MSGS},"max_tokens":2}`,
+    );
+    assert.equal(kept.json.model, "llama3", "null leaves a string field as it was");
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("stream_options.INCLUDE_USAGE:false after include_usage:true switches the usage chunk off", async () => {
+  const mock = await startMockOllama();
+  try {
+    const off = await postRaw(
+      mock,
+      "/v1/chat/completions",
+      `{"model":"llama3",${MSGS},"stream":true,"stream_options":{"include_usage":true},` +
+        `"STREAM_OPTIONS":{"INCLUDE_USAGE":false}}`,
+    );
+    assert.ok(!off.text.includes('"usage"'));
+    assert.deepEqual(mock.requests[0].decoded?.request.stream_options, { include_usage: false });
+
+    const merged = await postRaw(
+      mock,
+      "/v1/completions",
+      `{"model":"llama3","prompt":"hi","stream":true,"stream_options":{"include_usage":true},` +
+        `"stream_options":{}}`,
+    );
+    assert.ok(merged.text.includes('"choices":[],'), "an empty object merges: usage stays on");
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("MAX_OUTPUT_TOKENS and MAX_TOKENS bind on /v1/responses and /v1/messages", async () => {
+  const mock = await startMockOllama({ chunks: 100 });
+  try {
+    const resp = await postRaw(
+      mock,
+      "/v1/responses",
+      `{"model":"llama3","input":"hi","max_output_tokens":2,"MAX_OUTPUT_TOKENS":9}`,
+    );
+    assert.equal((resp.json.usage as { output_tokens: number }).output_tokens, 9);
+    assert.equal(resp.json.max_output_tokens, 9);
+
+    const msg = await postRaw(
+      mock,
+      "/v1/messages",
+      `{"model":"llama3",${MSGS},"max_tokens":2,"MAX_TOKENS":11}`,
+    );
+    assert.equal((msg.json.usage as { output_tokens: number }).output_tokens, 11);
+
+    const completion = await postRaw(
+      mock,
+      "/v1/completions",
+      `{"model":"llama3","prompt":"hi","Max_Tokens":4}`,
+    );
+    assert.equal((completion.json.usage as { completion_tokens: number }).completion_tokens, 4);
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("an unset num_predict is bounded to 10 × num_ctx, as Ollama's runner does", async () => {
+  const mock = await startMockOllama({ chunks: 100_000 });
+  try {
+    const r = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"stream":false,"options":{"num_ctx":16}}`,
+    );
+    assert.equal(r.json.eval_count, 160);
+    assert.equal(r.json.done_reason, "length");
+    const huge = await postRaw(
+      mock,
+      "/v1/chat/completions",
+      `{"model":"llama3",${MSGS},"max_tokens":1000000}`,
+    );
+    assert.equal((huge.json.usage as { completion_tokens: number }).completion_tokens, 40960);
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("type errors answer with encoding/json's message", async () => {
+  const mock = await startMockOllama();
+  try {
+    const n = await postRaw(mock, "/api/chat", `{"model":5}`);
+    assert.deepEqual([n.status, n.json], [400, {
+      error: "json: cannot unmarshal number into Go struct field ChatRequest.model of type string",
+    }]);
+    const exp = await postRaw(
+      mock,
+      "/v1/chat/completions",
+      `{"model":"llama3",${MSGS},"max_tokens":1e2}`,
+    );
+    assert.equal(
+      (exp.json.error as { message: string }).message,
+      "json: cannot unmarshal number 1e2 into Go struct field ChatCompletionRequest.max_tokens of type int",
+    );
+    const msg = await postRaw(mock, "/api/chat", `{"model":"llama3","messages":[{"content":5}]}`);
+    assert.equal(
+      msg.json.error,
+      "json: cannot unmarshal number into Go struct field ChatRequest.messages of type string",
+    );
+    const img = await postRaw(
+      mock,
+      "/api/generate",
+      `{"model":"llama3","prompt":"a","images":["AAA"]}`,
+    );
+    assert.deepEqual([img.status, img.json.error], [400, "illegal base64 data at input byte 0"]);
+    const dur = await postRaw(mock, "/api/chat", `{"model":"llama3","keep_alive":"300"}`);
+    assert.equal(dur.json.error, 'time: missing unit in duration "300"');
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("content read through map lookups is exact: TEXT in a content part is not text", async () => {
+  const mock = await startMockOllama();
+  try {
+    const r = await postRaw(
+      mock,
+      "/v1/chat/completions",
+      `{"model":"llama3","messages":[{"role":"user","content":[{"type":"text","TEXT":"hi"}]}]}`,
+    );
+    assert.deepEqual([r.status, (r.json.error as { message: string }).message], [
+      400,
+      "invalid message format",
+    ]);
+    const sys = await postRaw(
+      mock,
+      "/v1/messages",
+      `{"model":"llama3","max_tokens":5,"system":[{"TYPE":"text","text":"long system"}],${MSGS}}`,
+    );
+    assert.equal(sys.status, 200);
+    assert.equal(
+      mock.requests[1].decoded?.promptTokens,
+      6,
+      "the system block with TYPE is skipped; only the user message renders",
+    );
+  } finally {
+    await mock.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// prompt_eval_count counts what Ollama renders (promptTokens: "rendered")
+// ---------------------------------------------------------------------------------------------
+
+/** ceil(UTF-8 bytes / 4), the mock's stand-in tokenizer (mock_ollama/prompt.ts). */
+const tok = (s: string) => Math.ceil(new TextEncoder().encode(s).length / 4);
+const IMG = "iVBORw0KGgo="; // 8 bytes of base64: any image costs MOCK_IMAGE_TOKENS
+const TOOL = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "Weather <now>",
+    parameters: { type: "object", required: ["city"], properties: { city: { type: "string" } } },
+  },
+};
+/** TOOL as Go writes api.Tool values (field order, HTML escaping). */
+const TOOL_JSON = '[{"type":"function","function":{"name":"get_weather",' +
+  '"description":"Weather \\u003cnow\\u003e","parameters":{"type":"object",' +
+  '"required":["city"],"properties":{"city":{"type":"string"}}}}}]';
+
+Deno.test("rendered prompt on /api/chat: messages, tools, tool calls, tool results and images", async () => {
+  const mock = await startMockOllama({ promptTokens: "rendered" });
+  try {
+    assert.equal(MOCK_IMAGE_TOKENS, 256);
+    assert.equal(MOCK_MESSAGE_TOKENS, 4);
+    const messages = [
+      { role: "system", content: "You are terse." },
+      { role: "user", content: "Weather in Paris?", images: [IMG, IMG] },
+      {
+        role: "assistant",
+        content: "",
+        tool_calls: [{ function: { name: "get_weather", arguments: { city: "Paris" } } }],
+      },
+      { role: "tool", content: "18 degrees" },
+    ];
+    const r = await call(mock, "POST", "/api/chat", {
+      model: "llama3",
+      messages,
+      tools: [TOOL],
+      stream: false,
+    });
+    const expected = 4 + tok("You are terse.") +
+      4 + tok("Weather in Paris?") + 2 * 256 +
+      4 + tok('{"index":0,"name":"get_weather","arguments":{"city":"Paris"}}') +
+      4 + tok("18 degrees") +
+      tok(TOOL_JSON);
+    assert.equal(JSON.parse(r.text).prompt_eval_count, expected);
+    assert.equal(mock.requests[0].decoded?.promptTokens, expected);
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("duplicate tools arrays reuse the earlier elements, and the prompt shows it", async () => {
+  const mock = await startMockOllama({ promptTokens: "rendered" });
+  try {
+    const long = "x".repeat(400);
+    const r = await postRaw(
+      mock,
+      "/api/chat",
+      `{"model":"llama3",${MSGS},"stream":false,` +
+        `"tools":[{"type":"function","function":{"name":"a","description":"${long}"}}],` +
+        `"tools":[{"function":{"name":"b"}}]}`,
+    );
+    const json = '[{"type":"function","function":{"name":"b","description":"' + long +
+      '","parameters":{"type":"","properties":null}}}]';
+    assert.equal(r.json.prompt_eval_count, 4 + tok("Say hi") + tok(json));
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("rendered prompt on /api/generate: system, template, context, images, suffix, raw", async () => {
+  const mock = await startMockOllama({ promptTokens: "rendered" });
+  try {
+    const gen = async (body: Record<string, unknown>) =>
+      JSON.parse(
+        (await call(mock, "POST", "/api/generate", { model: "llama3", stream: false, ...body }))
+          .text,
+      );
+    const first = await gen({ prompt: "Tell me", system: "Be brief", template: "{{ .Prompt }}" });
+    const p1 = 4 + tok("Be brief") + 4 + tok("Tell me") + tok("{{ .Prompt }}");
+    assert.equal(first.prompt_eval_count, p1);
+    assert.equal(first.context.length, p1 + 3, "context: the prompt plus the 3 generated tokens");
+
+    const next = await gen({ prompt: "More", context: first.context, images: [IMG] });
+    assert.equal(next.prompt_eval_count, first.context.length + 256 + 4 + tok("More"));
+
+    const suffix = await gen({ prompt: "def f(", suffix: "return 1", system: "ignored" });
+    assert.equal(suffix.prompt_eval_count, tok("def f(") + tok("return 1"));
+
+    const raw = await gen({ prompt: "[INST] hi [/INST]", raw: true });
+    assert.equal(raw.prompt_eval_count, tok("[INST] hi [/INST]"));
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("rendered prompt is clipped to num_ctx (native) and to the default 4096 (/v1)", async () => {
+  const mock = await startMockOllama({ promptTokens: "rendered" });
+  try {
+    const big = "word ".repeat(8000); // 10,000 tokens by the mock's rule
+    const small = await call(mock, "POST", "/api/generate", {
+      model: "llama3",
+      prompt: big,
+      stream: false,
+      options: { num_ctx: 1000 },
+    });
+    assert.equal(JSON.parse(small.text).prompt_eval_count, 1000);
+    const raised = await call(mock, "POST", "/api/generate", {
+      model: "llama3",
+      prompt: big,
+      stream: false,
+      OPTIONS: { num_ctx: 20000 },
+    });
+    assert.equal(JSON.parse(raised.text).prompt_eval_count, 4 + 10000, "raising num_ctx lifts it");
+    const v1 = await call(mock, "POST", "/v1/completions", { model: "llama3", prompt: big });
+    assert.equal(JSON.parse(v1.text).usage.prompt_tokens, 4096);
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("rendered prompt on /v1/chat/completions: parts, image_url, tool_calls, tools", async () => {
+  const mock = await startMockOllama({ promptTokens: "rendered" });
+  try {
+    const r = await call(mock, "POST", "/v1/chat/completions", {
+      model: "llama3",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What is this?" },
+            { type: "image_url", image_url: { url: `data:image/png;base64,${IMG}` } },
+          ],
+        },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{
+            id: "c1",
+            type: "function",
+            function: { name: "get_weather", arguments: '{"city":"Paris"}' },
+          }],
+        },
+        { role: "tool", tool_call_id: "c1", content: "18 degrees" },
+      ],
+      tools: [TOOL],
+    });
+    const expected = 4 + tok("What is this?") + 4 + 256 +
+      4 + tok('{"index":0,"name":"get_weather","arguments":{"city":"Paris"}}') +
+      4 + tok("18 degrees") + tok(TOOL_JSON);
+    assert.equal(JSON.parse(r.text).usage.prompt_tokens, expected);
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("rendered prompt on /v1/messages: system, tool_use, tool_result, image, tools", async () => {
+  const mock = await startMockOllama({ promptTokens: "rendered" });
+  try {
+    const r = await call(mock, "POST", "/v1/messages", {
+      model: "llama3",
+      max_tokens: 5,
+      system: "Be brief",
+      tools: [{
+        name: "get_weather",
+        description: "Weather <now>",
+        input_schema: TOOL.function.parameters,
+      }],
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Weather here?" },
+            { type: "image", source: { type: "base64", media_type: "image/png", data: IMG } },
+          ],
+        },
+        {
+          role: "assistant",
+          content: [{ type: "tool_use", id: "t1", name: "get_weather", input: { city: "Paris" } }],
+        },
+        {
+          role: "user",
+          content: [{ type: "tool_result", tool_use_id: "t1", content: "18 degrees" }],
+        },
+      ],
+    });
+    const expected = 4 + tok("Be brief") + 4 + tok("Weather here?") + 256 +
+      4 + tok('{"index":0,"name":"get_weather","arguments":{"city":"Paris"}}') +
+      4 + tok("18 degrees") + tok(TOOL_JSON);
+    assert.deepEqual(JSON.parse(r.text).usage, { input_tokens: expected, output_tokens: 3 });
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("rendered prompt on /v1/responses: input_image, function_call, function_call_output", async () => {
+  const mock = await startMockOllama({ promptTokens: "rendered" });
+  try {
+    const r = await call(mock, "POST", "/v1/responses", {
+      model: "llama3",
+      instructions: "Be brief",
+      input: [
+        {
+          role: "user",
+          content: [
+            { type: "input_text", text: "Weather here?" },
+            { type: "input_image", detail: "auto", image_url: `data:image/png;base64,${IMG}` },
+          ],
+        },
+        {
+          type: "function_call",
+          call_id: "c1",
+          name: "get_weather",
+          arguments: '{"city":"Paris"}',
+        },
+        { type: "function_call_output", call_id: "c1", output: "18 degrees" },
+      ],
+      tools: [{
+        type: "function",
+        name: "get_weather",
+        description: "Weather <now>",
+        parameters: TOOL.function.parameters,
+      }],
+    });
+    const expected = 4 + tok("Be brief") + 4 + tok("Weather here?") + 256 +
+      4 + tok('{"index":0,"name":"get_weather","arguments":{"city":"Paris"}}') +
+      4 + tok("18 degrees") + tok(TOOL_JSON);
+    assert.equal(JSON.parse(r.text).usage.input_tokens, expected);
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("rendered prompt on the embedding routes: per input, clipped to the model's context", async () => {
+  const mock = await startMockOllama({ promptTokens: "rendered" });
+  try {
+    const long = "word ".repeat(1000); // 1,250 tokens; all-minilm's context is 512
+    const r = await call(mock, "POST", "/api/embed", { model: "all-minilm", input: ["hi", long] });
+    assert.equal(JSON.parse(r.text).prompt_eval_count, 1 + 512);
+    const v1 = await call(mock, "POST", "/v1/embeddings", { model: "all-minilm", input: "hello" });
+    assert.deepEqual(JSON.parse(v1.text).usage, { prompt_tokens: 2, total_tokens: 2 });
+    const strict = await call(mock, "POST", "/api/embed", {
+      model: "all-minilm",
+      input: long,
+      truncate: false,
+    });
+    assert.deepEqual([strict.status, JSON.parse(strict.text)], [400, {
+      error: "the input length exceeds the context length",
+    }]);
+  } finally {
+    await mock.close();
+  }
+});
+
+Deno.test("decoded records keep_alive, num_ctx and num_predict as Ollama would use them", async () => {
+  const mock = await startMockOllama();
+  try {
+    await postRaw(
+      mock,
+      "/api/generate",
+      `{"model":"llama3","prompt":"hi","stream":false,"keep_alive":"5m","Keep_Alive":-1,` +
+        `"options":{"num_ctx":2048,"num_predict":9.7}}`,
+    );
+    const d = mock.requests[0].decoded!;
+    assert.equal(d.keepAlive, -1, "a negative keep_alive is forever");
+    assert.equal(d.numCtx, 2048);
+    assert.equal(d.numPredict, 9, "Options.FromMap truncates floats to int");
+    assert.equal(d.model, "llama3");
+    assert.equal(d.stream, false);
+    assert.equal(d.request.keep_alive, -1);
+    await postRaw(mock, "/v1/chat/completions", `{"model":"llama3",${MSGS},"keep_alive":0}`);
+    assert.equal(mock.requests[1].decoded?.keepAlive, undefined, "/v1 has no keep_alive");
+    assert.equal(mock.requests[1].decoded?.numCtx, 4096);
+  } finally {
+    await mock.close();
+  }
 });
