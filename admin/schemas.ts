@@ -46,10 +46,24 @@ export const updateKeySchema = limitsSchema.extend({
   expires_at: expiresAt,
 });
 
-/** PUT /api/settings. */
+const count = (min: number) =>
+  z.number({ error: `must be a whole number ≥ ${min}` }).int(`must be a whole number ≥ ${min}`)
+    .min(min, `must be a whole number ≥ ${min}`).max(Number.MAX_SAFE_INTEGER);
+
+/** PUT /api/settings: every field of core/settings.ts, each optional. */
 export const settingsSchema = z.strictObject({
   ollama_url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
   default_model: z.string().trim().min(1, "must not be empty").max(200).optional(),
+  keep_alive_max_seconds: count(0).optional(),
+  num_ctx_by_model: z.record(
+    z.string().trim().min(1, "model names must not be empty").max(600),
+    count(1),
+    { error: 'must map model names to context lengths, e.g. {"llama3": 8192}' },
+  ).optional(),
+  num_ctx_max: count(1).nullable().optional(),
+  allow_cloud_models: z.boolean({ error: "must be true or false" }).optional(),
+  allow_web_search: z.boolean({ error: "must be true or false" }).optional(),
+  allow_template_override: z.boolean({ error: "must be true or false" }).optional(),
 });
 
 /** A key id in a path. */
