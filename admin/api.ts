@@ -76,7 +76,7 @@ export function createAdminApi(deps: Deps): Hono {
     return view(key);
   };
   const patch = async (c: Context, changes: KeyChanges) =>
-    c.json(found(await updateApiKey(deps.store, parseId(c), changes)));
+    c.json(found(await updateApiKey(deps.store, parseId(c), changes, deps.clock.now())));
 
   api.use(requireAdminBearer(deps.config.adminPassword));
 

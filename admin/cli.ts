@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { systemClock } from "../core/clock.ts";
 import { ConfigError, parseConfig } from "../core/config.ts";
-import { createApiKey, listKeyViews, parseExpiry } from "../core/api_keys.ts";
+import { createApiKey, listKeyViews, parseExpiry, updateApiKey } from "../core/api_keys.ts";
 import { openStore } from "../db/mod.ts";
 import type { Store } from "../core/store.ts";
 
@@ -116,7 +116,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
       }
       default: {
         const id = idArg(positionals[0]);
-        const key = await store.updateKey(id, { active: command === "activate" });
+        const key = await updateApiKey(store, id, { active: command === "activate" }, now);
         if (!key) {
           console.error(`No key with ID ${id}.`);
           return 1;

@@ -119,7 +119,7 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
     await updateApiKey(deps.store, key.id, {
       ...limits,
       expires_at: expiryFromDate(expires_on, key.expires_at, tz),
-    });
+    }, deps.clock.now());
     deps.log.info("api key changed", { id: key.id, via: "ui" });
     return showKey(c);
   });
@@ -127,7 +127,7 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
   for (const [action, active] of [["activate", true], ["deactivate", false]] as const) {
     app.post(`/keys/:id/${action}`, async (c) => {
       const id = keyIdParam(c);
-      if (!await deps.store.updateKey(id, { active })) {
+      if (!await updateApiKey(deps.store, id, { active }, deps.clock.now())) {
         throw new AdminError(404, "This key does not exist (it may have been deleted)");
       }
       deps.log.info(`api key ${action}d`, { id, via: "ui" });

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Limit, Policy, Window } from "./model.ts";
+import { modelAllowed } from "./model_names.ts";
 
 /** Usage of one window: admitted requests, settled tokens, tokens reserved by requests in flight. */
 export interface Counters {
@@ -35,6 +36,8 @@ export interface ScopeState {
 
 /** What the request asks for. */
 export interface Ask {
+  /** The model it runs (checked against each scope's model list); null: none is named. */
+  model?: string | null;
   /** Prompt tokens to reserve: an upper bound, or an exact count (never a guess below it). */
   promptTokens: number;
   /** Whether the route generates output (chat, completions) or only reads input (embeddings). */
@@ -65,6 +68,21 @@ export interface QuotaState {
  */
 export type RefusalReason = "used_up" | "reserved" | "does_not_fit";
 
+/** A refusal by a limit. */
+export interface LimitRefusal {
+  ok: false;
+  scope: Scope;
+  limit: Limit;
+  reason: RefusalReason;
+  /** Settled usage of the refusing window (requests, tokens or in-flight requests). */
+  used: number;
+  /** Tokens reserved in that window by requests in flight. */
+  reserved: number;
+  /** What this request needed of it. */
+  needed: number;
+  quota: QuotaState;
+}
+
 /** The outcome of an admission. */
 export type Decision =
   | {
@@ -75,19 +93,9 @@ export type Decision =
     generationCap: number | null;
     quota: QuotaState;
   }
-  | {
-    ok: false;
-    scope: Scope;
-    limit: Limit;
-    reason: RefusalReason;
-    /** Settled usage of the refusing window (requests, tokens or in-flight requests). */
-    used: number;
-    /** Tokens reserved in that window by requests in flight. */
-    reserved: number;
-    /** What this request needed of it. */
-    needed: number;
-    quota: QuotaState;
-  };
+  /** A scope's model list does not allow the model. */
+  | { ok: false; scope: Scope; reason: "model_not_allowed"; quota: QuotaState }
+  | LimitRefusal;
 
 /** Empty counters. */
 export const ZERO: Counters = { requests: 0, tokens: 0, reserved: 0 };
@@ -143,6 +151,19 @@ export function decide(scopes: ReadonlyArray<ScopeState>, ask: Ask): Decision {
     needed,
     quota: quotaState(scopes),
   });
+
+  if (ask.model) {
+    for (const s of scopes) {
+      if (!modelAllowed(s.policy.models, ask.model)) {
+        return {
+          ok: false,
+          scope: s.scope,
+          reason: "model_not_allowed",
+          quota: quotaState(scopes),
+        };
+      }
+    }
+  }
 
   // Requests and requests in flight first: each admission takes one of each.
   for (const s of scopes) {

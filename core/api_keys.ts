@@ -74,9 +74,12 @@ export async function updateApiKey(
   store: Store,
   id: number,
   changes: KeyChanges,
+  now: Temporal.Instant,
 ): Promise<ApiKey | null> {
   const { name, expires_at, active } = changes;
   const patch: ApiKeyPatch = { name, expires_at, active };
+  // Activating restarts an idle key's clock.
+  if (active === true) patch.activated_at = new Date(now.epochMilliseconds).toISOString();
   if (touchesPolicy(changes)) {
     const current = await store.getKey(id);
     if (!current) return null;
@@ -94,7 +97,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export function idleAtMs(key: ApiKey): number | null {
   const days = key.policy.idle_days;
   if (days === null) return null;
-  return Date.parse(key.last_used_at ?? key.created_at) + days * DAY_MS;
+  const since = [key.created_at, key.last_used_at, key.activated_at]
+    .filter((t): t is string => t !== null).map(Date.parse);
+  return Math.max(...since) + days * DAY_MS;
 }
 
 /** Whether a key is usable at `nowMs`, deactivated, past its expiry, or idle too long. */

@@ -48,6 +48,8 @@ export interface ApiKey {
   created_at: string;
   expires_at: string | null;
   last_used_at: string | null;
+  /** When an admin last activated it (an idle key's clock restarts there). */
+  activated_at: string | null;
   policy: Policy;
 }
 
@@ -62,9 +64,13 @@ export interface NewApiKey {
 }
 
 /** Fields an admin may change on a key; absent fields stay as they are. */
-export type ApiKeyPatch = Partial<
-  { name: string; expires_at: string | null; active: boolean; policy: Policy }
->;
+export type ApiKeyPatch = Partial<{
+  name: string;
+  expires_at: string | null;
+  active: boolean;
+  activated_at: string | null;
+  policy: Policy;
+}>;
 
 /** Settled usage of one window as shown to admins. */
 export interface UsageTotals {

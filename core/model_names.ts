@@ -52,3 +52,8 @@ export function isCloudModel(name: string): boolean {
   const tag = tagOf(name);
   return tag === "cloud" || tag.endsWith("-cloud");
 }
+
+/** Whether a policy's model list (null: every model) allows `model`. */
+export function modelAllowed(models: ReadonlyArray<string> | null, model: string): boolean {
+  return models === null || models.some((pattern) => modelMatches(pattern, model));
+}

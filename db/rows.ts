@@ -50,6 +50,7 @@ export function toApiKey(row: Record<string, unknown>): ApiKey {
     created_at: toIso(row.created_at)!,
     expires_at: toIso(row.expires_at),
     last_used_at: toIso(row.last_used_at),
+    activated_at: toIso(row.activated_at),
     policy: policyFromJson(row.policy),
   };
 }
@@ -74,7 +75,13 @@ export function toUsageMap(rows: Array<Record<string, unknown>>): Map<number, Ke
 }
 
 /** Columns an admin patch may touch, in a fixed order (names are never taken from input). */
-export const PATCHABLE_COLUMNS = ["name", "expires_at", "active", "policy"] as const;
+export const PATCHABLE_COLUMNS = [
+  "name",
+  "expires_at",
+  "active",
+  "activated_at",
+  "policy",
+] as const;
 
 const AUDITED = ["requests", "prompt_tokens", "completion_tokens", "reserved_tokens"] as const;
 

@@ -15,7 +15,7 @@ import { type RequestWindows, requestWindows } from "../core/windows.ts";
 import { databaseUnavailable, refuseUnusableKey } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
 import type { InferenceRequest } from "./inference_request.ts";
-import { quotaExceeded } from "./quota_errors.ts";
+import { modelNotAllowed, quotaExceeded } from "./quota_errors.ts";
 import { setRateLimitHeaders } from "./ratelimit_headers.ts";
 import type { RequestRecord } from "../ops/request_record.ts";
 
@@ -36,6 +36,7 @@ export async function admitRequest(
   const now = deps.clock.now();
   const windows = requestWindows(now, deps.config.timeZone);
   const ask: Ask = {
+    model: request.model,
     promptTokens: request.promptBound,
     generates: request.route.generates,
     clientMaxTokens: request.clientMaxTokens,
@@ -56,16 +57,17 @@ export async function admitRequest(
   let admission = await admit(ask);
   if (
     admission.kind === "refused" && admission.decision.reason === "does_not_fit" &&
-    admission.decision.limit.metric === "tokens"
+    "limit" in admission.decision && admission.decision.limit.metric === "tokens"
   ) {
     const estimate = request.promptEstimate();
     if (estimate < ask.promptTokens) admission = await admit({ ...ask, promptTokens: estimate });
   }
-  return admittedOrThrow(admission, windows, now, deps, record);
+  return admittedOrThrow(admission, request.model, windows, now, deps, record);
 }
 
 function admittedOrThrow(
   admission: Admission,
+  model: string,
   windows: RequestWindows,
   now: Temporal.Instant,
   deps: Deps,
@@ -78,10 +80,12 @@ function admittedOrThrow(
       refuseUnusableKey(admission.key, now);
       throw new ProxyError(401, "API key cannot be used", "api_key_unusable");
     case "refused": {
+      const refusal = admission.decision;
+      if (!("limit" in refusal)) throw modelNotAllowed(model);
       const headers = new Headers();
       setRateLimitHeaders(headers, admission.decision.quota, windows, now);
-      record.quotaLimit = kindOf(admission.decision.limit).slug;
-      throw quotaExceeded(admission.decision, windows, now, deps.config.timeZone, headers);
+      record.quotaLimit = kindOf(refusal.limit).slug;
+      throw quotaExceeded(refusal, windows, now, deps.config.timeZone, headers);
     }
     case "admitted": {
       const quotaHeaders = new Headers();

@@ -60,7 +60,7 @@ export function createProxyApp(deps: Deps): Hono<ProxyEnv> {
       const upstream = r.upstream.includes(":model")
         ? r.upstream.replace(":model", encodeURIComponent(model))
         : r.upstream;
-      return handleReadOnly(c, upstream, deps);
+      return handleReadOnly(c, r, upstream, deps);
     });
   }
   for (const path of MANAGEMENT_PATHS) {

@@ -56,6 +56,13 @@ export function refuseUnusableKey(key: ApiKey, now: Temporal.Instant): void {
   if (status === "deactivated") {
     throw new ProxyError(401, "API key is deactivated", "api_key_deactivated");
   }
+  if (status === "idle") {
+    throw new ProxyError(
+      401,
+      `API key unused for ${key.policy.idle_days} days (idle_days): it counts as expired; an admin can reactivate it`,
+      "api_key_idle",
+    );
+  }
   if (status === "expired") {
     throw new ProxyError(401, `API key expired at ${key.expires_at}`, "api_key_expired");
   }

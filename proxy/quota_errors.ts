@@ -3,7 +3,7 @@
  * person reads in a chat window, says when to retry.
  * @module
  */
-import type { Decision } from "../core/admission.ts";
+import type { LimitRefusal } from "../core/admission.ts";
 import { kindOf } from "../core/limits.ts";
 import { type RequestWindows, resetAt, secondsUntil } from "../core/windows.ts";
 import { ProxyError } from "./errors.ts";
@@ -15,7 +15,7 @@ const count = (n: number) => n.toLocaleString("en-US");
 
 /** Builds the 429 for a refusal, with Retry-After until the window frees up. */
 export function quotaExceeded(
-  refusal: Decision & { ok: false },
+  refusal: LimitRefusal,
   windows: RequestWindows,
   now: Temporal.Instant,
   timeZone: string,
@@ -64,4 +64,13 @@ export function quotaExceeded(
     // A quota does not clear in seconds: tell OpenAI SDKs not to retry at once.
     ...(retrySoon ? {} : { "x-should-retry": "false" }),
   });
+}
+
+/** The 403 for a model the key (or its group) may not use; names only the requested model. */
+export function modelNotAllowed(model: string): ProxyError {
+  return new ProxyError(
+    403,
+    `Model ${JSON.stringify(model)} is not allowed for this API key`,
+    "model_not_allowed",
+  );
 }

@@ -1,42 +1,101 @@
 /**
- * Read-only Ollama routes (model lists, version, show): a key is needed, no quota is used.
+ * Read-only Ollama routes (model lists, version, show): a key is needed, no quota is used, and
+ * a key limited to some models sees only those (and is refused the others' details).
  * @module
  */
 import type { Context } from "hono";
 import type { Deps } from "../deps.ts";
+import { canonical } from "../core/go_json.ts";
+import { modelAllowed } from "../core/model_names.ts";
 import { databaseUnavailable, type ProxyEnv } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
-import { clientHeaders, upstreamHeaders } from "./upstream.ts";
+import { SHOW_REQUEST } from "./ollama_shapes.ts";
+import { modelNotAllowed } from "./quota_errors.ts";
+import type { ReadOnlyRoute } from "./routes.ts";
+import { clientHeaders, unreachableReason, upstreamHeaders } from "./upstream.ts";
+
+type Json = Record<string, unknown>;
 
 /** Forwards a read-only request to `upstreamPath` and passes the answer through. */
 export async function handleReadOnly(
   c: Context<ProxyEnv>,
+  route: ReadOnlyRoute,
   upstreamPath: string,
   deps: Deps,
 ): Promise<Response> {
   const settings = await deps.settings.get().catch((err) => {
     throw databaseUnavailable(deps, err);
   });
+  const models = c.get("apiKey").policy.models;
   const method = c.req.method;
-  const hasBody = method === "POST";
-  const headers = upstreamHeaders(c.req.raw.headers);
+  let body: BodyInit | undefined;
+  if (method === "POST") {
+    body = await c.req.arrayBuffer();
+    if (route.model === "body" && models !== null) body = JSON.stringify(showBody(body, models));
+  }
+  if (route.model === "path" && models !== null) {
+    const model = c.req.param("model") ?? "";
+    // As Ollama answers a model it does not have: the key's world has no such model.
+    if (!modelAllowed(models, model)) {
+      throw new ProxyError(404, `model '${model}' not found`, "model_not_found");
+    }
+  }
   let upstream: Response;
   try {
     upstream = await fetch(settings.ollama_url + upstreamPath, {
       method,
-      headers,
-      body: hasBody ? await c.req.arrayBuffer() : undefined,
+      headers: upstreamHeaders(c.req.raw.headers),
+      body,
       signal: c.req.raw.signal,
     });
-  } catch {
+  } catch (err) {
     throw new ProxyError(
       502,
-      "Cannot reach Ollama: the upstream server did not answer",
+      `Cannot reach Ollama: ${unreachableReason(err)}`,
       "upstream_unavailable",
     );
   }
+  const headers = clientHeaders(upstream.headers);
+  if (route.listing && models !== null && upstream.ok) {
+    const listing = await upstream.json().catch(() => null) as Json | null;
+    if (listing !== null) {
+      const entries = listing[route.listing.entries];
+      const name = route.listing.name;
+      if (Array.isArray(entries)) {
+        listing[route.listing.entries] = entries.filter((e) =>
+          typeof (e as Json)?.[name] === "string" &&
+          modelAllowed(models, (e as Json)[name] as string)
+        );
+      }
+      return new Response(method === "HEAD" ? null : JSON.stringify(listing), {
+        status: upstream.status,
+        headers,
+      });
+    }
+  }
   return new Response(method === "HEAD" ? null : upstream.body, {
     status: upstream.status,
-    headers: clientHeaders(upstream.headers),
+    headers,
   });
+}
+
+/**
+ * The /api/show body as Ollama reads it (case variants folded), refused when its model is not
+ * the key's; the canonical form is forwarded, so the model checked is the model shown.
+ */
+function showBody(raw: ArrayBuffer, models: ReadonlyArray<string>): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    throw new ProxyError(400, "Cannot parse request body: expected JSON", "invalid_json");
+  }
+  const body = canonical(parsed, SHOW_REQUEST) as Json;
+  const model = typeof body?.model === "string" && body.model !== ""
+    ? body.model
+    : typeof body?.name === "string"
+    ? body.name
+    : "";
+  if (!modelAllowed(models, model)) throw modelNotAllowed(model);
+  return body;
 }

@@ -239,16 +239,43 @@ export function familyOf(path: string): RouteFamily {
   return "ollama";
 }
 
-/** Read-only routes: a key is needed, no quota is used. Value: the upstream path. */
-export const READ_ONLY_ROUTES: ReadonlyArray<{ method: string; path: string; upstream: string }> = [
-  { method: "GET", path: "/api/tags", upstream: "/api/tags" },
+/** A read-only route: a key is needed, no quota is used. */
+export interface ReadOnlyRoute {
+  method: string;
+  path: string;
+  /** The upstream path (`:model` filled in from the request's path). */
+  upstream: string;
+  /** A model list, filtered to the key's models: where its entries are and what names them. */
+  listing?: { entries: "models" | "data"; name: "name" | "id" };
+  /** Where the one model it is about is named: the path, or the JSON body (/api/show). */
+  model?: "path" | "body";
+}
+
+/** Read-only routes: a key is needed, no quota is used. */
+export const READ_ONLY_ROUTES: ReadonlyArray<ReadOnlyRoute> = [
+  {
+    method: "GET",
+    path: "/api/tags",
+    upstream: "/api/tags",
+    listing: { entries: "models", name: "name" },
+  },
   { method: "GET", path: "/api/version", upstream: "/api/version" },
   // The seed project spelled it this way; keep old clients working.
   { method: "GET", path: "/api/versions", upstream: "/api/version" },
-  { method: "GET", path: "/api/ps", upstream: "/api/ps" },
-  { method: "POST", path: "/api/show", upstream: "/api/show" },
-  { method: "GET", path: "/v1/models", upstream: "/v1/models" },
-  { method: "GET", path: "/v1/models/:model", upstream: "/v1/models/:model" },
+  {
+    method: "GET",
+    path: "/api/ps",
+    upstream: "/api/ps",
+    listing: { entries: "models", name: "name" },
+  },
+  { method: "POST", path: "/api/show", upstream: "/api/show", model: "body" },
+  {
+    method: "GET",
+    path: "/v1/models",
+    upstream: "/v1/models",
+    listing: { entries: "data", name: "id" },
+  },
+  { method: "GET", path: "/v1/models/:model", upstream: "/v1/models/:model", model: "path" },
 ];
 
 /** Model management: refused for every key. */

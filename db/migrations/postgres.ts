@@ -62,6 +62,7 @@ CREATE INDEX request_log_pending ON request_log (state) WHERE state = 'pending';
     name: "policies, minute counters, gateway heartbeats",
     sql: `
 ALTER TABLE api_keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{"limits":[]}';
+ALTER TABLE api_keys ADD COLUMN activated_at TIMESTAMPTZ;
 UPDATE api_keys SET policy = jsonb_build_object(
   'limits', (SELECT COALESCE(jsonb_agg(jsonb_build_object('metric', m, 'window', w, 'max', v)
                                ORDER BY o), '[]'::jsonb) FROM (

@@ -57,6 +57,7 @@ CREATE INDEX request_log_pending ON request_log (state) WHERE state = 'pending';
     name: "policies, minute counters, gateway heartbeats",
     sql: `
 ALTER TABLE api_keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{"limits":[]}';
+ALTER TABLE api_keys ADD COLUMN activated_at TEXT;
 UPDATE api_keys SET policy = json_object(
   'limits', (SELECT json_group_array(json_object('metric', m, 'window', w, 'max', v)) FROM (
     SELECT 'requests' AS m, 'day' AS w, daily_request_limit AS v WHERE daily_request_limit IS NOT NULL

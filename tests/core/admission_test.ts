@@ -33,12 +33,16 @@ Deno.test("a key without limits is admitted with no reservation and no cap", () 
 Deno.test("the request that would exceed the daily request limit is refused", () => {
   assert.equal(decide(key({ daily_request_limit: 3 }, (s) => s.day.requests = 2), ask()).ok, true);
   const d = decide(key({ daily_request_limit: 3 }, (s) => s.day.requests = 3), ask());
-  assert.deepEqual(!d.ok && [d.limit.window, d.reason, d.used], ["day", "used_up", 3]);
+  assert.deepEqual(!d.ok && "limit" in d && [d.limit.window, d.reason, d.used], [
+    "day",
+    "used_up",
+    3,
+  ]);
 });
 
 Deno.test("the monthly request limit counts the whole month", () => {
   const d = decide(key({ monthly_request_limit: 5 }, (s) => s.month.requests = 5), ask());
-  assert.equal(!d.ok && d.limit.window, "month");
+  assert.equal(!d.ok && "limit" in d && d.limit.window, "month");
 });
 
 Deno.test("a per-minute request limit counts the minute only", () => {
@@ -49,13 +53,13 @@ Deno.test("a per-minute request limit counts the minute only", () => {
     }),
     ask(),
   );
-  assert.equal(!d.ok && d.limit.window, "minute");
+  assert.equal(!d.ok && "limit" in d && d.limit.window, "minute");
 });
 
 Deno.test("max_concurrent counts requests in flight", () => {
   assert.equal(decide(key({ max_concurrent: 2 }, (s) => s.inFlight = 1), ask()).ok, true);
   const d = decide(key({ max_concurrent: 2 }, (s) => s.inFlight = 2), ask());
-  assert.equal(!d.ok && d.limit.metric, "concurrent");
+  assert.equal(!d.ok && "limit" in d && d.limit.metric, "concurrent");
 });
 
 Deno.test("generation is capped to the tokens left after the prompt", () => {
@@ -73,9 +77,12 @@ Deno.test("a refusal says whether the limit is used up, reserved in flight or to
     }),
     ask(),
   );
-  assert.deepEqual(!reserved.ok && [reserved.reason, reserved.reserved], ["reserved", 45]);
+  assert.deepEqual(!reserved.ok && "limit" in reserved && [reserved.reason, reserved.reserved], [
+    "reserved",
+    45,
+  ]);
   const big = decide(key({ daily_token_limit: 100 }, (s) => s.day.tokens = 95), ask());
-  assert.deepEqual(!big.ok && [big.reason, big.needed], ["does_not_fit", 11]);
+  assert.deepEqual(!big.ok && "limit" in big && [big.reason, big.needed], ["does_not_fit", 11]);
 });
 
 Deno.test("one reservation is bounded so a large budget serves many requests at once", () => {
@@ -102,7 +109,7 @@ Deno.test("the tighter of the daily, monthly and per-minute token windows decide
     key({ daily_token_limit: 1000, monthly_token_limit: 100 }, (s) => s.month.tokens = 95),
     ask(),
   );
-  assert.equal(!d.ok && d.limit.window, "month");
+  assert.equal(!d.ok && "limit" in d && d.limit.window, "month");
   const m = decide(key({ daily_token_limit: 1000, tokens_per_minute: 50 }), ask());
   assert.deepEqual(m.ok && [m.generationCap, m.quota.tokens?.window], [40, "minute"]);
 });

@@ -86,4 +86,102 @@ for (const dialect of testDialects()) {
       await db.drop();
     }
   });
+
+  Deno.test(
+    `[${dialect}] two gateway processes: requests_per_minute 50 admits exactly 50 of 200`,
+    async () => {
+      const db = await createTestDatabase(dialect);
+      const mock = await startMockOllama({ firstByteDelayMs: 2 });
+      const gateways: GatewayProcess[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          gateways.push(
+            await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: mock.url, LOG_LEVEL: "warn" }),
+          );
+        }
+        const created = await fetch(gateways[0].adminUrl + "/api/api-keys", {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${ADMIN_PASSWORD}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({ name: "rpm", requests_per_minute: 50 }),
+        }).then((r) => r.json());
+        // Wall-clock minutes: start early in one, so all 200 fall into it.
+        const intoMinute = Date.now() % 60_000;
+        if (intoMinute > 45_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+        const statuses = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+          const res = await fetch(gateways[i % 2].proxyUrl + "/api/chat", {
+            method: "POST",
+            headers: { authorization: `Bearer ${created.key}` },
+            body: chat(),
+          });
+          await res.body?.cancel();
+          return res.status;
+        }));
+        assert.equal(statuses.filter((s) => s === 200).length, 50);
+        assert.equal(statuses.filter((s) => s === 429).length, 150);
+        assert.equal(mock.inferenceCount(), 50);
+      } finally {
+        for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
+        await mock.close();
+        await db.drop();
+      }
+    },
+  );
+
+  Deno.test(
+    `[${dialect}] the slots of a gateway killed mid-stream are freed once it falls silent`,
+    async () => {
+      const db = await createTestDatabase(dialect);
+      const mock = await startMockOllama({ hang: true, chunkDelayMs: 50 });
+      const env = {
+        DATABASE_URL: db.url,
+        OLLAMA_URL: mock.url,
+        LOG_LEVEL: "warn",
+        HEARTBEAT_SECONDS: "1",
+      };
+      const doomed = await spawnGateway(env);
+      const survivor = await spawnGateway(env);
+      try {
+        const created = await fetch(survivor.adminUrl + "/api/api-keys", {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${ADMIN_PASSWORD}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({ name: "two at a time", max_concurrent: 2 }),
+        }).then((r) => r.json());
+        const post = (g: GatewayProcess, body = chat({ stream: true })) =>
+          fetch(g.proxyUrl + "/api/chat", {
+            method: "POST",
+            headers: { authorization: `Bearer ${created.key}` },
+            body,
+          });
+        const streams = [await post(doomed), await post(doomed)];
+        assert.deepEqual(streams.map((r) => r.status), [200, 200]);
+        const third = await post(survivor);
+        assert.equal(third.status, 429);
+        await third.body?.cancel();
+        doomed.kill();
+        for (const s of streams) await s.body?.cancel().catch(() => {});
+        mock.set({}); // answers come again (the probes below must end)
+        // Three heartbeats of silence, then the survivor's reaper frees the two slots.
+        let status = 429;
+        const deadline = Date.now() + 20_000;
+        while (status === 429 && Date.now() < deadline) {
+          const res = await post(survivor, chat({ stream: false, options: { num_predict: 1 } }));
+          status = res.status;
+          await res.body?.cancel();
+          if (status === 429) await new Promise((r) => setTimeout(r, 250));
+        }
+        assert.equal(status, 200, "the dead gateway's slots were freed");
+      } finally {
+        await doomed.stop();
+        assert.equal(await survivor.stop(), 0, survivor.output());
+        await mock.close();
+        await db.drop();
+      }
+    },
+  );
 }

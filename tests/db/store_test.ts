@@ -276,6 +276,7 @@ for (const dialect of testDialects()) {
         created_at: input.created_at,
         expires_at: input.expires_at,
         last_used_at: null,
+        activated_at: null,
         policy: input.policy,
       });
       assert.equal("key_hash" in created, false);
@@ -448,7 +449,10 @@ for (const dialect of testDialects()) {
     withStore(dialect, async (store) => {
       const key = await store.createKey(newKey({ daily_request_limit: 0 }));
       const refused = await admit(store, key.id);
-      assert.equal(refused.kind === "refused" && refused.decision.limit.window, "day");
+      assert.equal(
+        refused.kind === "refused" && "limit" in refused.decision && refused.decision.limit.window,
+        "day",
+      );
       assert.equal((await store.usageByKey(JAN_15)).has(key.id), false);
       assert.equal((await store.getKey(key.id))?.last_used_at, null);
       assert.equal((await admit(store, key.id + 1000)).kind, "missing");
@@ -478,7 +482,10 @@ for (const dialect of testDialects()) {
       const last = await admit(store, key.id, JAN_15);
       assert.equal(last.kind === "admitted" && last.decision.quota.requests?.remaining, 0);
       const refused = await admit(store, key.id, JAN_15);
-      assert.equal(refused.kind === "refused" && refused.decision.limit.window, "month");
+      assert.equal(
+        refused.kind === "refused" && "limit" in refused.decision && refused.decision.limit.window,
+        "month",
+      );
       const usage = (await store.usageByKey(JAN_15)).get(key.id);
       assert.equal(usage?.today.requests, 1);
       assert.equal(usage?.month.requests, 3);
@@ -498,7 +505,10 @@ for (const dialect of testDialects()) {
       const ids = [];
       for (let i = 0; i < 3; i++) ids.push(admittedId(await admit(store, key.id)));
       const refused = await admit(store, key.id);
-      assert.equal(refused.kind === "refused" && refused.decision.limit.window, "minute");
+      assert.equal(
+        refused.kind === "refused" && "limit" in refused.decision && refused.decision.limit.window,
+        "minute",
+      );
       admittedId(await admit(store, key.id, NEXT_MINUTE));
       // An uncharged request gives its unit back to its own minute.
       await store.settle(settlement(ids[0], UNCHARGED));
@@ -536,7 +546,10 @@ for (const dialect of testDialects()) {
       const a = admittedId(await admit(store, key.id, JAN_15, ASK, "gw-a"));
       admittedId(await admit(store, key.id, JAN_15, ASK, "gw-b"));
       const third = await admit(store, key.id);
-      assert.equal(third.kind === "refused" && third.decision.limit.metric, "concurrent");
+      assert.equal(
+        third.kind === "refused" && "limit" in third.decision && third.decision.limit.metric,
+        "concurrent",
+      );
       assert.equal((await store.liveUsageByKey(JAN_15.minute)).get(key.id)?.inFlight, 2);
       await store.settle(settlement(a));
       admittedId(await admit(store, key.id, JAN_15, ASK, "gw-a"));

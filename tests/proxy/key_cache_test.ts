@@ -15,7 +15,7 @@ const chat = { model: "llama3", stream: false, messages: [{ role: "user", conten
 async function changeElsewhere(t: TestGateway, id: number, patch: Record<string, unknown>) {
   const other = await openStore(t.db.url);
   try {
-    assert.ok(await updateApiKey(other, id, patch));
+    assert.ok(await updateApiKey(other, id, patch, t.clock.now()));
   } finally {
     await other.close();
   }
