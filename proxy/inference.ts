@@ -22,13 +22,7 @@ import { quotaExceeded } from "./quota_errors.ts";
 import { setRateLimitHeaders } from "./ratelimit_headers.ts";
 import { readInferenceBody } from "./request_body.ts";
 import type { InferenceRoute } from "./routes.ts";
-import {
-  NamedEventMeter,
-  NdjsonMeter,
-  SseMeter,
-  SseStrippingMeter,
-  type StreamMeter,
-} from "./stream_meter.ts";
+import { meterFor } from "./stream_meter.ts";
 import { meteredStream } from "./metered_stream.ts";
 import { clientHeaders, upstreamHeaders } from "./upstream.ts";
 import { completionTextOf, settleTokens, type Tokens, usageOfBody } from "./usage.ts";
@@ -256,23 +250,25 @@ export async function handleInference(
     return new Response(bytes, { status: upstream.status, headers: responseHeaders });
   }
 
-  const meter: StreamMeter = route.format === "events"
-    ? new NamedEventMeter()
-    : contentType.includes("event-stream")
-    ? (strip ? new SseStrippingMeter() : new SseMeter())
-    : new NdjsonMeter();
+  const meter = meterFor(route, contentType, strip);
   const finish = (status: number) => {
     const partial = status !== 200;
     const tokens = settleTokens(meter.usage, estimatePrompt, () => meter.chunks);
     if (partial && !meter.usage) tokens.estimated = true;
+    if (tokens.invalid) {
+      deps.log.warn("Ollama reported unusable token counts; estimated instead", {
+        fields: tokens.invalid.join(","),
+        key: key.prefix,
+      });
+    }
     return settle(status, meter.usage !== null || meter.chunks > 0, tokens);
   };
   handedOver = true;
   return new Response(
-    meteredStream(upstream.body!, meter, route.format === "ndjson", upstreamAbort.signal, {
-      ended: () => finish(200),
-      upstreamFailed: () =>
-        finish(upstreamAbort.signal.reason instanceof GatewayStopping ? 503 : 502),
+    meteredStream(upstream.body!, {
+      meter,
+      signal: upstreamAbort.signal,
+      ended: finish,
       clientLeft: () => {
         upstreamAbort.abort();
         return finish(499);
