@@ -62,7 +62,8 @@ export function meteredStream(
 
   // Once the client has left, a read still under way must not end the stream a second time.
   let over = false;
-  const end = async (controller: ReadableStreamDefaultController<Uint8Array>, cut: boolean) => {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const end = async (cut: boolean) => {
     if (over) return;
     over = true;
     const rest = meter.flush();
@@ -83,25 +84,26 @@ export function meteredStream(
     controller.close();
   };
 
+  // A plain promise chain with callbacks made once per stream, not an async function or
+  // closures per chunk: this is the per-chunk path.
+  const read = (): Promise<void> => reader.read(new Uint8Array(buffer)).then(forward, lost);
+  const lost = () => end(true);
+  const forward = ({ done, value }: ReadableStreamReadResult<Uint8Array>): Promise<void> | void => {
+    if (done) return end(signal.aborted);
+    // The read gives the buffer back (moved, not copied); the client gets an exact copy.
+    buffer = value.buffer as ArrayBuffer;
+    const out = meter.push(value.slice());
+    if (out?.length) controller.enqueue(out);
+    // Nothing to send yet (the read ended inside a held-back event, or held only the dropped
+    // usage event): read on, since a pull that enqueues nothing is not called again.
+    else return read();
+  };
+
   return new ReadableStream<Uint8Array>({
-    // A plain promise chain, not an async function: one promise fewer per chunk.
-    pull(controller) {
-      const read = (): Promise<void> =>
-        reader.read(new Uint8Array(buffer)).then(
-          ({ done, value }) => {
-            if (done) return end(controller, signal.aborted);
-            // The read gives the buffer back (moved, not copied); the client gets an exact copy.
-            buffer = value.buffer;
-            const out = meter.push(value.slice());
-            if (out?.length) controller.enqueue(out);
-            // Nothing to send yet (the read ended inside a held-back event, or held only the
-            // dropped usage event): read on. A pull that enqueues nothing is not called again.
-            else return read();
-          },
-          () => end(controller, true),
-        );
-      return read();
+    start(c) {
+      controller = c;
     },
+    pull: read,
     async cancel() {
       over = true;
       reader.cancel().catch(() => {});

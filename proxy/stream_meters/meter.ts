@@ -25,7 +25,10 @@ export interface StreamMeter {
   readonly failed: boolean;
   /** Bytes searched, copied and decoded so far (tests check it stays linear in the input). */
   readonly work: number;
-  /** Takes an upstream chunk; returns the bytes to forward (the same array when unchanged). */
+  /**
+   * Takes an upstream chunk the caller hands over (it may be rewritten in place); returns the
+   * bytes to forward (the same array when unchanged), or null when there are none yet.
+   */
   push(bytes: Uint8Array): Uint8Array | null;
   /** Returns what is still held back at the end of the stream. */
   flush(): Uint8Array | null;

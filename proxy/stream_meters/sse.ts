@@ -12,7 +12,7 @@ import { bytesOf, hasAt, indexOfBytes, PieceSplitter } from "./pieces.ts";
 const DATA_PREFIX = bytesOf("data: ");
 const DONE_DATA = bytesOf("data: [DONE]");
 const ERROR_DATA = bytesOf('data: {"error"');
-const EMPTY_CHOICES = bytesOf('"choices":[]');
+const CHOICES_KEY = bytesOf('"choices":');
 const USAGE_KEY = bytesOf('"usage"');
 
 /** What an OpenAI SSE event is, told from its bytes. */
@@ -23,10 +23,19 @@ export function sseEventKind(event: Uint8Array): SseEventKind {
   if (!hasAt(event, DATA_PREFIX, 0)) return "other";
   if (hasAt(event, DONE_DATA, 0)) return "done";
   if (hasAt(event, ERROR_DATA, 0)) return "error";
-  if (indexOfBytes(event, EMPTY_CHOICES) !== -1 && indexOfBytes(event, USAGE_KEY) !== -1) {
-    return "usage";
-  }
+  if (hasEmptyChoices(event) && indexOfBytes(event, USAGE_KEY) !== -1) return "usage";
   return event.length > DATA_PREFIX.length ? "content" : "other";
+}
+
+/**
+ * Whether the event holds `"choices":[]`, searched from its rare `[` (a quote-led search would
+ * stop at every key): a content event has one `[`, so this costs two native searches.
+ */
+function hasEmptyChoices(event: Uint8Array): boolean {
+  for (let at = event.indexOf(0x5b); at !== -1; at = event.indexOf(0x5b, at + 1)) {
+    if (event[at + 1] === 0x5d && hasAt(event, CHOICES_KEY, at - CHOICES_KEY.length)) return true;
+  }
+  return false;
 }
 
 /** The counts of a usage event, or null when its JSON cannot be read. */
