@@ -24,6 +24,8 @@ export type Outcome =
 export interface ReportedUsage {
   promptTokens: number | null;
   completionTokens: number | null;
+  /** Reported fields that held something other than a token count (treated as missing). */
+  invalid?: string[];
 }
 
 /** Estimates for what Ollama did not report, computed only when needed. */

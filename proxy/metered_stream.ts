@@ -5,16 +5,41 @@
  * @module
  */
 import { GatewayStopping } from "../core/inflight.ts";
-import type { StreamMeter } from "./stream_meter.ts";
+import type { StreamFailure, StreamMeter } from "./stream_meter.ts";
 
-/** How a forwarded stream ended; each returns once usage is recorded. */
-export interface StreamEvents {
-  ended(): Promise<unknown>;
-  upstreamFailed(): Promise<unknown>;
+/** What a metered stream needs besides its upstream body. */
+export interface MeteredStreamOptions {
+  meter: StreamMeter;
+  /** The upstream request's signal: aborted by a shutdown (reason `GatewayStopping`) or a timeout. */
+  signal: AbortSignal;
+  /**
+   * The stream ended: 200 when it reached its normal end, else the status of the failure (its
+   * error frame already sent). Returns once usage is recorded.
+   */
+  ended(status: number): Promise<unknown>;
+  /** The client went away first. Returns once usage is recorded. */
   clientLeft(): Promise<unknown>;
 }
 
-const encoder = new TextEncoder();
+const STOPPING: StreamFailure = {
+  status: 503,
+  message: "gateway shutting down",
+  code: "shutting_down",
+};
+const LOST: StreamFailure = {
+  status: 502,
+  message: "upstream connection lost",
+  code: "upstream_connection_lost",
+};
+// Ollama's own way of failing an OpenAI stream: the error becomes an empty chunk, then EOF.
+const INCOMPLETE: StreamFailure = {
+  status: 502,
+  message: "Ollama ended the stream before it was complete",
+  code: "upstream_incomplete",
+};
+
+/** The status recorded for a stream that carried Ollama's own error. */
+const UPSTREAM_ERROR = 502;
 
 /**
  * Size of the buffer each stream reads into. fetch's default reader allocates (and zeroes) a
@@ -26,54 +51,63 @@ const READ_BYTES = 8 * 1024;
 /** Forwards each upstream chunk as it arrives, through the meter, and reports how it ended. */
 export function meteredStream(
   upstream: ReadableStream<Uint8Array>,
-  meter: StreamMeter,
-  native: boolean,
-  upstreamSignal: AbortSignal,
-  events: StreamEvents,
+  options: MeteredStreamOptions,
 ): ReadableStream<Uint8Array> {
+  const { meter, signal } = options;
   const reader = upstream.getReader({ mode: "byob" });
   let buffer = new ArrayBuffer(READ_BYTES);
   // fetch does not always fail a body that is already streaming when its signal aborts, so an
   // abort cancels the reader itself: a pending read then ends, and the end is read as a failure.
-  upstreamSignal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+  signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
 
-  const end = async (controller: ReadableStreamDefaultController<Uint8Array>, ok: boolean) => {
+  // Once the client has left, a read still under way must not end the stream a second time.
+  let over = false;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const end = async (cut: boolean) => {
+    if (over) return;
+    over = true;
     const rest = meter.flush();
     if (rest) controller.enqueue(rest);
-    if (ok) {
-      // Usage is recorded before the client sees the end, so a finished stream is a counted one.
-      await events.ended();
-    } else {
-      // Ollama went away mid-stream. Native clients recognise an error line; OpenAI clients
-      // recognise a stream that ends without [DONE].
-      if (native) {
-        const why = upstreamSignal.reason instanceof GatewayStopping
-          ? "gateway shutting down"
-          : "upstream connection lost";
-        controller.enqueue(encoder.encode(`{"error":"${why}"}\n`));
-      }
-      await events.upstreamFailed();
-    }
+    // A stream that reached its end is whole even if the connection broke after it, and one
+    // that carries Ollama's own error has said so. Any other gets its format's error frame, so
+    // that the client's SDK raises instead of taking a cut stream for a whole one.
+    const failure = meter.finished || meter.failed
+      ? null
+      : !cut
+      ? INCOMPLETE
+      : signal.reason instanceof GatewayStopping
+      ? STOPPING
+      : LOST;
+    if (failure) controller.enqueue(meter.errorFrame(failure));
+    // Usage is recorded before the client sees the end, so a finished stream is a counted one.
+    await options.ended(meter.failed ? UPSTREAM_ERROR : failure?.status ?? 200);
     controller.close();
   };
 
+  // A plain promise chain with callbacks made once per stream, not an async function or
+  // closures per chunk: this is the per-chunk path.
+  const read = (): Promise<void> => reader.read(new Uint8Array(buffer)).then(forward, lost);
+  const lost = () => end(true);
+  const forward = ({ done, value }: ReadableStreamReadResult<Uint8Array>): Promise<void> | void => {
+    if (done) return end(signal.aborted);
+    // The read gives the buffer back (moved, not copied); the client gets an exact copy.
+    buffer = value.buffer as ArrayBuffer;
+    const out = meter.push(value.slice());
+    if (out?.length) controller.enqueue(out);
+    // Nothing to send yet (the read ended inside a held-back event, or held only the dropped
+    // usage event): read on, since a pull that enqueues nothing is not called again.
+    else return read();
+  };
+
   return new ReadableStream<Uint8Array>({
-    // A plain promise chain, not an async function: one promise fewer per chunk.
-    pull(controller) {
-      return reader.read(new Uint8Array(buffer)).then(
-        ({ done, value }) => {
-          if (done) return end(controller, !upstreamSignal.aborted);
-          // The read gives the buffer back (moved, not copied); the client gets an exact copy.
-          buffer = value.buffer;
-          const out = meter.push(value.slice());
-          if (out) controller.enqueue(out);
-        },
-        () => end(controller, false),
-      );
+    start(c) {
+      controller = c;
     },
+    pull: read,
     async cancel() {
+      over = true;
       reader.cancel().catch(() => {});
-      await events.clientLeft();
+      await options.clientLeft();
     },
   });
 }

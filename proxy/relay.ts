@@ -8,13 +8,7 @@ import { GatewayStopping } from "../core/inflight.ts";
 import { ProxyError } from "./errors.ts";
 import type { InferenceRequest } from "./inference_request.ts";
 import { meteredStream } from "./metered_stream.ts";
-import {
-  NamedEventMeter,
-  NdjsonMeter,
-  SseMeter,
-  SseStrippingMeter,
-  type StreamMeter,
-} from "./stream_meter.ts";
+import { meterFor } from "./stream_meter.ts";
 import type { SettlementTicket } from "./ticket.ts";
 import { clientHeaders, nonJsonError } from "./upstream.ts";
 import { completionTextOf, usageOfBody } from "./usage.ts";
@@ -100,14 +94,6 @@ export async function bufferedRelay(
   });
 }
 
-/** The meter for a streamed answer of this route. */
-function meterFor(request: InferenceRequest, upstream: Response, strip: boolean): StreamMeter {
-  if (request.route.format === "events") return new NamedEventMeter();
-  const type = upstream.headers.get("content-type") ?? "";
-  if (type.includes("event-stream")) return strip ? new SseStrippingMeter() : new SseMeter();
-  return new NdjsonMeter();
-}
-
 /** Forwards a streamed answer chunk by chunk through its meter; settles when it ends. */
 export function streamedRelay(
   upstream: Response,
@@ -116,8 +102,7 @@ export function streamedRelay(
   quotaHeaders: Headers,
   strip: boolean,
 ): Response {
-  const meter = meterFor(request, upstream, strip);
-  const signal = ticket.upstream.signal;
+  const meter = meterFor(request.route, upstream.headers.get("content-type") ?? "", strip);
   const finish = (status: number) =>
     ticket.settle({
       kind: "answered",
@@ -126,10 +111,12 @@ export function streamedRelay(
       producedOutput: meter.chunks > 0 || meter.usage !== null,
     }, () => meter.chunks);
   return new Response(
-    meteredStream(upstream.body!, meter, request.route.format === "ndjson", signal, {
-      // A stream Ollama ended with its own error is an error, whatever its HTTP status.
-      ended: () => finish(meter.failed ? 502 : 200),
-      upstreamFailed: () => finish(signal.reason instanceof GatewayStopping ? 503 : 502),
+    meteredStream(upstream.body!, {
+      meter,
+      signal: ticket.upstream.signal,
+      // 200 at its normal end; a stream Ollama ended with its own error, or one that was cut,
+      // is an error whatever its HTTP status.
+      ended: finish,
       clientLeft: () => {
         ticket.upstream.abort();
         return finish(499);

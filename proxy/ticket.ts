@@ -49,6 +49,12 @@ export class SettlementTicket {
     if (this.#settled) return;
     this.#settled = true;
     this.#unregister();
+    if (outcome.kind === "answered" && outcome.reported?.invalid) {
+      this.deps.log.warn("Ollama reported unusable token counts; estimated instead", {
+        fields: outcome.reported.invalid.join(","),
+        request_id: this.requestId,
+      });
+    }
     const charge = chargeOf(outcome, {
       prompt: this.promptEstimate,
       completion: completionEstimate,

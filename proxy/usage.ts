@@ -1,14 +1,62 @@
 /**
- * Token usage of finished requests: Ollama's own counts, estimated only where it gives none.
+ * Token usage of finished requests: Ollama's own counts, estimated only where it gives none
+ * or gives one that cannot be a count.
  * @module
  */
-import type { StreamUsage } from "./stream_meter.ts";
+
+/** Token counts Ollama reported (in a body or a stream); null where there is no usable one. */
+export interface StreamUsage {
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** Fields that held something other than a token count; present only when there are any. */
+  invalid?: string[];
+}
 
 /** Final token counts of a request. */
 export interface Tokens {
   prompt: number;
   completion: number;
   estimated: boolean;
+  /** Reported fields that were not token counts (and so were estimated): worth a warning. */
+  invalid?: string[];
+}
+
+/** Field names of the two counts, in the order `reportedUsage` takes them. */
+export type CountFields = readonly [prompt: string, completion: string];
+
+/** Native routes' fields. */
+export const NATIVE_COUNTS: CountFields = ["prompt_eval_count", "eval_count"];
+/** OpenAI chat and completions `usage` fields. */
+export const OPENAI_COUNTS: CountFields = ["prompt_tokens", "completion_tokens"];
+/** Anthropic Messages and OpenAI Responses `usage` fields. */
+export const IO_COUNTS: CountFields = ["input_tokens", "output_tokens"];
+
+/**
+ * The one rule for a reported token count: a non-negative safe integer. Anything else (negative,
+ * fractional, `1e308`, a string) would credit a key, block it, or store a fraction.
+ */
+export function isTokenCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * Usage from two reported values. An absent value (`undefined` or `null`) is missing; a present
+ * one that is not a token count is missing too, so it gets estimated, and is named in `invalid`.
+ */
+export function reportedUsage(
+  prompt: unknown,
+  completion: unknown,
+  fields: CountFields,
+): StreamUsage {
+  const usage: StreamUsage = {
+    promptTokens: isTokenCount(prompt) ? prompt : null,
+    completionTokens: isTokenCount(completion) ? completion : null,
+  };
+  if (usage.promptTokens === null && prompt != null) (usage.invalid ??= []).push(fields[0]);
+  if (usage.completionTokens === null && completion != null) {
+    (usage.invalid ??= []).push(fields[1]);
+  }
+  return usage;
 }
 
 /**
@@ -17,18 +65,17 @@ export interface Tokens {
  */
 export function usageOfBody(body: unknown): StreamUsage {
   const o = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-  const num = (v: unknown) => typeof v === "number" ? v : null;
   if (o.usage && typeof o.usage === "object") {
     const u = o.usage as Record<string, unknown>;
     if ("input_tokens" in u || "output_tokens" in u) {
-      return { promptTokens: num(u.input_tokens), completionTokens: num(u.output_tokens) };
+      return reportedUsage(u.input_tokens, u.output_tokens, IO_COUNTS);
     }
-    return {
-      promptTokens: num(u.prompt_tokens),
-      completionTokens: num(u.completion_tokens) ?? (num(u.prompt_tokens) === null ? null : 0),
-    };
+    const usage = reportedUsage(u.prompt_tokens, u.completion_tokens, OPENAI_COUNTS);
+    // OpenAI embeddings report no completion: none was generated.
+    if (u.completion_tokens == null && usage.promptTokens !== null) usage.completionTokens = 0;
+    return usage;
   }
-  return { promptTokens: num(o.prompt_eval_count), completionTokens: num(o.eval_count) };
+  return reportedUsage(o.prompt_eval_count, o.eval_count, NATIVE_COUNTS);
 }
 
 /** The generated text of a non-streamed answer, for estimating a missing completion count. */
@@ -69,9 +116,11 @@ export function settleTokens(
 ): Tokens {
   const prompt = reported?.promptTokens ?? null;
   const completion = reported?.completionTokens ?? null;
-  return {
+  const tokens: Tokens = {
     prompt: prompt ?? estimatePrompt(),
     completion: completion ?? estimateCompletion(),
     estimated: prompt === null || completion === null,
   };
+  if (reported?.invalid) tokens.invalid = reported.invalid;
+  return tokens;
 }

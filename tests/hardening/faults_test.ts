@@ -94,7 +94,7 @@ gatewayTest("Ollama dying mid-stream ends a native stream with an error line", a
   }
 });
 
-gatewayTest("Ollama dying mid-stream ends an OpenAI stream without [DONE]", async (t) => {
+gatewayTest("Ollama dying mid-stream ends an OpenAI stream with an error event", async (t) => {
   const frame = (i: number) =>
     `data: ${
       JSON.stringify({
@@ -114,7 +114,15 @@ gatewayTest("Ollama dying mid-stream ends an OpenAI stream without [DONE]", asyn
     });
     const text = await res.text();
     assert.ok(!text.includes("[DONE]"), text);
-    assert.equal(text.split("\n\n").filter(Boolean).length, 3);
+    const events = text.split("\n\n").filter(Boolean);
+    assert.equal(events.length, 4);
+    // The OpenAI SDKs raise on an `error` data event; a stream that just stops looks complete.
+    assert.deepEqual(JSON.parse(events[3].slice("data: ".length)).error, {
+      message: "upstream connection lost",
+      type: "api_error",
+      param: null,
+      code: "upstream_connection_lost",
+    });
     assert.equal((await t.usage(id)).today.completion_tokens, 3);
   } finally {
     upstream.close();

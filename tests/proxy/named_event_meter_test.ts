@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NamedEventMeter } from "../../proxy/stream_meter.ts";
+import { type EventDialect, NamedEventMeter } from "../../proxy/stream_meter.ts";
 import { startMockOllama } from "../support/mock_ollama.ts";
 
 // The named-event meter reads usage from Ollama's real /v1/messages and /v1/responses streams
@@ -18,8 +18,8 @@ async function streamBytes(path: string, body: unknown): Promise<Uint8Array> {
 }
 
 /** Feeds `bytes` in pieces of `size` bytes (multi-byte characters get cut too). */
-function meter(bytes: Uint8Array, size: number): NamedEventMeter {
-  const m = new NamedEventMeter();
+function meter(bytes: Uint8Array, size: number, dialect: EventDialect): NamedEventMeter {
+  const m = new NamedEventMeter(dialect);
   for (let i = 0; i < bytes.length; i += size) {
     const piece = bytes.subarray(i, i + size);
     assert.equal(m.push(piece), piece, "bytes are forwarded as they came");
@@ -37,7 +37,7 @@ for (
   Deno.test(`the ${path} stream's usage is read at every split of its bytes`, async () => {
     const bytes = await streamBytes(path, body);
     for (const size of [1, 2, 3, 7, 64, bytes.length]) {
-      const m = meter(bytes, size);
+      const m = meter(bytes, size, path === "/v1/messages" ? "anthropic" : "responses");
       assert.deepEqual(m.usage, { promptTokens: 11, completionTokens: 4 }, `pieces of ${size}`);
       assert.equal(m.chunks, 4);
       assert.equal(m.finished, true);
@@ -55,7 +55,7 @@ Deno.test("a stream cut before its final event has no usage, only counted deltas
   });
   const text = new TextDecoder().decode(bytes);
   const cut = new TextEncoder().encode(text.slice(0, text.indexOf("event: message_delta")));
-  const m = meter(cut, 5);
+  const m = meter(cut, 5, "anthropic");
   assert.equal(m.usage, null);
   assert.equal(m.chunks, 4);
   assert.equal(m.finished, false);
@@ -69,7 +69,7 @@ Deno.test("Anthropic's input count in message_start is used when message_delta o
     'event: message_stop\ndata: {"type":"message_stop"}\n\n',
     "event: error\ndata: {}\n\n",
   ];
-  const m = meter(new TextEncoder().encode(frames.join("")), 10);
+  const m = meter(new TextEncoder().encode(frames.join("")), 10, "anthropic");
   assert.deepEqual(m.usage, { promptTokens: 9, completionTokens: 5 });
   assert.equal(m.chunks, 1);
   assert.equal(m.finished, true);

@@ -215,6 +215,8 @@ gatewayTest(
     const events = frames(await res.text()).map(([event]) => event);
     assert.equal(events.filter((e) => e === "response.output_text.delta").length, 4);
     assert.ok(!events.includes("response.completed"));
+    // Ollama just stops; the gateway ends the stream with an `error` event the SDKs raise on.
+    assert.equal(events.at(-1), "error");
     const usage = await t.usage(id);
     assert.equal(usage.today.completion_tokens, 4);
     assert.equal(usage.today.requests, 1);

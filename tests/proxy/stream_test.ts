@@ -110,7 +110,7 @@ gatewayTest(
 );
 
 gatewayTest(
-  "Ollama's mid-stream error line reaches the client; delivered output is charged",
+  "Ollama's mid-stream error line reaches the client, is recorded as an error; output is charged",
   async (t) => {
     t.mock.set({ failMidStreamAfter: 2, chunks: 5 });
     const { key, id } = await t.createKey();
@@ -120,5 +120,8 @@ gatewayTest(
     const usage = await t.usage(id);
     assert.equal(usage.today.requests, 1);
     assert.equal(usage.today.completion_tokens, 2);
+    // Not a 200: the stream ended in Ollama's error (the client got its 200 before it began).
+    const line = t.logs.find((l) => l.includes('route="/api/generate"') && l.includes("status="));
+    assert.match(line ?? "", /status=502 /);
   },
 );
