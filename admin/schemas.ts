@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from "zod";
+import { publicUrlField } from "../core/public_url.ts";
 
 const limit = z.number({ error: "must be a whole number ≥ 0 or null" }).int(
   "must be a whole number ≥ 0 or null",
@@ -33,6 +34,10 @@ export const updateKeySchema = z.strictObject({ name: name.optional(), expires_a
 export const settingsSchema = z.strictObject({
   ollama_url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
   default_model: z.string().trim().min(1, "must not be empty").max(200).optional(),
+  // "" or null: none set (PUBLIC_URL applies, else the address is derived).
+  public_url: publicUrlField(
+    'must be an http(s) URL without user name, query or fragment, "" or null',
+  ).nullable().transform((v) => v ?? "").optional(),
 });
 
 /** A key id in a path. */

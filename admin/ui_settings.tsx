@@ -45,6 +45,7 @@ async function testConnection(url: string) {
 /** Builds the Settings routes (behind the session and CSRF guards). */
 export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
+  const envPublicUrl = deps.config.publicUrl;
 
   app.get("/settings", async (c) => {
     const settings = await deps.settings.get();
@@ -52,6 +53,7 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
       ctx: viewContext(c, deps),
       form: { values: { ...settings }, errors: {} },
       models: await modelList(settings.ollama_url),
+      envPublicUrl,
     };
     return renderPage(c, PAGE, <SettingsPage {...props} />);
   });
@@ -74,11 +76,17 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
         form: { values: { ...saved }, errors: {} },
         models: await modelList(saved.ollama_url),
         saved: true,
+        envPublicUrl,
       };
     } else {
       // The list for the model field comes from the URL that is saved, since the typed one failed.
       const current = await deps.settings.get();
-      props = { ctx, form: checked.form, models: await modelList(current.ollama_url) };
+      props = {
+        ctx,
+        form: checked.form,
+        models: await modelList(current.ollama_url),
+        envPublicUrl,
+      };
     }
     const status = checked.ok ? undefined : 422;
     if (wantsFragment(c)) return renderFragment(c, <SettingsForm {...props} />, status);
@@ -107,6 +115,7 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
       form: { values, errors: checked.ok ? {} : checked.form.errors },
       models,
       connection: result,
+      envPublicUrl,
     };
     return renderPage(c, PAGE, <SettingsPage {...props} />);
   });

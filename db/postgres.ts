@@ -10,7 +10,9 @@ import {
   AUDIT_SQL,
   auditDifferences,
   PATCHABLE_COLUMNS,
+  settingRows,
   toApiKey,
+  toSettings,
   toUsageMap,
   toWindowUsageRow,
 } from "./rows.ts";
@@ -214,9 +216,9 @@ export class PostgresStore implements Store {
     await this.#sql.end({ timeout: 5 });
   }
 
-  async seedSettings(defaults: Settings): Promise<void> {
+  async seedSettings(defaults: Partial<Settings>): Promise<void> {
     await this.#sql.begin(async (tx) => {
-      for (const [name, value] of Object.entries(defaults)) {
+      for (const [name, value] of settingRows(defaults)) {
         await tx`INSERT INTO settings (name, value) VALUES (${name}, ${value})
                  ON CONFLICT (name) DO NOTHING`;
       }
@@ -224,18 +226,12 @@ export class PostgresStore implements Store {
   }
 
   async getSettings(): Promise<Settings> {
-    const rows = await this.#sql`SELECT name, value FROM settings`;
-    const map = Object.fromEntries(rows.map((r) => [r.name, r.value]));
-    return {
-      ollama_url: String(map.ollama_url ?? ""),
-      default_model: String(map.default_model ?? ""),
-    };
+    return toSettings(await this.#sql`SELECT name, value FROM settings`);
   }
 
   async updateSettings(patch: Partial<Settings>): Promise<Settings> {
     await this.#sql.begin(async (tx) => {
-      for (const [name, value] of Object.entries(patch)) {
-        if (value === undefined) continue;
+      for (const [name, value] of settingRows(patch)) {
         await tx`INSERT INTO settings (name, value) VALUES (${name}, ${value})
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
       }

@@ -3,7 +3,13 @@
  * @module
  */
 import type { WindowUsage } from "../core/quota.ts";
-import type { ApiKey, AuditDifference, KeyUsage } from "./store.ts";
+import {
+  type ApiKey,
+  type AuditDifference,
+  type KeyUsage,
+  SETTING_DEFAULTS,
+  type Settings,
+} from "./store.ts";
 
 const toIso = (v: unknown): string | null =>
   v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
@@ -24,6 +30,23 @@ export function toApiKey(row: Record<string, unknown>): ApiKey {
     daily_token_limit: toLimit(row.daily_token_limit),
     monthly_token_limit: toLimit(row.monthly_token_limit),
   };
+}
+
+/** Settings from stored (name, value) rows: unknown names ignored, missing ones their default. */
+export function toSettings(rows: Array<Record<string, unknown>>): Settings {
+  const stored = new Map(rows.map((r) => [String(r.name), r.value]));
+  const settings = { ...SETTING_DEFAULTS };
+  for (const name of Object.keys(settings) as Array<keyof Settings>) {
+    const value = stored.get(name);
+    if (value !== undefined && value !== null) settings[name] = String(value);
+  }
+  return settings;
+}
+
+/** The (name, value) rows to write for a settings patch, values as text (the column's type). */
+export function settingRows(patch: Partial<Settings>): Array<[string, string]> {
+  return Object.entries(patch).filter(([, value]) => value !== undefined)
+    .map(([name, value]) => [name, String(value)]);
 }
 
 /** Builds the usage map from rows of (key_id, window 'day'|'month', requests, prompt, completion). */

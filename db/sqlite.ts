@@ -12,7 +12,9 @@ import {
   AUDIT_SQL,
   auditDifferences,
   PATCHABLE_COLUMNS,
+  settingRows,
   toApiKey,
+  toSettings,
   toUsageMap,
   toWindowUsageRow,
 } from "./rows.ts";
@@ -198,9 +200,9 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  seedSettings(defaults: Settings): Promise<void> {
+  seedSettings(defaults: Partial<Settings>): Promise<void> {
     this.#write(() => {
-      for (const [name, value] of Object.entries(defaults)) {
+      for (const [name, value] of settingRows(defaults)) {
         this.#run(
           "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
           name,
@@ -212,18 +214,12 @@ export class SqliteStore implements Store {
   }
 
   getSettings(): Promise<Settings> {
-    const rows = this.#all("SELECT name, value FROM settings");
-    const map = Object.fromEntries(rows.map((r) => [r.name, r.value]));
-    return Promise.resolve({
-      ollama_url: String(map.ollama_url ?? ""),
-      default_model: String(map.default_model ?? ""),
-    });
+    return Promise.resolve(toSettings(this.#all("SELECT name, value FROM settings")));
   }
 
   updateSettings(patch: Partial<Settings>): Promise<Settings> {
     this.#write(() => {
-      for (const [name, value] of Object.entries(patch)) {
-        if (value === undefined) continue;
+      for (const [name, value] of settingRows(patch)) {
         this.#run(
           "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
           name,

@@ -92,11 +92,19 @@ export interface AuditDifference {
   ledger: number;
 }
 
+/**
+ * Every setting kept in the database with its value while none is stored: the one list both
+ * adapters read and write (a new setting is one line here). Values are stored as text.
+ */
+export const SETTING_DEFAULTS = {
+  ollama_url: "",
+  default_model: "",
+  /** The proxy's address as clients reach it; "" = PUBLIC_URL, else derived (Proxy info). */
+  public_url: "",
+};
+
 /** Gateway settings kept in the database. */
-export interface Settings {
-  ollama_url: string;
-  default_model: string;
-}
+export type Settings = typeof SETTING_DEFAULTS;
 
 /** Storage for keys, usage, the request ledger and settings. */
 export interface Store {
@@ -112,7 +120,7 @@ export interface Store {
   close(): Promise<void>;
 
   /** Writes settings that are not stored yet; stored ones win. */
-  seedSettings(defaults: Settings): Promise<void>;
+  seedSettings(defaults: Partial<Settings>): Promise<void>;
   getSettings(): Promise<Settings>;
   updateSettings(patch: Partial<Settings>): Promise<Settings>;
 

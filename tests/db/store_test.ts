@@ -270,15 +270,24 @@ for (const dialect of testDialects()) {
 
   Deno.test(`[${dialect}] seedSettings keeps stored values and updateSettings patches`, () =>
     withStore(dialect, async (store) => {
-      assert.deepEqual(await store.getSettings(), { ollama_url: "", default_model: "" });
+      const empty = { ollama_url: "", default_model: "", public_url: "" };
+      assert.deepEqual(await store.getSettings(), empty, "every setting has its default");
       await store.seedSettings({ ollama_url: "http://a:11434", default_model: "llama3" });
       await store.seedSettings({ ollama_url: "http://b:11434", default_model: "qwen" });
       assert.deepEqual(await store.getSettings(), {
+        ...empty,
         ollama_url: "http://a:11434",
         default_model: "llama3",
       });
-      const updated = await store.updateSettings({ default_model: "mistral" });
-      assert.deepEqual(updated, { ollama_url: "http://a:11434", default_model: "mistral" });
+      const updated = await store.updateSettings({
+        default_model: "mistral",
+        public_url: "https://llm.example.com",
+      });
+      assert.deepEqual(updated, {
+        ollama_url: "http://a:11434",
+        default_model: "mistral",
+        public_url: "https://llm.example.com",
+      });
       assert.deepEqual(await store.getSettings(), updated);
     }));
 

@@ -183,7 +183,11 @@ gatewayTest(
     assert.equal(keys[0].status, "active");
     assert.equal(keys[0].daily_request_limit, null);
     const settings = await (await t.admin("/api/settings")).json();
-    assert.deepEqual(settings, { ollama_url: t.mock.url, default_model: "llama3" });
+    assert.deepEqual(settings, {
+      ollama_url: t.mock.url,
+      default_model: "llama3",
+      public_url: "",
+    });
     assert.deepEqual(t.mock.requests.map((r) => r.path), [], "nothing reached Ollama");
   },
 );
