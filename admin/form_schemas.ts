@@ -46,8 +46,12 @@ export const createKeyForm = z.object({
   ...limitFields,
 });
 
-/** The inline edit form of a key: its limits and expiry. */
-export const editKeyForm = z.object({ expires_on: dateField.default(""), ...limitFields });
+/** The inline edit form of a key: its name (absent: unchanged), limits and expiry. */
+export const editKeyForm = z.object({
+  name: createKeyForm.shape.name.optional(),
+  expires_on: dateField.default(""),
+  ...limitFields,
+});
 
 /** The key list's filter (query string); unknown values fall back to showing everything. */
 export const keyFilterQuery = z.object({

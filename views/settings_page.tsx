@@ -4,6 +4,7 @@
  */
 import type { OllamaModel } from "../core/ollama.ts";
 import type { FormState } from "./form_state.ts";
+import { countOf } from "./format.ts";
 import { CsrfField, Field, Notice, PageHeader } from "./parts.tsx";
 import type { ViewContext } from "./view_context.ts";
 
@@ -117,8 +118,8 @@ export function ConnectionStatus({ result }: { result?: ConnectionResult }) {
       {result.ok
         ? (
           <Notice kind="success">
-            Connected to Ollama {result.version} at {result.url} ({result.modelCount}{" "}
-            {result.modelCount === 1 ? "model" : "models"} installed).
+            Connected to Ollama {result.version} at {result.url}{" "}
+            ({countOf(result.modelCount, "model")} installed).
           </Notice>
         )
         : <Notice kind="error" alert>{result.error}</Notice>}
