@@ -99,7 +99,7 @@ export function SettingsForm(
           hint={`Where clients on other machines reach the proxy, e.g. http://gpu-box:8000 or https://llm.example.com; Proxy info's snippets use it. ${
             envPublicUrl
               ? `Empty: PUBLIC_URL from the environment (${envPublicUrl}).`
-              : "Empty: the host name you open this admin page with."
+              : "Empty: worked out from PROXY_HOST and the address of this page; Proxy info says how."
           }`}
         />
         <div class="form-actions">

@@ -200,7 +200,7 @@ uiTest("a public URL saved in Settings fills the proxy info snippets", async (f)
   await f.signIn();
   const settings = await (await f.request("/settings")).text();
   assert.match(settings, /<label for="public_url">Public URL<\/label>/);
-  assert.match(settings, /Empty: the host name you open this admin page with/);
+  assert.match(settings, /Empty: worked out from PROXY_HOST and the address of this page/);
   const res = await f.post("/settings", {
     ollama_url: f.mock.url,
     default_model: "llama3",
