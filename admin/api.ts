@@ -122,7 +122,10 @@ export function createAdminApi(deps: Deps): Hono {
     }
   });
 
-  api.get("/proxy-info", (c) => c.json(proxyInfo(deps.config, c.req.header("host"))));
+  api.get("/proxy-info", async (c) => {
+    const { public_url } = await deps.settings.get();
+    return c.json(proxyInfo(deps.config, public_url, c.req.header("host")));
+  });
 
   api.all("*", (c) => {
     throw new AdminError(404, `Route ${c.req.method} ${redactPath(c.req.path)} not found`);

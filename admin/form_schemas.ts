@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from "zod";
+import { publicUrlField } from "../core/public_url.ts";
 
 const LIMIT_MESSAGE = "Enter a whole number of 0 or more, or leave empty for unlimited";
 
@@ -45,8 +46,12 @@ export const createKeyForm = z.object({
   ...limitFields,
 });
 
-/** The inline edit form of a key: its limits and expiry. */
-export const editKeyForm = z.object({ expires_on: dateField.default(""), ...limitFields });
+/** The inline edit form of a key: its name (absent: unchanged), limits and expiry. */
+export const editKeyForm = z.object({
+  name: createKeyForm.shape.name.optional(),
+  expires_on: dateField.default(""),
+  ...limitFields,
+});
 
 /** The key list's filter (query string); unknown values fall back to showing everything. */
 export const keyFilterQuery = z.object({
@@ -63,6 +68,10 @@ export const settingsForm = z.object({
     1,
     "Choose or type a model name",
   ).max(200, "Use at most 200 characters"),
+  // Absent (a form from before the field existed) changes nothing; empty clears it.
+  public_url: publicUrlField(
+    "Enter an http:// or https:// address such as http://gpu-box:8000, without user name, query or fragment, or leave it empty",
+  ).optional(),
 });
 
 /** The "test connection" action needs only the URL. */

@@ -1,23 +1,71 @@
 /**
- * The proxy's base URLs as clients should configure them.
+ * The proxy's base URLs as clients should configure them, and where that address comes from.
  * @module
  */
 import type { Config } from "../core/config.ts";
+
+/**
+ * Where the address comes from: the Settings page, PUBLIC_URL, the proxy's own listen address
+ * (PROXY_HOST), the host name the admin page was opened with, or the loopback address (which
+ * works only on the gateway's machine).
+ */
+export type ProxyUrlSource = "setting" | "environment" | "proxy_host" | "admin_host" | "loopback";
 
 /** Base URLs for Ollama clients and OpenAI clients. */
 export interface ProxyInfo {
   ollama_base_url: string;
   openai_base_url: string;
+  source: ProxyUrlSource;
 }
 
-/** Derives the proxy's base URLs; a wildcard bind address is replaced by the admin's host name. */
-export function proxyInfo(config: Config, adminHostHeader?: string): ProxyInfo {
-  let host = config.proxyHost;
-  if (host === "0.0.0.0" || host === "::" || host === "[::]") {
-    const fromAdmin = adminHostHeader?.replace(/:\d+$/, "");
-    host = fromAdmin && fromAdmin !== "0.0.0.0" ? fromAdmin : "localhost";
+/** Whether a listen address accepts connections on every interface. */
+export function isWildcardHost(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "[::]";
+}
+
+/** Whether a host name or address (IPv6 with or without brackets) only reaches this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+  // *.localhost is loopback by RFC 6761, and browsers resolve it so.
+  return h === "localhost" || h.endsWith(".localhost") || h === "::1" ||
+    /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** The host name of a Host header (without its port), or "" when there is none usable. */
+export function hostOfHeader(header: string | undefined): string {
+  if (!header) return "";
+  try {
+    return new URL(`http://${header}/`).hostname;
+  } catch {
+    return "";
   }
-  if (host.includes(":") && !host.startsWith("[")) host = `[${host}]`;
-  const base = `http://${host}:${config.proxyPort}`;
-  return { ollama_base_url: base, openai_base_url: `${base}/v1` };
+}
+
+function base(url: string, source: ProxyUrlSource): ProxyInfo {
+  return { ollama_base_url: url, openai_base_url: `${url}/v1`, source };
+}
+
+/**
+ * Derives the proxy's base URLs: the public URL of the Settings page, else PUBLIC_URL, else the
+ * listen address; a wildcard bind takes the host name the admin was reached by unless that is a
+ * loopback name, which other machines cannot use anyway.
+ */
+export function proxyInfo(
+  config: Pick<Config, "proxyHost" | "proxyPort" | "publicUrl">,
+  publicUrlSetting: string,
+  adminHostHeader?: string,
+): ProxyInfo {
+  if (publicUrlSetting) return base(publicUrlSetting, "setting");
+  if (config.publicUrl) return base(config.publicUrl, "environment");
+  const bracket = (h: string) => h.includes(":") && !h.startsWith("[") ? `[${h}]` : h;
+  const port = config.proxyPort;
+  if (!isWildcardHost(config.proxyHost)) {
+    const source = isLoopbackHost(config.proxyHost) ? "loopback" : "proxy_host";
+    return base(`http://${bracket(config.proxyHost)}:${port}`, source);
+  }
+  const host = hostOfHeader(adminHostHeader);
+  if (host && !isLoopbackHost(host) && !isWildcardHost(host)) {
+    return base(`http://${host}:${port}`, "admin_host");
+  }
+  return base(`http://127.0.0.1:${port}`, "loopback");
 }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { LIMIT_KINDS, type LimitField } from "../core/limits.ts";
+import { publicUrlField } from "../core/public_url.ts";
 
 const limit = z.number({ error: "must be a whole number ≥ 0 or null" }).int(
   "must be a whole number ≥ 0 or null",
@@ -64,6 +65,10 @@ export const settingsSchema = z.strictObject({
   allow_cloud_models: z.boolean({ error: "must be true or false" }).optional(),
   allow_web_search: z.boolean({ error: "must be true or false" }).optional(),
   allow_template_override: z.boolean({ error: "must be true or false" }).optional(),
+  // "" or null: none set (PUBLIC_URL applies, else the address is derived).
+  public_url: publicUrlField(
+    'must be an http(s) URL without user name, query or fragment, "" or null',
+  ).nullable().transform((v) => v ?? "").optional(),
 });
 
 /** A key id in a path. */

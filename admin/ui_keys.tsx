@@ -19,7 +19,13 @@ import { CreateKeySection } from "../views/create_key.tsx";
 import { DeleteKeyPage } from "../views/delete_key_page.tsx";
 import { type Editing, KeyEntry } from "../views/key_entry.tsx";
 import { KeyList, KeysPage, KeyTable } from "../views/keys_page.tsx";
+import type { FormState } from "../views/form_state.ts";
 import { Notice } from "../views/parts.tsx";
+import {
+  pastExpiryConfirmed,
+  type PastExpiryForm,
+  pastExpiryWarning,
+} from "../views/past_expiry.tsx";
 import { AdminError } from "./errors.ts";
 import { createKeyForm, editKeyForm, keyFilterQuery } from "./form_schemas.ts";
 import { renderFragment, renderPage, viewContext } from "./render.tsx";
@@ -49,6 +55,17 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
       <KeysPage ctx={viewContext(c, deps)} keys={await list()} filter={ALL} {...extra} />,
     );
   // After an action on one key: htmx gets that key's rows, a plain post goes back to the list.
+  // A date already past when it was chosen: the form again, with the question, unless confirmed.
+  const askIfPast = (
+    kind: PastExpiryForm,
+    values: Record<string, string>,
+    date: string,
+    expiresAt: string | null,
+  ): FormState | null => {
+    if (!expiresAt || pastExpiryConfirmed(values)) return null;
+    if (Date.parse(expiresAt) > deps.clock.now().epochMilliseconds) return null;
+    return { values, errors: {}, warnings: { expires_on: pastExpiryWarning(kind, date) } };
+  };
   const showKey = async (c: Context<UiEnv>) => {
     const key = await find(c);
     if (!wantsFragment(c)) return c.redirect("/keys", 303);
@@ -67,20 +84,21 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
 
   app.post("/keys", async (c) => {
     const ctx = viewContext(c, deps);
-    const checked = checkForm(createKeyForm, await readForm(c));
-    if (!checked.ok) {
+    const values = await readForm(c);
+    const refuse = async (form: FormState) => {
       if (wantsFragment(c)) {
-        return renderFragment(c, <CreateKeySection ctx={ctx} form={checked.form} />, 422);
+        return renderFragment(c, <CreateKeySection ctx={ctx} form={form} />, 422);
       }
-      const page = <KeysPage ctx={ctx} keys={await list()} filter={ALL} create={checked.form} />;
+      const page = <KeysPage ctx={ctx} keys={await list()} filter={ALL} create={form} />;
       return renderPage(c, { ...PAGE, status: 422 }, page);
-    }
+    };
+    const checked = checkForm(createKeyForm, values);
+    if (!checked.ok) return refuse(checked.form);
     const { expires_on, ...input } = checked.data;
-    const key = await createApiKey(
-      deps.store,
-      { ...input, expires_at: expires_on ? parseExpiry(expires_on, tz) : null },
-      deps.clock.now(),
-    );
+    const expires_at = expires_on ? parseExpiry(expires_on, tz) : null;
+    const warned = askIfPast("create", values, expires_on, expires_at);
+    if (warned) return refuse(warned);
+    const key = await createApiKey(deps.store, { ...input, expires_at }, deps.clock.now());
     deps.log.info("api key created", { id: key.id, key: key.prefix, via: "ui" });
     const created = { name: key.name, key: key.key };
     const keys = await list();
@@ -108,18 +126,31 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
 
   app.post("/keys/:id", async (c) => {
     const key = await find(c);
-    const checked = checkForm(editKeyForm, await readForm(c));
+    const values = await readForm(c);
+    const checked = checkForm(editKeyForm, values);
     if (!checked.ok) {
       const editing = { id: key.id, form: checked.form };
       if (!wantsFragment(c)) return fullPage(c, { editing }, 422);
       const ctx = viewContext(c, deps);
       return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={editing} />, 422);
     }
-    const { expires_on, ...limits } = checked.data;
-    await updateApiKey(deps.store, key.id, {
-      ...limits,
-      expires_at: expiryFromDate(expires_on, key.expires_at, tz),
-    }, deps.clock.now());
+    const { expires_on, name, ...limits } = checked.data;
+    const expires_at = expiryFromDate(expires_on, key.expires_at, tz);
+    // Only a newly chosen date is asked about: saving the limits of an expired key is not.
+    const warned = expires_at !== key.expires_at &&
+      askIfPast("edit", values, expires_on, expires_at);
+    if (warned) {
+      const editing = { id: key.id, form: warned };
+      if (!wantsFragment(c)) return fullPage(c, { editing }, 422);
+      const ctx = viewContext(c, deps);
+      return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={editing} />, 422);
+    }
+    await updateApiKey(
+      deps.store,
+      key.id,
+      { ...limits, ...(name && { name }), expires_at },
+      deps.clock.now(),
+    );
     deps.log.info("api key changed", { id: key.id, via: "ui" });
     return showKey(c);
   });

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import type { Deps } from "../deps.ts";
 import { ProxyPage } from "../views/proxy_page.tsx";
-import { proxyInfo } from "./proxy_info.ts";
+import { hostOfHeader, proxyInfo } from "./proxy_info.ts";
 import { proxySnippets } from "./proxy_snippets.ts";
 import { renderPage } from "./render.tsx";
 import type { UiEnv } from "./ui_env.ts";
@@ -14,9 +14,16 @@ import type { UiEnv } from "./ui_env.ts";
 export function createProxyInfoRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
   app.get("/proxy", async (c) => {
-    const info = proxyInfo(deps.config, c.req.header("host"));
-    const { default_model } = await deps.settings.get();
-    const page = <ProxyPage info={info} snippets={proxySnippets(info, default_model)} />;
+    const { default_model, public_url } = await deps.settings.get();
+    const host = c.req.header("host");
+    const info = proxyInfo(deps.config, public_url, host);
+    const page = (
+      <ProxyPage
+        info={info}
+        snippets={proxySnippets(info, default_model)}
+        where={{ adminHost: hostOfHeader(host), proxyHost: deps.config.proxyHost }}
+      />
+    );
     return renderPage(c, { title: "Proxy info", active: "proxy" }, page);
   });
   return app;

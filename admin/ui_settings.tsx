@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { Deps } from "../deps.ts";
+import type { Settings } from "../core/settings.ts";
 import { OllamaUnavailable, ollamaVersion } from "../core/ollama.ts";
 import { redactUrl } from "../core/redact.ts";
 import {
@@ -45,16 +46,18 @@ async function testConnection(url: string) {
 /** Builds the Settings routes (behind the session and CSRF guards). */
 export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
+  const envPublicUrl = deps.config.publicUrl;
 
   app.get("/settings", async (c) => {
     const settings = await deps.settings.get();
     const props: SettingsPageProps = {
       ctx: viewContext(c, deps),
       form: {
-        values: { ollama_url: settings.ollama_url, default_model: settings.default_model },
+        values: formValues(settings),
         errors: {},
       },
       models: await modelList(settings.ollama_url),
+      envPublicUrl,
     };
     return renderPage(c, PAGE, <SettingsPage {...props} />);
   });
@@ -75,16 +78,22 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
       props = {
         ctx,
         form: {
-          values: { ollama_url: saved.ollama_url, default_model: saved.default_model },
+          values: formValues(saved),
           errors: {},
         },
         models: await modelList(saved.ollama_url),
         saved: true,
+        envPublicUrl,
       };
     } else {
       // The list for the model field comes from the URL that is saved, since the typed one failed.
       const current = await deps.settings.get();
-      props = { ctx, form: checked.form, models: await modelList(current.ollama_url) };
+      props = {
+        ctx,
+        form: checked.form,
+        models: await modelList(current.ollama_url),
+        envPublicUrl,
+      };
     }
     const status = checked.ok ? undefined : 422;
     if (wantsFragment(c)) return renderFragment(c, <SettingsForm {...props} />, status);
@@ -113,9 +122,15 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
       form: { values, errors: checked.ok ? {} : checked.form.errors },
       models,
       connection: result,
+      envPublicUrl,
     };
     return renderPage(c, PAGE, <SettingsPage {...props} />);
   });
 
   return app;
+}
+
+/** The fields of the settings form, as the form shows them. */
+function formValues(s: Settings): Record<string, string> {
+  return { ollama_url: s.ollama_url, default_model: s.default_model, public_url: s.public_url };
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from "zod";
+import { publicUrlField } from "./public_url.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -19,6 +20,9 @@ const schema = z.object({
   DATABASE_URL: z.string().min(1).default("sqlite:///./data/llm-quota.db"),
   OLLAMA_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:11434"),
   DEFAULT_MODEL: z.string().min(1).default("llama3"),
+  PUBLIC_URL: publicUrlField(
+    "PUBLIC_URL must be an http:// or https:// URL without user name, query or fragment, e.g. https://llm.example.com",
+  ).optional(),
   APP_TZ: z.string().default("Europe/Berlin").refine(isTimeZone, {
     message: "must be a valid IANA time zone such as Europe/Berlin",
   }),
@@ -48,6 +52,11 @@ export interface Config {
   databaseUrl: string;
   ollamaUrl: string;
   defaultModel: string;
+  /**
+   * The proxy's address as clients reach it (PUBLIC_URL), for the Proxy info snippets when the
+   * Settings page sets none; null: derived from the listener and the admin's Host.
+   */
+  publicUrl: string | null;
   timeZone: string;
   allowedOrigins: string[];
   /** Upper bound of the tokens one request reserves for its output when a token limit applies. */
@@ -130,6 +139,7 @@ export function parseConfig(
     databaseUrl: c.DATABASE_URL,
     ollamaUrl: c.OLLAMA_URL.replace(/\/+$/, ""),
     defaultModel: c.DEFAULT_MODEL,
+    publicUrl: c.PUBLIC_URL || null,
     timeZone: c.APP_TZ,
     allowedOrigins: c.ALLOWED_ORIGINS.split(",").map((o) => o.trim().replace(/\/+$/, "")).filter(
       Boolean,

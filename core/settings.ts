@@ -13,6 +13,8 @@ export const SETTINGS_TTL_MS = 2000;
 export interface Settings {
   ollama_url: string;
   default_model: string;
+  /** The proxy's address as clients reach it; "" = PUBLIC_URL, else derived (Proxy info). */
+  public_url: string;
   /** A client's longer or negative (forever) `keep_alive` is clamped to this (seconds). */
   keep_alive_max_seconds: number;
   /** `options.num_ctx` forced per model on native routes, so clients share one runner. */
@@ -62,6 +64,7 @@ const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 export const SETTINGS: { [K in keyof Settings]: SettingDef<Settings[K]> } = {
   ollama_url: text(""),
   default_model: text(""),
+  public_url: text(""),
   keep_alive_max_seconds: json(1800, isCount),
   num_ctx_by_model: json<Record<string, number>>(
     {},

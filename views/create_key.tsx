@@ -5,6 +5,7 @@
 import type { FormState } from "./form_state.ts";
 import { LimitFields } from "./limit_fields.tsx";
 import { CopyButton, CsrfField, Field, Notice } from "./parts.tsx";
+import { ConfirmPastExpiry } from "./past_expiry.tsx";
 import type { ViewContext } from "./view_context.ts";
 
 /** A key just created: its plaintext, shown this once. */
@@ -47,12 +48,14 @@ export function CreateKeySection(
             type="date"
             value={v.expires_on}
             error={e.expires_on}
+            warning={form?.warnings?.expires_on}
             hint="Empty = never expires"
           />
         </div>
         <LimitFields values={v} errors={e} />
         <div class="form-actions">
           <button type="submit" class="btn primary">Create key</button>
+          <ConfirmPastExpiry form={form} kind="create" />
           <span class="hint">The key is shown once, right after it is created.</span>
         </div>
       </form>

@@ -16,6 +16,14 @@ export function formatWhole(n: number): string {
   return whole.format(n);
 }
 
+/**
+ * A count with its noun in the right number: "1 request", "2 requests", "1,000 tokens". The one
+ * place the UI makes plurals; `plural` is for nouns that do not just add an s.
+ */
+export function countOf(n: number, singular: string, plural = `${singular}s`): string {
+  return `${whole.format(n)} ${n === 1 ? singular : plural}`;
+}
+
 /** A byte size in decimal units, as Ollama reports model sizes (4.7 GB). */
 export function formatBytes(bytes: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];

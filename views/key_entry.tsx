@@ -8,6 +8,7 @@ import type { FormState } from "./form_state.ts";
 import { formatAgo, formatDate, formatDateTime } from "./format.ts";
 import { LimitFields, LIMITS } from "./limit_fields.tsx";
 import { CsrfField, Field } from "./parts.tsx";
+import { ConfirmPastExpiry } from "./past_expiry.tsx";
 import { UsageBar } from "./usage_bar.tsx";
 import type { ViewContext } from "./view_context.ts";
 
@@ -24,6 +25,11 @@ const STATUS_LABEL = {
   idle: "Idle too long",
 };
 
+/** Whether an expiry instant has passed (the key stopped working then). */
+function isPast(expiresAt: string, now: Temporal.Instant): boolean {
+  return Date.parse(expiresAt) <= now.epochMilliseconds;
+}
+
 /** One key: its row, and below it the edit form while it is being edited. */
 export function KeyEntry(
   { ctx, keyView: k, editing }: { ctx: ViewContext; keyView: KeyView; editing?: Editing },
@@ -33,23 +39,25 @@ export function KeyEntry(
   return (
     <tbody id={`key-${k.id}`} class={editing ? "editing" : undefined}>
       <tr>
-        <td data-label="Key">
+        <td class="key-cell" data-label="Key">
           <span class="key-name">{k.name}</span>
           <code class="prefix">{k.prefix}…</code>
         </td>
-        <td data-label="Status">
+        <td class="status-cell" data-label="Status">
           <span class={`badge ${k.status}`}>{STATUS_LABEL[k.status]}</span>
           <span class="expiry">
             {lastDay
               ? (
                 <span title={`Ends ${formatDateTime(k.expires_at!, ctx.timeZone)}`}>
-                  {k.status === "expired" ? "Expired after" : "Valid through"} {formatDate(lastDay)}
+                  {/* Past is past whether or not the key is also deactivated. */}
+                  {isPast(k.expires_at!, ctx.now) ? "Expired on" : "Valid through"}{" "}
+                  {formatDate(lastDay)}
                 </span>
               )
               : <span class="muted">No expiry</span>}
           </span>
         </td>
-        <td data-label="Last used">
+        <td class="used-cell" data-label="Last used">
           {k.last_used_at
             ? (
               <span title={formatDateTime(k.last_used_at, ctx.timeZone)}>
@@ -58,30 +66,30 @@ export function KeyEntry(
             )
             : <span class="muted">Never</span>}
         </td>
-        <td data-label="Today">
+        <td class="usage-cell" data-label="Today">
           <UsageBar
             label="Requests"
-            what="requests"
+            what="request"
             used={k.usage.today.requests}
             limit={k.daily_request_limit}
           />
           <UsageBar
             label="Tokens"
-            what="tokens"
+            what="token"
             used={k.usage.today.tokens}
             limit={k.daily_token_limit}
           />
         </td>
-        <td data-label="This month">
+        <td class="usage-cell" data-label="This month">
           <UsageBar
             label="Requests"
-            what="requests"
+            what="request"
             used={k.usage.month.requests}
             limit={k.monthly_request_limit}
           />
           <UsageBar
             label="Tokens"
-            what="tokens"
+            what="token"
             used={k.usage.month.tokens}
             limit={k.monthly_token_limit}
           />
@@ -95,7 +103,7 @@ export function KeyEntry(
               hx-target={target}
               hx-swap="outerHTML"
             >
-              Edit<span class="visually-hidden">limits of “{k.name}”</span>
+              Edit<span class="visually-hidden">“{k.name}”</span>
             </a>
           )}
           <form
@@ -132,11 +140,12 @@ function limitText(n: number | null): string {
   return n === null ? "" : String(n);
 }
 
-/** The inline form that changes a key's limits and expiry. */
+/** The inline form that changes a key's name, limits and expiry. */
 function EditRow(
   { ctx, keyView: k, form }: { ctx: ViewContext; keyView: KeyView; form?: FormState },
 ) {
   const values = form?.values ?? {
+    name: k.name,
     expires_on: lastValidDay(k.expires_at, ctx.timeZone),
     ...Object.fromEntries(LIMITS.map(([name]) => [name, limitText(k[name] as number | null)])),
   };
@@ -151,10 +160,20 @@ function EditRow(
           hx-post={`/keys/${k.id}`}
           hx-target={`#key-${k.id}`}
           hx-swap="outerHTML"
-          aria-label={`Edit limits and expiry of “${k.name}”`}
+          aria-label={`Edit “${k.name}”`}
         >
           <CsrfField token={ctx.csrf} />
           <div class="form-grid cols-4">
+            <Field
+              idPrefix={prefix}
+              name="name"
+              label="Name"
+              value={values.name}
+              error={errors.name}
+              required
+              class="span-3"
+              autofocus
+            />
             <Field
               idPrefix={prefix}
               name="expires_on"
@@ -162,13 +181,14 @@ function EditRow(
               type="date"
               value={values.expires_on}
               error={errors.expires_on}
+              warning={form?.warnings?.expires_on}
               hint="Empty = never expires"
-              autofocus
             />
           </div>
           <LimitFields values={values} errors={errors} idPrefix={prefix} />
           <div class="form-actions">
             <button type="submit" class="btn primary small">Save changes</button>
+            <ConfirmPastExpiry form={form} kind="edit" small />
             <a
               class="btn ghost small"
               href="/keys"

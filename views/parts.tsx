@@ -15,6 +15,8 @@ export interface FieldProps {
   label: string;
   value?: string;
   error?: string;
+  /** A valid value that is likely a mistake, shown next to the field until it is confirmed. */
+  warning?: string;
   hint?: string;
   /** Makes ids unique when the same form appears more than once on a page. */
   idPrefix?: string;
@@ -33,10 +35,16 @@ export interface FieldProps {
 /** A labelled input with its hint and, after a failed submit, its error next to it. */
 export function Field(p: FieldProps) {
   const id = `${p.idPrefix ?? ""}${p.name}`;
-  const described = [p.error ? `${id}-error` : "", p.hint ? `${id}-hint` : "", p.describedBy ?? ""]
-    .filter(Boolean).join(" ");
+  const warning = p.error ? undefined : p.warning;
+  const described = [
+    p.error ? `${id}-error` : "",
+    warning ? `${id}-warning` : "",
+    p.hint ? `${id}-hint` : "",
+    p.describedBy ?? "",
+  ].filter(Boolean).join(" ");
+  const state = p.error ? " invalid" : warning ? " warned" : "";
   return (
-    <div class={`field${p.error ? " invalid" : ""}${p.class ? ` ${p.class}` : ""}`}>
+    <div class={`field${state}${p.class ? ` ${p.class}` : ""}`}>
       <label for={id}>{p.label}</label>
       <input
         id={id}
@@ -55,6 +63,7 @@ export function Field(p: FieldProps) {
       />
       {p.hint && <p class="hint" id={`${id}-hint`}>{p.hint}</p>}
       {p.error && <p class="field-error" id={`${id}-error`}>{p.error}</p>}
+      {warning && <p class="field-warning" id={`${id}-warning`}>{warning}</p>}
     </div>
   );
 }

@@ -2,12 +2,92 @@
  * The Proxy info page: where clients connect, and snippets to copy.
  * @module
  */
-import type { ProxyInfo } from "../admin/proxy_info.ts";
+import { isWildcardHost, type ProxyInfo } from "../admin/proxy_info.ts";
 import { KEY_VARIABLE, type Snippet } from "../admin/proxy_snippets.ts";
-import { CopyButton, PageHeader } from "./parts.tsx";
+import { CopyButton, Notice, PageHeader } from "./parts.tsx";
+
+/** What the page says about the address besides the URLs: how it was reached and bound. */
+export interface ProxyWhere {
+  /** The host name this admin page was opened with ("" when the request named none). */
+  adminHost: string;
+  /** PROXY_HOST, the proxy's listen address. */
+  proxyHost: string;
+}
+
+const SETTINGS_LINK = <a href="/settings#public_url">Public URL in Settings</a>;
+
+/** Which address the URLs use and why, and how to change it. */
+function UrlSource({ info, where }: { info: ProxyInfo; where: ProxyWhere }) {
+  const port = new URL(info.ollama_base_url).port;
+  switch (info.source) {
+    case "setting":
+      return (
+        <p class="url-source" id="url-source">
+          This is the {SETTINGS_LINK}; change it there.
+        </p>
+      );
+    case "environment":
+      return (
+        <p class="url-source" id="url-source">
+          This is <code>PUBLIC_URL</code> from the gateway's environment. A {SETTINGS_LINK}{" "}
+          takes precedence over it.
+        </p>
+      );
+    case "proxy_host":
+      return (
+        <p class="url-source" id="url-source">
+          No public URL is set, so this is the proxy's listen address (<code>
+            PROXY_HOST={where.proxyHost}
+          </code>) and port{" "}
+          {port}. If clients reach the proxy by another name or through a reverse proxy, set that
+          address as the {SETTINGS_LINK}.
+        </p>
+      );
+    case "admin_host":
+      return (
+        <p class="url-source" id="url-source">
+          No public URL is set, so this is the host name you opened this page with (<code>
+            {where.adminHost}
+          </code>) and the proxy's port{" "}
+          {port}. If clients reach the proxy by another address (another name, a reverse proxy,
+          https), set it as the {SETTINGS_LINK}.
+        </p>
+      );
+    case "loopback":
+      return (
+        <div class="url-source" id="url-source">
+          <Notice kind="warning">
+            <strong>This address works only on the gateway's own machine.</strong>{" "}
+            {isWildcardHost(where.proxyHost)
+              ? (
+                <>
+                  No public URL is set, and you opened this page through a loopback address
+                  {where.adminHost && (
+                    <>
+                      {" "}(<code>{where.adminHost}</code>)
+                    </>
+                  )}, which other machines cannot use. For teammates on other machines, set the{" "}
+                  {SETTINGS_LINK}, e.g. <code>http://gpu-box:{port}</code> with this machine's name.
+                </>
+              )
+              : (
+                <>
+                  The proxy listens on <code>PROXY_HOST={where.proxyHost}</code>{" "}
+                  only. To serve other machines, restart it with <code>PROXY_HOST=0.0.0.0</code>
+                  {" "}
+                  and set the {SETTINGS_LINK}.
+                </>
+              )}
+          </Notice>
+        </div>
+      );
+  }
+}
 
 /** The whole Proxy info page content. */
-export function ProxyPage({ info, snippets }: { info: ProxyInfo; snippets: Snippet[] }) {
+export function ProxyPage(
+  { info, snippets, where }: { info: ProxyInfo; snippets: Snippet[]; where: ProxyWhere },
+) {
   return (
     <>
       <PageHeader title="Proxy info">
@@ -16,6 +96,7 @@ export function ProxyPage({ info, snippets }: { info: ProxyInfo; snippets: Snipp
       </PageHeader>
       <section class="card" aria-labelledby="base-urls-title">
         <h2 id="base-urls-title">Base URLs</h2>
+        <UrlSource info={info} where={where} />
         <dl class="urls">
           <div>
             <dt>Ollama clients</dt>

@@ -4,6 +4,7 @@
  */
 import type { OllamaModel } from "../core/ollama.ts";
 import type { FormState } from "./form_state.ts";
+import { countOf } from "./format.ts";
 import { CsrfField, Field, Notice, PageHeader } from "./parts.tsx";
 import type { ViewContext } from "./view_context.ts";
 
@@ -22,6 +23,8 @@ export interface SettingsPageProps {
   models: ModelList;
   connection?: ConnectionResult;
   saved?: boolean;
+  /** PUBLIC_URL from the environment, used while the form's public URL is empty. */
+  envPublicUrl: string | null;
 }
 
 /** The whole Settings page content. */
@@ -37,7 +40,9 @@ export function SettingsPage(p: SettingsPageProps) {
 }
 
 /** The settings form (the fragment a save swaps). */
-export function SettingsForm({ ctx, form, models, connection, saved }: SettingsPageProps) {
+export function SettingsForm(
+  { ctx, form, models, connection, saved, envPublicUrl }: SettingsPageProps,
+) {
   const v = form.values;
   const e = form.errors;
   return (
@@ -82,6 +87,21 @@ export function SettingsForm({ ctx, form, models, connection, saved }: SettingsP
         </div>
         <ConnectionStatus result={connection} />
         <ModelField models={models} value={v.default_model} error={e.default_model} />
+        <h2>Clients</h2>
+        <Field
+          name="public_url"
+          label="Public URL"
+          type="url"
+          inputmode="url"
+          value={v.public_url}
+          error={e.public_url}
+          placeholder={envPublicUrl ?? "automatic"}
+          hint={`Where clients on other machines reach the proxy, e.g. http://gpu-box:8000 or https://llm.example.com; Proxy info's snippets use it. ${
+            envPublicUrl
+              ? `Empty: PUBLIC_URL from the environment (${envPublicUrl}).`
+              : "Empty: worked out from PROXY_HOST and the address of this page; Proxy info says how."
+          }`}
+        />
         <div class="form-actions">
           <button type="submit" class="btn primary">Save settings</button>
         </div>
@@ -98,8 +118,8 @@ export function ConnectionStatus({ result }: { result?: ConnectionResult }) {
       {result.ok
         ? (
           <Notice kind="success">
-            Connected to Ollama {result.version} at {result.url} ({result.modelCount}{" "}
-            {result.modelCount === 1 ? "model" : "models"} installed).
+            Connected to Ollama {result.version} at {result.url}{" "}
+            ({countOf(result.modelCount, "model")} installed).
           </Notice>
         )
         : <Notice kind="error" alert>{result.error}</Notice>}

@@ -2,7 +2,7 @@
  * Usage against a limit, drawn as a bar that turns amber near the limit and red at it.
  * @module
  */
-import { formatCount, formatWhole } from "./format.ts";
+import { countOf, formatCount, formatWhole } from "./format.ts";
 
 /** From this share of the limit on, a bar is drawn as "near the limit". */
 export const NEAR_SHARE = 0.8;
@@ -16,7 +16,10 @@ export function usageLevel(used: number, limit: number): UsageLevel {
   return used >= limit * NEAR_SHARE ? "near" : "ok";
 }
 
-/** One labelled bar, e.g. "Requests ▮▮▯ 2 / 3"; unlimited windows show the count alone. */
+/**
+ * One labelled bar, e.g. "Requests ▮▮▯ 2 / 3"; unlimited windows show the count alone. `what` is
+ * the counted noun in the singular ("request").
+ */
 export function UsageBar(
   { label, what, used, limit }: { label: string; what: string; used: number; limit: number | null },
 ) {
@@ -24,14 +27,15 @@ export function UsageBar(
     return (
       <div class="usage unlimited">
         <span class="usage-label">{label}</span>
-        <span class="usage-num" title={`${formatWhole(used)} ${what}, no limit`}>
+        <span class="usage-num" title={`${countOf(used, what)}, no limit`}>
           {formatCount(used)} <span class="muted">/ unlimited</span>
         </span>
       </div>
     );
   }
   const level = usageLevel(used, limit);
-  const text = `${formatWhole(used)} of ${formatWhole(limit)} ${what}`;
+  // The noun agrees with the limit: "0 of 1 token", "1 of 2 tokens".
+  const text = `${formatWhole(used)} of ${countOf(limit, what)}`;
   return (
     <div class={`usage ${level}`}>
       <span class="usage-label">{label}</span>

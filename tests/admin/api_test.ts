@@ -153,4 +153,26 @@ gatewayTest("proxy info gives the base URLs for Ollama and OpenAI clients", asyn
   const port = new URL(t.gateway.proxyUrl).port;
   assert.equal(info.ollama_base_url, `http://127.0.0.1:${port}`);
   assert.equal(info.openai_base_url, `http://127.0.0.1:${port}/v1`);
+  assert.equal(info.source, "loopback", "it says the address works on this machine only");
+});
+
+gatewayTest("a public URL set through the API is what proxy info gives clients", async (t) => {
+  const put = (public_url: unknown) =>
+    t.admin("/api/settings", { method: "PUT", body: JSON.stringify({ public_url }) });
+  const saved = await put("https://llm.example.com/gw/");
+  assert.equal(saved.status, 200);
+  assert.equal((await saved.json()).public_url, "https://llm.example.com/gw");
+  assert.deepEqual(await (await t.admin("/api/proxy-info")).json(), {
+    ollama_base_url: "https://llm.example.com/gw",
+    openai_base_url: "https://llm.example.com/gw/v1",
+    source: "setting",
+  });
+  for (const bad of ["ftp://x", "http://u:p@x", "http://x/?q", 5]) {
+    const res = await put(bad);
+    assert.equal(res.status, 422, String(bad));
+    assert.match((await res.json()).error, /^public_url: must be an http\(s\) URL/);
+  }
+  const cleared = await put(null);
+  assert.equal((await cleared.json()).public_url, "");
+  assert.equal((await (await t.admin("/api/proxy-info")).json()).source, "loopback");
 });

@@ -190,7 +190,7 @@ uiTest("keys can be filtered by name and status", async (f) => {
   await f.signIn();
   await f.createKey({ name: "Alice laptop" });
   const { id } = await f.createKey({ name: "Bob phone" });
-  await f.createKey({ name: "alice CI", expires_on: "2026-06-01" });
+  await f.createKey({ name: "alice CI", expires_on: "2026-06-01", confirm: "past-expiry" });
   await (await f.post(`/keys/${id}/deactivate`)).body?.cancel();
   const names = async (query: string) => {
     const html = await (await f.request(`/keys${query}`, { htmx: true })).text();
@@ -370,4 +370,131 @@ uiTest("a form posted as JSON or with odd fields is a validation error, not a cr
   const html = await huge.text();
   assert.match(html, /Use at most 100 characters/);
   assert.match(html, /This number is too large/);
+});
+
+/** The rows of the key named `name` in a keys page. */
+function rowsOf(html: string, name: string): string {
+  const re = new RegExp(
+    `<tbody id="key-\\d+" [^>]*>(?:(?!</tbody>)[\\s\\S])*?${name}[\\s\\S]*?</tbody>`,
+  );
+  return re.exec(html)?.[0] ?? "";
+}
+
+uiTest("a past expiry date on a new key is asked about before the key is created", async (f) => {
+  await f.signIn();
+  // The fixture's clock stands at 15 Jun 2026.
+  const form = { name: "Typo", expires_on: "2025-06-30", daily_request_limit: "5" };
+  const asked = await f.post("/keys", form);
+  assert.equal(asked.status, 422);
+  const html = await asked.text();
+  assert.match(
+    html,
+    /id="expires_on-warning">30 Jun 2025 is in the past: the key would be expired/,
+  );
+  assert.match(html, /aria-describedby="expires_on-warning expires_on-hint"/);
+  assert.match(
+    html,
+    /<button type="submit" class="btn secondary" name="confirm" value="past-expiry">Create it expired</,
+  );
+  assert.match(html, /name="daily_request_limit" type="number" value="5"/, "values kept");
+  assert.doesNotMatch(html, /value="sk-/);
+  assert.equal((await f.deps.store.listKeys()).length, 0, "nothing created yet");
+
+  const htmx = await f.post("/keys", form, { htmx: true });
+  assert.equal(htmx.status, 422);
+  assert.match(await htmx.text(), /^<section id="create-key"[\s\S]*expires_on-warning/);
+
+  const today = await f.post("/keys", { name: "Today", expires_on: "2026-06-15" });
+  assert.equal(today.status, 200, "a key valid through today is not past");
+  assert.doesNotMatch(await today.text(), /expires_on-warning/);
+
+  const confirmed = await f.post("/keys", { ...form, confirm: "past-expiry" });
+  assert.equal(confirmed.status, 200);
+  const created = await confirmed.text();
+  assert.match(created, /Key created for “Typo”/);
+  assert.match(rowsOf(created, "Typo"), /badge expired">Expired[\s\S]*Expired on 30 Jun 2025/);
+});
+
+uiTest("a past date chosen in the edit form is asked about; an old one is not", async (f) => {
+  await f.signIn();
+  const { id, key } = await f.createKey({ name: "Alice", expires_on: "2026-12-31" });
+  const form = { name: "Alice", expires_on: "2026-06-14", daily_request_limit: "" };
+  for (const htmx of [false, true]) {
+    const asked = await f.post(`/keys/${id}`, form, { htmx });
+    assert.equal(asked.status, 422);
+    const html = await asked.text();
+    assert.match(html, new RegExp(`id="key-${id}-expires_on-warning">14 Jun 2026 is in the past`));
+    assert.match(html, /value="past-expiry">Save with this date</);
+    assert.match(html, /class="editing"/);
+  }
+  assert.equal((await f.deps.store.getKey(id))!.expires_at, "2026-12-31T23:00:00.000Z");
+  assert.equal((await f.chat(key)).status, 200, "the key still works");
+
+  const saved = await f.post(`/keys/${id}`, { ...form, confirm: "past-expiry" }, { htmx: true });
+  assert.equal(saved.status, 200);
+  assert.match(await saved.text(), /Expired on 14 Jun 2026/);
+  assert.equal((await f.chat(key)).status, 401, "ended at once");
+
+  // The date is unchanged now: changing a limit of the expired key asks nothing.
+  const limits = await f.post(`/keys/${id}`, { ...form, daily_request_limit: "3" });
+  assert.equal(limits.status, 303);
+  assert.equal(keyFields((await f.deps.store.getKey(id))!).daily_request_limit, 3);
+});
+
+uiTest("a key is renamed in its edit form; an empty name is refused", async (f) => {
+  await f.signIn();
+  const { id, key } = await f.createKey({ name: "Alice", daily_request_limit: "4" });
+  const edit = await (await f.request(`/keys/${id}/edit`, { htmx: true })).text();
+  assert.match(edit, new RegExp(`<label for="key-${id}-name">Name</label>`));
+  assert.match(edit, /name="name" type="text" value="Alice" required/);
+
+  const empty = await f.post(`/keys/${id}`, { name: "  ", daily_request_limit: "4" }, {
+    htmx: true,
+  });
+  assert.equal(empty.status, 422);
+  assert.match(await empty.text(), new RegExp(`id="key-${id}-name-error">Give the key a name`));
+  assert.equal((await f.deps.store.getKey(id))!.name, "Alice");
+
+  const renamed = await f.post(`/keys/${id}`, {
+    name: " Alice's laptop ",
+    daily_request_limit: "4",
+  }, { htmx: true });
+  assert.equal(renamed.status, 200);
+  assert.match(await renamed.text(), /<span class="key-name">Alice&#39;s laptop<\/span>/);
+  const stored = keyFields((await f.deps.store.getKey(id))!);
+  assert.equal(stored.name, "Alice's laptop");
+  assert.equal(stored.daily_request_limit, 4);
+  assert.equal((await f.chat(key)).status, 200, "the same key, only renamed");
+
+  // A form without the field (an older page) leaves the name alone.
+  await (await f.post(`/keys/${id}`, { daily_request_limit: "4" })).body?.cancel();
+  assert.equal((await f.deps.store.getKey(id))!.name, "Alice's laptop");
+});
+
+uiTest("a deactivated key past its expiry says when it expired", async (f) => {
+  await f.signIn();
+  const { id } = await f.createKey({
+    name: "Old",
+    expires_on: "2020-01-01",
+    confirm: "past-expiry",
+  });
+  await (await f.post(`/keys/${id}/deactivate`)).body?.cancel();
+  const { id: later } = await f.createKey({ name: "Later", expires_on: "2027-01-01" });
+  await (await f.post(`/keys/${later}/deactivate`)).body?.cancel();
+  const html = await (await f.request("/keys")).text();
+  const old = rowsOf(html, "Old");
+  assert.match(old, /badge deactivated">Deactivated/);
+  assert.match(old, /Expired on 1 Jan 2020/);
+  assert.doesNotMatch(old, /Valid through/);
+  assert.match(rowsOf(html, "Later"), /Valid through 1 Jan 2027/, "a future date stays as it is");
+});
+
+uiTest("counts in the keys table agree with their noun", async (f) => {
+  await f.signIn();
+  const { key } = await f.createKey({ name: "Alice", daily_request_limit: "1" });
+  assert.equal((await f.chat(key)).status, 200);
+  const html = rowsOf(await (await f.request("/keys")).text(), "Alice");
+  assert.match(html, /aria-label="1 of 1 request"/, "today");
+  assert.match(html, /title="1 request, no limit"/, "this month");
+  assert.doesNotMatch(html, /\b1 (requests|tokens)\b/);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { uiTest } from "./ui_fixture.ts";
+import { startUi, type UiFixture, uiTest } from "./ui_fixture.ts";
 
 const DEAD = "http://127.0.0.1:9";
 
@@ -40,7 +40,11 @@ uiTest("saving settings applies to the next proxied request", async (f) => {
   const html = await res.text();
   assert.match(html, /Settings saved. The next proxied request uses them./);
   const saved = await f.deps.settings.get();
-  assert.deepEqual([saved.ollama_url, saved.default_model], [f.mock.url, "llama3.2"]);
+  assert.deepEqual(
+    [saved.ollama_url, saved.default_model, saved.public_url],
+    [f.mock.url, "llama3.2", ""],
+    "a form without the public URL field leaves it alone",
+  );
   assert.equal((await f.chat(key, { model: undefined })).status, 200);
   assert.equal((f.mock.requests.at(-1)!.body as { model: string }).model, "llama3.2");
 });
@@ -149,13 +153,112 @@ uiTest("the proxy page gives base URLs and snippets filled with the proxy URL", 
   assert.match(html, /data-copy="snippet-curl-openai"/);
 });
 
+/** The Proxy info page as seen through `host`: its Ollama base URL and the words about it. */
+async function proxyPage(f: UiFixture, host?: string) {
+  const html = await (await f.request("/proxy", { headers: host ? { host } : {} })).text();
+  const url = /<code id="url-ollama">([^<]*)<\/code>/.exec(html)?.[1];
+  const source = /class="url-source" id="url-source">([\s\S]*?)<\/(?:p|div)>\s*<dl/.exec(html)?.[1]
+    .replace(/<[^>]+>/g, "").replaceAll("&#39;", "'").replace(/\s+/g, " ").trim();
+  return { html, url, source };
+}
+
 uiTest(
   "on a wildcard bind the proxy URL takes the host name the admin was reached by",
   async (f) => {
     await f.signIn();
     f.deps.config.proxyHost = "0.0.0.0";
-    const html = await (await f.request("/proxy", { headers: { host: "gw.internal:8001" } }))
-      .text();
-    assert.match(html, /<code id="url-ollama">http:\/\/gw.internal:8000<\/code>/);
+    const page = await proxyPage(f, "gw.internal:8001");
+    assert.equal(page.url, "http://gw.internal:8000");
+    assert.match(page.source!, /the host name you opened this page with \(gw.internal\)/);
+    assert.match(page.source!, /set it as the Public URL in Settings/);
+    assert.match(page.html, /<a href="\/settings#public_url">/);
   },
 );
+
+uiTest("a loopback Host is never offered to clients; the page says why", async (f) => {
+  await f.signIn();
+  f.deps.config.proxyHost = "0.0.0.0";
+  for (const host of ["127.0.0.1:8001", "localhost:8001", "[::1]:8001", "admin.localhost", ""]) {
+    const page = await proxyPage(f, host);
+    assert.equal(page.url, "http://127.0.0.1:8000", host);
+    assert.match(page.source!, /works only on the gateway's own machine/, host);
+    assert.match(page.source!, /opened this page through a loopback address/, host);
+    assert.match(page.html, /class="notice warning"/, host);
+  }
+  // A proxy that listens on loopback only is unreachable from elsewhere, whatever the Host.
+  f.deps.config.proxyHost = "127.0.0.1";
+  const bound = await proxyPage(f, "gw.internal:8001");
+  assert.equal(bound.url, "http://127.0.0.1:8000");
+  assert.match(bound.source!, /listens on PROXY_HOST=127.0.0.1 only/);
+  assert.match(bound.source!, /PROXY_HOST=0.0.0.0/);
+  f.deps.config.proxyHost = "10.0.0.5";
+  const own = await proxyPage(f, "127.0.0.1:8001");
+  assert.equal(own.url, "http://10.0.0.5:8000");
+  assert.match(own.source!, /the proxy's listen address \(PROXY_HOST=10.0.0.5\) and port 8000/);
+});
+
+uiTest("a public URL saved in Settings fills the proxy info snippets", async (f) => {
+  await f.signIn();
+  const settings = await (await f.request("/settings")).text();
+  assert.match(settings, /<label for="public_url">Public URL<\/label>/);
+  assert.match(settings, /Empty: worked out from PROXY_HOST and the address of this page/);
+  const res = await f.post("/settings", {
+    ollama_url: f.mock.url,
+    default_model: "llama3",
+    public_url: " https://LLM.example.com/ ",
+  });
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /name="public_url" type="url" value="https:\/\/llm.example.com"/);
+  assert.equal((await f.deps.settings.get()).public_url, "https://llm.example.com");
+  const page = await proxyPage(f, "127.0.0.1:8001");
+  assert.equal(page.url, "https://llm.example.com");
+  assert.match(page.source!, /^This is the Public URL in Settings; change it there.$/);
+  assert.match(page.html, /<code id="url-openai">https:\/\/llm.example.com\/v1<\/code>/);
+  assert.match(page.html, /curl https:\/\/llm.example.com\/v1\/chat\/completions/);
+  assert.match(page.html, /host: &quot;https:\/\/llm.example.com&quot;/);
+  assert.doesNotMatch(page.html, /127\.0\.0\.1:8000/, "no snippet keeps the loopback address");
+
+  // Emptied: back to the derived address.
+  await (await f.post("/settings", {
+    ollama_url: f.mock.url,
+    default_model: "llama3",
+    public_url: "",
+  })).body?.cancel();
+  assert.equal((await f.deps.settings.get()).public_url, "");
+  assert.equal((await proxyPage(f)).url, "http://127.0.0.1:8000");
+});
+
+uiTest("a public URL that is no base URL is refused next to its field", async (f) => {
+  await f.signIn();
+  for (
+    const bad of ["ftp://llm.example.com", "gpu-box:8000", "http://u:pw@gpu-box", "http://x/?a"]
+  ) {
+    const res = await f.post("/settings", {
+      ollama_url: f.mock.url,
+      default_model: "llama3",
+      public_url: bad,
+    }, { htmx: true });
+    assert.equal(res.status, 422, bad);
+    const html = await res.text();
+    assert.match(html, /id="public_url-error">Enter an http:\/\/ or https:\/\/ address/, bad);
+    assert.ok(html.includes(`value="${bad.replaceAll("&", "&amp;")}"`), `${bad} is kept`);
+  }
+  assert.equal((await f.deps.settings.get()).public_url, "", "nothing saved");
+});
+
+Deno.test("PUBLIC_URL applies while Settings has none, and Settings wins over it", async () => {
+  const f = await startUi({ PUBLIC_URL: "http://gpu-box:8000/" });
+  try {
+    await f.signIn();
+    const page = await proxyPage(f, "127.0.0.1:8001");
+    assert.equal(page.url, "http://gpu-box:8000");
+    assert.match(page.source!, /This is PUBLIC_URL from the gateway's environment/);
+    const settings = await (await f.request("/settings")).text();
+    assert.match(settings, /placeholder="http:\/\/gpu-box:8000"/);
+    assert.match(settings, /Empty: PUBLIC_URL from the environment \(http:\/\/gpu-box:8000\)/);
+    await f.deps.settings.update({ public_url: "https://llm.example.com" });
+    assert.equal((await proxyPage(f)).url, "https://llm.example.com");
+  } finally {
+    await f.close();
+  }
+});

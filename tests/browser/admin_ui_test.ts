@@ -99,17 +99,21 @@ browserTest(
     // The third call is refused.
     assert.equal(await chat(t, key), 429);
 
-    // Raise the limit inline: the call passes again.
+    // Raise the limit inline and rename the key: the call passes again.
     await alice.getByRole("link", { name: /^Edit/ }).click();
     const limit = alice.getByLabel("Requests per day");
     await limit.waitFor();
     await htmxSettled(page);
     assert.equal(await limit.inputValue(), "2");
+    const name = alice.getByLabel("Name", { exact: true });
+    assert.equal(await name.inputValue(), "Alice's laptop");
     await screenshot(page, "04-keys-editing");
     await limit.fill("5");
+    await name.fill("Alice's laptop, home");
     await alice.getByRole("button", { name: "Save changes" }).click();
     await alice.locator(".edit-row").waitFor({ state: "detached" });
     await htmxSettled(page);
+    assert.equal(await alice.locator(".key-name").innerText(), "Alice's laptop, home");
     assert.equal(await today.locator(".usage-num").innerText(), "2 / 5");
     assert.match((await today.getAttribute("class"))!, /\bok\b/, "green again below 80 %");
     assert.equal(await chat(t, key), 200);
@@ -123,14 +127,22 @@ browserTest(
     await alice.locator(".badge.active").waitFor();
     assert.equal(await chat(t, key), 200);
 
-    // Settings: test the connection, pick another default model from the live list, save.
+    // Settings: test the connection, pick another default model from the live list, set the
+    // address clients use, save.
     await page.getByRole("link", { name: "Settings" }).click();
     await page.waitForURL(/\/settings$/);
+    const [input, test] = await Promise.all([
+      page.getByLabel("Ollama URL").boundingBox(),
+      page.getByRole("button", { name: "Test connection" }).boundingBox(),
+    ]);
+    assert.ok(Math.abs(input!.y - test!.y) <= 2, "the button is level with the URL field");
+    assert.ok(test!.x >= input!.x + input!.width, "and beside it");
     await page.getByRole("button", { name: "Test connection" }).click();
     await page.getByText("Connected to Ollama 0.33.0").waitFor();
     await htmxSettled(page);
     await screenshot(page, "05-settings-connection");
     await page.getByLabel("Default model").selectOption("llama3.2:latest");
+    await page.getByLabel("Public URL").fill("https://llm.example.com/");
     await page.getByRole("button", { name: "Save settings" }).click();
     await page.getByText("Settings saved").waitFor();
     await screenshot(page, "06-settings-saved");
@@ -144,20 +156,33 @@ browserTest(
     await screenshot(page, "07-models");
     await page.getByRole("link", { name: "Proxy info" }).click();
     await page.waitForURL(/\/proxy$/);
-    assert.equal(await page.locator("#url-openai").innerText(), `${t.gateway.proxyUrl}/v1`);
+    const publicUrl = "https://llm.example.com";
+    assert.equal(await page.locator("#url-openai").innerText(), `${publicUrl}/v1`);
+    assert.match(await page.locator("#url-source").innerText(), /the Public URL in Settings/);
     const curl = await page.locator("#snippet-curl-ollama").innerText();
-    assert.ok(curl.includes(`curl ${t.gateway.proxyUrl}/api/chat`));
+    assert.ok(curl.includes(`curl ${publicUrl}/api/chat`));
     assert.ok(curl.includes('"model": "llama3.2:latest"'));
     await page.getByRole("button", { name: "Copy URL" }).first().click();
-    assert.equal(await page.evaluate("navigator.clipboard.readText()"), t.gateway.proxyUrl);
+    assert.equal(await page.evaluate("navigator.clipboard.readText()"), publicUrl);
     await screenshot(page, "08-proxy-info");
 
-    // Filter, then delete with confirmation.
+    // A key with a past expiry is asked about once, then created expired; filter; delete.
     await page.getByRole("link", { name: "Keys" }).click();
     await page.getByLabel("Name", { exact: true }).fill("Build server");
+    await page.getByLabel("Valid through").fill("2020-01-01");
     await page.getByRole("button", { name: "Create key" }).click();
+    const warning = page.locator("#expires_on-warning");
+    await warning.waitFor();
+    await htmxSettled(page);
+    assert.match(await warning.innerText(), /^1 Jan 2020 is in the past/);
+    assert.equal(await keyRows(page, "Build server").count(), 0, "not created yet");
+    await screenshot(page, "14-create-past-expiry");
+    await page.getByRole("button", { name: "Create it expired" }).click();
     await keyRows(page, "Build server").waitFor();
     await htmxSettled(page);
+    const build = keyRows(page, "Build server");
+    assert.equal(await build.locator(".badge").innerText(), "Expired");
+    assert.equal(await build.locator(".expiry").innerText(), "Expired on 1 Jan 2020");
     await page.getByLabel("Filter by name").fill("build");
     await page.waitForURL(/name=build/);
     await keyRows(page, "Alice's laptop").waitFor({ state: "detached" });
@@ -187,18 +212,41 @@ browserTest("the pages work on a phone screen", async (t, browser) => {
   const { key } = await t.createKey({ name: "Phone test", daily_request_limit: 10 });
   for (let i = 0; i < 9; i++) assert.equal(await chat(t, key), 200);
   await t.createKey({ name: "Unlimited" });
+  const old = await t.createKey({ name: "Old", expires_at: "2020-01-01", daily_token_limit: 1 });
+  await (await t.admin(`/api/api-keys/${old.id}/deactivate`, { method: "PUT" })).body?.cancel();
   await signIn(page, t);
   const width = await page.evaluate<number>("document.documentElement.scrollWidth");
   assert.ok(width <= 390, `no sideways scrolling (page is ${width}px wide)`);
   const bar = keyRows(page, "Phone test").locator('td[data-label="Today"] .usage').first();
   assert.match((await bar.getAttribute("class"))!, /\bnear\b/, "amber at 9 of 10");
+  assert.equal(await keyRows(page, "Old").locator(".expiry").innerText(), "Expired on 1 Jan 2020");
+  // A key is a dense card: a screen holds three of them (each one was ~430 px high).
+  for (const name of ["Phone test", "Unlimited", "Old"]) {
+    const card = (await keyRows(page, name).boundingBox())!;
+    assert.ok(card.height <= 270, `the card of ${name} is ${card.height}px high`);
+  }
   await screenshot(page, "09-keys-phone");
   for (const path of ["/settings", "/models", "/proxy"]) {
     await page.goto(t.gateway.adminUrl + path);
     const w = await page.evaluate<number>("document.documentElement.scrollWidth");
     assert.ok(w <= 390, `${path} is ${w}px wide`);
   }
+  // The proxy listens on 127.0.0.1 in tests: the page says the address works on this machine only.
+  assert.match(await page.locator("#url-source").innerText(), /works only on the gateway's own/);
   await screenshot(page, "12-proxy-info-phone");
+
+  // Settings: "Test connection" sits right under the URL's hint and clear of the next label.
+  await page.goto(t.gateway.adminUrl + "/settings");
+  const [hint, test, label] = await Promise.all([
+    page.locator("#ollama_url-hint").boundingBox(),
+    page.getByRole("button", { name: "Test connection" }).boundingBox(),
+    page.locator('label[for="default_model"]').boundingBox(),
+  ]);
+  const above = test!.y - (hint!.y + hint!.height);
+  const below = label!.y - (test!.y + test!.height);
+  assert.ok(above >= 4 && above <= 16, `${above}px between the hint and the button`);
+  assert.ok(below >= 8, `${below}px between the button and the "Default model" label`);
+  await screenshot(page, "15-settings-phone");
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -214,7 +262,13 @@ browserTest("without JavaScript every form still works by plain POST", async (t,
   assert.ok(await page.getByText("Use at most 100 characters").isVisible());
   assert.equal(await page.getByLabel("Tokens per day").inputValue(), "1000", "value kept");
   await screenshot(page, "10-create-error-nojs");
+  // A past expiry is asked about without JavaScript too; the date corrected, the key is created.
   await page.getByLabel("Name", { exact: true }).fill("No-JS key");
+  await page.getByLabel("Valid through").fill("2020-01-01");
+  await page.getByRole("button", { name: "Create key" }).click();
+  assert.match(await page.locator("#expires_on-warning").innerText(), /is in the past/);
+  assert.ok(await page.getByRole("button", { name: "Create it expired" }).isVisible());
+  await page.getByLabel("Valid through").fill("");
   await page.getByRole("button", { name: "Create key" }).click();
   const key = await page.locator("#new-key").inputValue();
   assert.match(key, /^sk-/);

@@ -46,6 +46,9 @@ export function watchProblems(page: Page): string[] {
   const problems: string[] = [];
   page.on("pageerror", (err) => problems.push(`${page.url()}: page error: ${err.message}`));
   page.on("console", (msg) => {
+    // Chromium logs every 4xx fetch; a 422 is the answer by design to a form that needs fixing
+    // or confirming (htmx swaps it in), not a problem of the page.
+    if (/^Failed to load resource: .* status of 422\b/.test(msg.text())) return;
     if (msg.type() === "error" || /Content.Security.Policy/i.test(msg.text())) {
       problems.push(`${page.url()}: console ${msg.type()}: ${msg.text()}`);
     }

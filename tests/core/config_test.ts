@@ -42,3 +42,20 @@ Deno.test("ALLOWED_ORIGINS is a comma-separated list", () => {
   });
   assert.deepEqual(c.allowedOrigins, ["https://a.example", "http://b:3000"]);
 });
+
+Deno.test("PUBLIC_URL is an http(s) base URL, kept without its trailing slash", () => {
+  assert.equal(parseConfig({ ADMIN_PASSWORD: "pw" }).publicUrl, null, "unset: none");
+  assert.equal(parseConfig({ ADMIN_PASSWORD: "pw", PUBLIC_URL: "" }).publicUrl, null);
+  const c = parseConfig({ ADMIN_PASSWORD: "pw", PUBLIC_URL: "https://LLM.example.com/gw/" });
+  assert.equal(c.publicUrl, "https://llm.example.com/gw");
+  for (
+    const bad of ["ftp://x", "gpu-box:8000", "http://user:pw@x", "http://x/?a=1", "http://x/#f"]
+  ) {
+    assert.throws(
+      () => parseConfig({ ADMIN_PASSWORD: "pw", PUBLIC_URL: bad }),
+      (e) =>
+        e instanceof ConfigError && /^Cannot start: PUBLIC_URL must be an http/.test(e.message),
+      bad,
+    );
+  }
+});
