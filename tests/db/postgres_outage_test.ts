@@ -88,4 +88,71 @@ if (testDialects().includes("postgres")) {
       await db.drop();
     }
   });
+
+  Deno.test("[postgres] a settlement the database refuses is retried until it is recorded", async () => {
+    const db = await createTestDatabase("postgres");
+    const dbUrl = new URL(db.url);
+    const forwarder = startTcpForwarder({
+      hostname: dbUrl.hostname,
+      port: Number(dbUrl.port || 5432),
+    });
+    const viaForwarder = new URL(db.url);
+    viaForwarder.port = String(forwarder.port);
+    const mock = await startMockOllama({ chunks: 20, chunkDelayMs: 25 });
+    const logs: string[] = [];
+    const gateway = await startGateway(
+      parseConfig({
+        ADMIN_PASSWORD,
+        PROXY_HOST: "127.0.0.1",
+        PROXY_PORT: "0",
+        ADMIN_PORT: "0",
+        DATABASE_URL: viaForwarder.toString(),
+        OLLAMA_URL: mock.url,
+        DB_STATEMENT_TIMEOUT_MS: "2000",
+      }),
+      {
+        clock: new ManualClock("2026-06-15T10:00:00Z"),
+        log: createLogger("debug", (l) => logs.push(l)),
+      },
+    );
+    const until = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(check(), what);
+    };
+    try {
+      const created = await (await fetch(gateway.adminUrl + "/api/api-keys", {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_PASSWORD}` },
+        body: JSON.stringify({ name: "retry", daily_token_limit: 100_000 }),
+      })).json();
+      const res = await fetch(gateway.proxyUrl + "/api/chat", {
+        method: "POST",
+        headers: { authorization: `Bearer ${created.key}` },
+        body: JSON.stringify({ model: "llama3", messages: [{ role: "user", content: "x" }] }),
+      });
+      assert.equal(res.status, 200);
+      // The stream runs while the database is cut off: its settlement fails at first.
+      forwarder.cut();
+      await res.text();
+      await until("the first settlement failed", () => logs.some((l) => l.includes("retrying")));
+      forwarder.restore();
+      await until(
+        "a retry recorded the usage",
+        () => logs.some((l) => l.includes("usage recorded after a retry")),
+      );
+      const keys = await (await fetch(gateway.adminUrl + "/api/api-keys", {
+        headers: { authorization: `Bearer ${ADMIN_PASSWORD}` },
+      })).json();
+      assert.deepEqual(
+        [keys[0].usage.today.prompt_tokens, keys[0].usage.today.completion_tokens],
+        [7, 20],
+      );
+      assert.deepEqual(await gateway.deps.store.audit(), []);
+    } finally {
+      await gateway.close();
+      forwarder.close();
+      await mock.close();
+      await db.drop();
+    }
+  });
 }
