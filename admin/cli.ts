@@ -108,7 +108,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
         }
         for (const d of differences) {
           console.log(
-            `key ${d.key_id}\t${d.day}\t${d.field}\tcounter ${d.counter}\tledger ${d.ledger}`,
+            `${d.scope} ${d.owner_id}\t${d.day}\t${d.field}\tcounter ${d.counter}\tledger ${d.ledger}`,
           );
         }
         console.log(`${differences.length} difference(s) between counters and the ledger.`);

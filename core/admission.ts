@@ -24,12 +24,16 @@ export interface Snapshot {
   inFlight: number;
 }
 
-/** Who owns a set of limits: the key itself (groups and members come later). */
-export type Scope = "key";
+/** Who owns a set of limits: the key, its group, or the person behind a delegating key. */
+export type Scope = "key" | "group" | "member";
 
 /** One owner's limits and usage, as admission weighs them. */
 export interface ScopeState {
   scope: Scope;
+  /** The owner's id (key, group or member id). */
+  id: number;
+  /** How messages name it: the group's name, the person's name or email. */
+  name: string;
   policy: Policy;
   snapshot: Snapshot;
 }
@@ -72,6 +76,8 @@ export type RefusalReason = "used_up" | "reserved" | "does_not_fit";
 export interface LimitRefusal {
   ok: false;
   scope: Scope;
+  /** The refusing owner's name (a group's name, a person's), for messages. */
+  name: string;
   limit: Limit;
   reason: RefusalReason;
   /** Settled usage of the refusing window (requests, tokens or in-flight requests). */
@@ -93,8 +99,8 @@ export type Decision =
     generationCap: number | null;
     quota: QuotaState;
   }
-  /** A scope's model list does not allow the model. */
-  | { ok: false; scope: Scope; reason: "model_not_allowed"; quota: QuotaState }
+  /** A scope's model list does not allow the model, or an admin blocked the person. */
+  | { ok: false; scope: Scope; reason: "model_not_allowed" | "blocked"; quota: QuotaState }
   | LimitRefusal;
 
 /** Empty counters. */
@@ -144,6 +150,7 @@ export function decide(scopes: ReadonlyArray<ScopeState>, ask: Ask): Decision {
   ): Decision => ({
     ok: false,
     scope: s.scope,
+    name: s.name,
     limit,
     reason,
     used,

@@ -156,7 +156,7 @@ export async function listKeyViews(
 ): Promise<KeyView[]> {
   const [keys, usage] = await Promise.all([
     store.listKeys(),
-    store.usageByKey(requestWindows(now, timeZone)),
+    store.usageByOwner("key", requestWindows(now, timeZone)),
   ]);
   return keys.map((k) => keyView(k, usage.get(k.id), now));
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from "zod";
+import { parseCidr } from "./cidr.ts";
 import { publicUrlField } from "./public_url.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -36,6 +37,11 @@ const schema = z.object({
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
   STALE_RESERVATION_MINUTES: positiveInt.default(60),
   HEARTBEAT_SECONDS: positiveInt.default(10),
+  TRUSTED_PROXIES: z.string().default("").refine(
+    (v) => v.split(",").map((c) => c.trim()).filter(Boolean).every((c) => parseCidr(c) !== null),
+    { message: "must be comma-separated IP addresses or CIDR ranges such as 10.0.0.0/8" },
+  ),
+  SECRETS_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["text", "json"]).default("text"),
   METRICS_TOKEN: z.string().optional(),
@@ -75,6 +81,10 @@ export interface Config {
    * presumed dead and its in-flight requests and reservations are released.
    */
   heartbeatSeconds: number;
+  /** Proxies whose X-Forwarded-For is believed (CIDRs); empty: the peer address counts. */
+  trustedProxies: string[];
+  /** What stored secrets are encrypted under (SECRETS_KEY, else the admin password). */
+  secretsKey: string;
   logLevel: "debug" | "info" | "warn" | "error";
   /** `text`: readable lines; `json`: one JSON object per line, for log shippers. */
   logFormat: "text" | "json";
@@ -153,6 +163,8 @@ export function parseConfig(
     shutdownGraceSeconds: c.SHUTDOWN_GRACE_SECONDS,
     staleReservationMinutes: c.STALE_RESERVATION_MINUTES,
     heartbeatSeconds: c.HEARTBEAT_SECONDS,
+    trustedProxies: c.TRUSTED_PROXIES.split(",").map((v) => v.trim()).filter(Boolean),
+    secretsKey: c.SECRETS_KEY || c.ADMIN_PASSWORD,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
     metricsToken: c.METRICS_TOKEN ?? null,

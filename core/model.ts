@@ -51,6 +51,71 @@ export interface ApiKey {
   /** When an admin last activated it (an idle key's clock restarts there). */
   activated_at: string | null;
   policy: Policy;
+  /** The group whose limits apply too; null: none. */
+  group_id: number | null;
+  /** How the key passes on who is asking (per-person quotas); null: it does not. */
+  delegation: Delegation | null;
+}
+
+/** Where a delegating key reads who is asking. */
+export type IdentityMode = "openwebui-headers" | "openwebui-jwt";
+
+/** The header names Open WebUI sends (renamable there through FORWARD_USER_INFO_HEADER_*). */
+export interface IdentityHeaders {
+  user_id: string;
+  email: string;
+  name: string;
+  role: string;
+  chat_id: string;
+  jwt: string;
+}
+
+/** Open WebUI's default header names. */
+export const OPENWEBUI_HEADERS: IdentityHeaders = {
+  user_id: "X-OpenWebUI-User-Id",
+  email: "X-OpenWebUI-User-Email",
+  name: "X-OpenWebUI-User-Name",
+  role: "X-OpenWebUI-User-Role",
+  chat_id: "X-OpenWebUI-Chat-Id",
+  jwt: "X-OpenWebUI-User-Jwt",
+};
+
+/** A key that stands for many people (Open WebUI's one connection key). */
+export interface Delegation {
+  identity: IdentityMode;
+  /** CIDRs identity is read from (the peer address, or X-Forwarded-For via TRUSTED_PROXIES). */
+  trusted_peers: string[];
+  headers: IdentityHeaders;
+  /** The JWT secret, encrypted (core/secret_box.ts); never shown. */
+  secret: string | null;
+  /** The limits every person gets, unless an admin set their own. */
+  member_limits: Limit[];
+  /** Calls without identity: refused, or counted against one shared "unattributed" member. */
+  on_missing_identity: "reject" | "unattributed";
+}
+
+/** A group of keys sharing limits of its own (a team budget). */
+export interface Group {
+  id: number;
+  name: string;
+  policy: Policy;
+  created_at: string;
+}
+
+/** One person behind a delegating key, created on first sight. */
+export interface Member {
+  id: number;
+  key_id: number;
+  /** Open WebUI's user id (or the JWT's `sub`); "" for the shared unattributed member. */
+  external_id: string;
+  email: string | null;
+  name: string | null;
+  role: string | null;
+  blocked: boolean;
+  /** The admin's limits for this person; null: the key's member_limits. */
+  limits: Limit[] | null;
+  created_at: string;
+  last_seen_at: string | null;
 }
 
 /** What a new key is made of. */
@@ -61,6 +126,8 @@ export interface NewApiKey {
   expires_at: string | null;
   created_at: string;
   policy: Policy;
+  group_id?: number | null;
+  delegation?: Delegation | null;
 }
 
 /** Fields an admin may change on a key; absent fields stay as they are. */
@@ -70,6 +137,8 @@ export type ApiKeyPatch = Partial<{
   active: boolean;
   activated_at: string | null;
   policy: Policy;
+  group_id: number | null;
+  delegation: Delegation | null;
 }>;
 
 /** Settled usage of one window as shown to admins. */

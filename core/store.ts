@@ -3,8 +3,17 @@
  * implements it (db/); both are held to the same contract tests.
  * @module
  */
-import type { Ask, Decision } from "./admission.ts";
-import type { ApiKey, ApiKeyPatch, KeyUsage, NewApiKey } from "./model.ts";
+import type { Ask, Decision, Scope } from "./admission.ts";
+import type {
+  ApiKey,
+  ApiKeyPatch,
+  Group,
+  KeyUsage,
+  Limit,
+  Member,
+  NewApiKey,
+  Policy,
+} from "./model.ts";
 import type { Charge } from "./settlement.ts";
 
 /** The windows a request is admitted in (see core/windows.ts). */
@@ -20,6 +29,8 @@ export interface WindowKeys {
 /** The logged facts of a request at admission. */
 export interface RequestStart {
   keyId: number;
+  /** The person behind a delegating key (see Store.memberFor); null for other keys. */
+  memberId: number | null;
   windows: WindowKeys;
   route: string;
   model: string;
@@ -51,7 +62,8 @@ export interface Settlement {
 
 /** A counter that differs from what the request ledger says it should be. */
 export interface AuditDifference {
-  key_id: number;
+  scope: Scope;
+  owner_id: number;
   day: string;
   field: "requests" | "prompt_tokens" | "completion_tokens" | "reserved_tokens";
   counter: number;
@@ -89,23 +101,55 @@ export interface Store {
   updateSettings(patch: Record<string, string>): Promise<Record<string, string>>;
 
   createKey(key: NewApiKey): Promise<ApiKey>;
+  /** Every key that is not deleted, by id. */
   listKeys(): Promise<ApiKey[]>;
   getKey(id: number): Promise<ApiKey | null>;
   findKeyByHash(hash: string): Promise<ApiKey | null>;
   /** Updates a key; null when it does not exist. */
   updateKey(id: number, patch: ApiKeyPatch): Promise<ApiKey | null>;
-  /** Deletes a key with its usage; false when it did not exist. */
+  /**
+   * Deletes a key: it can no longer be used or seen; its ledger rows stay (who used what) and so
+   * do the counters they add up to. False when it did not exist.
+   */
   deleteKey(id: number): Promise<boolean>;
 
-  /** Usage of the keys in a day and month (keys without usage are absent). */
-  usageByKey(windows: WindowKeys): Promise<Map<number, KeyUsage>>;
+  createGroup(name: string, policy: Policy, createdAt: string): Promise<Group>;
+  listGroups(): Promise<Group[]>;
+  getGroup(id: number): Promise<Group | null>;
+  /** Updates a group; null when it does not exist. */
+  updateGroup(id: number, patch: { name?: string; policy?: Policy }): Promise<Group | null>;
+  /**
+   * Deletes a group. A group that still has keys is kept ("has_keys") unless `force`, which
+   * detaches them first.
+   */
+  deleteGroup(id: number, force: boolean): Promise<"deleted" | "missing" | "has_keys">;
+
+  /**
+   * The member of a delegating key for a person, created on first sight; its email, name and
+   * role are refreshed from what the key's front end says now.
+   */
+  memberFor(
+    keyId: number,
+    person: { external_id: string; email: string | null; name: string | null; role: string | null },
+    seenAt: string,
+  ): Promise<Member>;
+  listMembers(keyId: number): Promise<Member[]>;
+  /** Updates a member of a key; null when there is no such member of that key. */
+  updateMember(
+    keyId: number,
+    memberId: number,
+    patch: { blocked?: boolean; limits?: Limit[] | null },
+  ): Promise<Member | null>;
+
+  /** Usage of each owner of a scope in a day and month (owners without usage are absent). */
+  usageByOwner(scope: Scope, windows: WindowKeys): Promise<Map<number, KeyUsage>>;
   /** Requests of each key in flight now, and per-minute usage in `minute` (absent: none). */
   liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>>;
 
   /**
-   * Atomically reads the key and its usage in the request's windows, decides with
-   * core/admission.ts `decide` (after core/api_keys.ts `keyUsable` at `nowMs`), and when it
-   * admits records the request unit, the reservation and a pending ledger row.
+   * Atomically reads the key, its group and member and their usage in the request's windows,
+   * decides with core/scopes.ts `admissionDecision` at `nowMs`, and when it admits records the
+   * request unit and the reservation for every owner and a pending ledger row.
    */
   admit(start: RequestStart, ask: Ask, nowMs: number): Promise<Admission>;
   /** Applies core/settlement.ts `counterChanges` for the request's ledger row. */

@@ -14,18 +14,34 @@ import {
   type Types,
 } from "./postgres_connect.ts";
 import {
+  addInFlight,
   AUDIT_SQL,
   auditDifferences,
+  delegationToJson,
+  ledgerOwners,
+  MINUTE_BIT,
+  ownersOf,
   PATCHABLE_COLUMNS,
   policyToJson,
+  snapshotsFromRows,
   toApiKey,
+  toGroup,
   toLiveUsageMap,
-  toSnapshot,
+  toMember,
   toUsageMap,
 } from "./rows.ts";
-import { admitted, type Ask, decide, type Snapshot } from "../core/admission.ts";
-import { keyStatusAt } from "../core/api_keys.ts";
-import type { ApiKey, ApiKeyPatch, KeyUsage, NewApiKey } from "../core/model.ts";
+import { admitted, type Ask, emptySnapshot, type Scope } from "../core/admission.ts";
+import { admissionDecision, type Owners, scopesFor, scopesNeed } from "../core/scopes.ts";
+import type {
+  ApiKey,
+  ApiKeyPatch,
+  Group,
+  KeyUsage,
+  Limit,
+  Member,
+  NewApiKey,
+  Policy,
+} from "../core/model.ts";
 import type {
   Admission,
   AuditDifference,
@@ -71,10 +87,35 @@ export async function openPostgresStore(
 /** One admitted job of a batch, as its writes need it. */
 interface Admitted {
   index: number;
-  keyId: number;
   job: AdmitJob;
+  owners: Owners;
   reservation: number;
-  perMinute: boolean;
+  /** MINUTE_BIT of each scope that counts it per minute. */
+  minuteScopes: number;
+}
+
+/** What a batch adds to one counter row. */
+interface CounterAdd {
+  scope: Scope;
+  id: number;
+  period: "day" | "minute";
+  bucket: string;
+  requests: number;
+  reserved: number;
+}
+
+/** Byte order of (scope, owner_id, period, bucket): the lock order, as SQL sorts it with COLLATE "C". */
+function byCounterKey(a: CounterAdd, b: CounterAdd): number {
+  return a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.id - b.id ||
+    (a.period < b.period
+      ? -1
+      : a.period > b.period
+      ? 1
+      : a.bucket < b.bucket
+      ? -1
+      : a.bucket > b.bucket
+      ? 1
+      : 0);
 }
 
 /** The PostgreSQL implementation of Store. */
@@ -152,25 +193,28 @@ export class PostgresStore implements Store {
 
   async createKey(k: NewApiKey): Promise<ApiKey> {
     const [row] = await this.#sql`
-      INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at, policy)
+      INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at, policy,
+        group_id, delegation)
       VALUES (${k.name}, ${k.prefix}, ${k.key_hash}, TRUE, ${k.created_at}, ${k.expires_at},
-        ${policyToJson(k.policy)})
+        ${policyToJson(k.policy)}, ${k.group_id ?? null}, ${delegationToJson(k.delegation)})
       RETURNING *`;
     return toApiKey(row);
   }
 
   async listKeys(): Promise<ApiKey[]> {
-    const rows = await this.#sql`SELECT * FROM api_keys ORDER BY id`;
+    const rows = await this.#sql`SELECT * FROM api_keys WHERE deleted_at IS NULL ORDER BY id`;
     return rows.map(toApiKey);
   }
 
   async getKey(id: number): Promise<ApiKey | null> {
-    const [row] = await this.#sql`SELECT * FROM api_keys WHERE id = ${id}`;
+    const [row] = await this.#sql`
+      SELECT * FROM api_keys WHERE id = ${id} AND deleted_at IS NULL`;
     return row ? toApiKey(row) : null;
   }
 
   async findKeyByHash(hash: string): Promise<ApiKey | null> {
-    const [row] = await this.#sql`SELECT * FROM api_keys WHERE key_hash = ${hash}`;
+    const [row] = await this.#sql`
+      SELECT * FROM api_keys WHERE key_hash = ${hash} AND deleted_at IS NULL`;
     return row ? toApiKey(row) : null;
   }
 
@@ -182,27 +226,112 @@ export class PostgresStore implements Store {
     for (const c of columns) {
       values[c] = c === "policy"
         ? policyToJson(patch.policy!)
-        : patch[c] as string | boolean | null;
+        : c === "delegation"
+        ? delegationToJson(patch.delegation)
+        : patch[c] as string | number | boolean | null;
     }
     const [row] = await this.#sql`
-      UPDATE api_keys SET ${this.#sql(values, columns)} WHERE id = ${id} RETURNING *`;
+      UPDATE api_keys SET ${this.#sql(values, columns)}
+       WHERE id = ${id} AND deleted_at IS NULL RETURNING *`;
     return row ? toApiKey(row) : null;
   }
 
   async deleteKey(id: number): Promise<boolean> {
-    const result = await this.#sql`DELETE FROM api_keys WHERE id = ${id}`;
+    const result = await this.#sql`
+      UPDATE api_keys SET deleted_at = now(), active = FALSE
+       WHERE id = ${id} AND deleted_at IS NULL`;
     return result.count > 0;
   }
 
-  async usageByKey(w: WindowKeys): Promise<Map<number, KeyUsage>> {
+  async createGroup(name: string, policy: Policy, createdAt: string): Promise<Group> {
+    const [row] = await this.#sql`
+      INSERT INTO key_groups (name, policy, created_at)
+      VALUES (${name}, ${policyToJson(policy)}, ${createdAt}) RETURNING *`;
+    return toGroup(row);
+  }
+
+  async listGroups(): Promise<Group[]> {
+    return (await this.#sql`SELECT * FROM key_groups ORDER BY id`).map(toGroup);
+  }
+
+  async getGroup(id: number): Promise<Group | null> {
+    const [row] = await this.#sql`SELECT * FROM key_groups WHERE id = ${id}`;
+    return row ? toGroup(row) : null;
+  }
+
+  async updateGroup(id: number, patch: { name?: string; policy?: Policy }): Promise<Group | null> {
+    const [row] = await this.#sql`
+      UPDATE key_groups SET name = COALESCE(${patch.name ?? null}, name),
+        policy = COALESCE(${patch.policy ? policyToJson(patch.policy) : null}, policy)
+       WHERE id = ${id} RETURNING *`;
+    return row ? toGroup(row) : null;
+  }
+
+  async deleteGroup(id: number, force: boolean): Promise<"deleted" | "missing" | "has_keys"> {
+    return await this.#sql.begin(async (tx) => {
+      // Locked first, as admissions lock groups only after keys: the key updates below wait
+      // for running admissions of those keys, which never wait for this group row.
+      const [group] = await tx`SELECT id FROM key_groups WHERE id = ${id}`;
+      if (!group) return "missing" as const;
+      const [{ n }] = await tx`
+        SELECT COUNT(*)::bigint AS n FROM api_keys WHERE group_id = ${id} AND deleted_at IS NULL`;
+      if (n > 0 && !force) return "has_keys" as const;
+      await tx`UPDATE api_keys SET group_id = NULL WHERE group_id = ${id}`;
+      await tx`DELETE FROM key_groups WHERE id = ${id}`;
+      return "deleted" as const;
+    });
+  }
+
+  async memberFor(
+    keyId: number,
+    person: { external_id: string; email: string | null; name: string | null; role: string | null },
+    seenAt: string,
+  ): Promise<Member> {
+    const [row] = await this.#sql`
+      INSERT INTO key_members (key_id, external_id, email, name, role, created_at, last_seen_at)
+      VALUES (${keyId}, ${person.external_id}, ${person.email}, ${person.name}, ${person.role},
+        ${seenAt}, ${seenAt})
+      ON CONFLICT (key_id, external_id) DO UPDATE SET email = excluded.email,
+        name = excluded.name, role = excluded.role, last_seen_at = excluded.last_seen_at
+      RETURNING *`;
+    return toMember(row);
+  }
+
+  async listMembers(keyId: number): Promise<Member[]> {
+    return (await this.#sql`SELECT * FROM key_members WHERE key_id = ${keyId} ORDER BY id`)
+      .map(toMember);
+  }
+
+  async updateMember(
+    keyId: number,
+    memberId: number,
+    patch: { blocked?: boolean; limits?: Limit[] | null },
+  ): Promise<Member | null> {
+    const limits = patch.limits === undefined
+      ? undefined
+      : patch.limits === null
+      ? null
+      : JSON.stringify(patch.limits);
+    const [row] = await this.#sql`
+      UPDATE key_members SET
+        blocked = COALESCE(${patch.blocked ?? null}::boolean, blocked),
+        limits = CASE WHEN ${limits !== undefined} THEN ${limits ?? null} ELSE limits END
+       WHERE id = ${memberId} AND key_id = ${keyId} RETURNING *`;
+    return row ? toMember(row) : null;
+  }
+
+  async usageByOwner(scope: Scope, w: WindowKeys): Promise<Map<number, KeyUsage>> {
     const rows = await this.#sql`
-      SELECT key_id, 'day' AS window, requests, prompt_tokens, completion_tokens
-        FROM usage_daily WHERE day = ${w.day}
+      SELECT owner_id, 'day' AS window, requests, prompt_tokens, completion_tokens
+        FROM usage_counters WHERE scope = ${scope} AND period = 'day' AND bucket = ${w.day}
       UNION ALL
-      SELECT key_id, 'month' AS window, SUM(requests)::bigint AS requests,
+      SELECT owner_id, 'month' AS window, SUM(requests)::bigint AS requests,
              SUM(prompt_tokens)::bigint AS prompt_tokens,
              SUM(completion_tokens)::bigint AS completion_tokens
-        FROM usage_daily WHERE day >= ${w.monthStart} AND day < ${w.monthEnd} GROUP BY key_id`;
+        FROM usage_counters
+       WHERE scope = ${scope} AND period = 'day'
+         AND bucket >= ${w.monthStart} AND bucket < ${w.monthEnd}
+       GROUP BY owner_id`;
     return toUsageMap(rows);
   }
 
@@ -212,8 +341,8 @@ export class PostgresStore implements Store {
              0::bigint AS minute_tokens
         FROM request_log WHERE state = 'pending' GROUP BY key_id
       UNION ALL
-      SELECT key_id, 0, requests, tokens + reserved_tokens
-        FROM usage_minute WHERE minute = ${minute}`;
+      SELECT owner_id, 0, requests, prompt_tokens + completion_tokens + reserved_tokens
+        FROM usage_counters WHERE scope = 'key' AND period = 'minute' AND bucket = ${minute}`;
     return toLiveUsageMap(rows);
   }
 
@@ -255,6 +384,9 @@ export class PostgresStore implements Store {
   /** Runs a batch of admissions in one transaction; settles every job's promise, never throws. */
   async #admitBatch(w: WindowKeys, jobs: AdmitJob[]): Promise<void> {
     const keyIds = [...new Set(jobs.map((j) => j.start.keyId))].sort((a, b) => a - b);
+    const memberIds = [
+      ...new Set(jobs.flatMap((j) => j.start.memberId === null ? [] : [j.start.memberId])),
+    ];
     let tx: postgres.ReservedSql<Types>;
     try {
       // A reserved connection rather than sql.begin(): begin() awaits BEGIN alone and COMMIT
@@ -268,83 +400,86 @@ export class PostgresStore implements Store {
     }
     let usable = true;
     try {
-      const [, keyRows, usageRows] = await Promise.all([
+      const groupsOfKeys = tx`
+        SELECT group_id FROM api_keys WHERE id = ANY(${keyIds}::bigint[]) AND group_id IS NOT NULL`;
+      const [, keyRows, groupRows, memberRows, counterRows, flightRows] = await Promise.all([
         tx`BEGIN`,
         // The row locks serialise admissions of these keys until commit, across all
-        // connections and gateways; taken in id order so two batches cannot deadlock.
-        tx`SELECT * FROM api_keys WHERE id = ANY(${keyIds}::bigint[]) ORDER BY id FOR UPDATE`,
-        // Its own statement, so under READ COMMITTED it takes a fresh snapshot when it starts,
-        // which is after the locks above are granted: it sees everything the previous holders
-        // committed. Folded into the locking statement it would keep the snapshot taken
-        // before the lock wait and miss that.
+        // connections and gateways; taken in id order so two batches cannot deadlock. Groups
+        // are locked after keys, always, so admissions of keys of one group serialise on it
+        // and two batches still cannot wait for each other in a circle.
+        tx`SELECT * FROM api_keys WHERE id = ANY(${keyIds}::bigint[]) AND deleted_at IS NULL
+            ORDER BY id FOR UPDATE`,
+        tx`SELECT * FROM key_groups WHERE id IN (${groupsOfKeys}) ORDER BY id FOR UPDATE`,
+        // A member is only ever admitted through its key, whose lock serialises it already.
+        tx`SELECT * FROM key_members WHERE id = ANY(${memberIds}::bigint[])`,
+        // Their own statements, so under READ COMMITTED they take fresh snapshots when they
+        // start, which is after the locks above are granted: they see everything the previous
+        // holders committed. Folded into the locking statements they would keep the snapshot
+        // taken before the lock wait and miss that.
         tx`
-          WITH days AS (
-            SELECT key_id,
-              COALESCE(SUM(requests) FILTER (WHERE day = ${w.day}), 0)::bigint AS day_requests,
-              COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE day = ${w.day}), 0)
-                ::bigint AS day_tokens,
-              COALESCE(SUM(reserved_tokens) FILTER (WHERE day = ${w.day}), 0)::bigint
-                AS day_reserved,
-              COALESCE(SUM(requests), 0)::bigint AS month_requests,
-              COALESCE(SUM(prompt_tokens + completion_tokens), 0)::bigint AS month_tokens,
-              COALESCE(SUM(reserved_tokens), 0)::bigint AS month_reserved
-              FROM usage_daily
-             WHERE key_id = ANY(${keyIds}::bigint[])
-               AND day >= ${w.monthStart} AND day < ${w.monthEnd}
-             GROUP BY key_id
-          ), minutes AS (
-            SELECT key_id, requests AS minute_requests, tokens AS minute_tokens,
-                   reserved_tokens AS minute_reserved
-              FROM usage_minute
-             WHERE key_id = ANY(${keyIds}::bigint[]) AND minute = ${w.minute}
-          ), flights AS (
-            SELECT key_id, COUNT(*)::bigint AS in_flight FROM request_log
-             WHERE key_id = ANY(${keyIds}::bigint[]) AND state = 'pending'
-             GROUP BY key_id
-          )
-          SELECT k.id AS key_id, day_requests, day_tokens, day_reserved, month_requests,
-                 month_tokens, month_reserved, minute_requests, minute_tokens, minute_reserved,
-                 in_flight
-            FROM unnest(${keyIds}::bigint[]) AS k(id)
-            LEFT JOIN days ON days.key_id = k.id
-            LEFT JOIN minutes ON minutes.key_id = k.id
-            LEFT JOIN flights ON flights.key_id = k.id`,
+          SELECT scope, owner_id, period, bucket, requests,
+                 prompt_tokens + completion_tokens AS tokens, reserved_tokens
+            FROM usage_counters
+           WHERE ((scope = 'key' AND owner_id = ANY(${keyIds}::bigint[]))
+               OR (scope = 'group' AND owner_id IN (${groupsOfKeys}))
+               OR (scope = 'member' AND owner_id = ANY(${memberIds}::bigint[])))
+             AND ((period = 'day' AND bucket >= ${w.monthStart} AND bucket < ${w.monthEnd})
+               OR (period = 'minute' AND bucket = ${w.minute}))`,
+        tx`
+          SELECT 'key' AS scope, key_id AS owner_id, COUNT(*)::bigint AS in_flight
+            FROM request_log WHERE key_id = ANY(${keyIds}::bigint[]) AND state = 'pending'
+           GROUP BY key_id
+          UNION ALL
+          SELECT 'group', group_id, COUNT(*)::bigint FROM request_log
+           WHERE group_id IN (${groupsOfKeys}) AND state = 'pending' GROUP BY group_id
+          UNION ALL
+          SELECT 'member', member_id, COUNT(*)::bigint FROM request_log
+           WHERE member_id = ANY(${memberIds}::bigint[]) AND state = 'pending'
+           GROUP BY member_id`,
       ]);
       const keys = new Map(keyRows.map((r) => [Number(r.id), toApiKey(r)]));
-      const snapshots = new Map<number, Snapshot>(
-        usageRows.map((r) => [Number(r.key_id), toSnapshot(r)]),
-      );
-      const outcomes: Array<{ ok: true; value: Admission } | { ok: false; err: unknown }> = [];
+      const groups = new Map(groupRows.map((r) => [Number(r.id), toGroup(r)]));
+      const members = new Map(memberRows.map((r) => [Number(r.id), toMember(r)]));
+      const snapshots = snapshotsFromRows(counterRows, w);
+      addInFlight(snapshots, flightRows);
+      const outcomes: Admission[] = [];
       const accepted: Admitted[] = [];
       // In arrival order, each decision seeing the admissions decided before it in the batch,
       // exactly as if each had run in its own transaction one after the other.
       for (const [index, job] of jobs.entries()) {
-        const keyId = job.start.keyId;
-        const key = keys.get(keyId);
+        const key = keys.get(job.start.keyId);
         if (!key) {
-          outcomes.push({ ok: true, value: { kind: "missing" } });
+          outcomes.push({ kind: "missing" });
           continue;
         }
-        if (keyStatusAt(key, job.nowMs) !== "active") {
-          outcomes.push({ ok: true, value: { kind: "unusable", key } });
+        const member = job.start.memberId === null ? null : members.get(job.start.memberId);
+        const owners: Owners = {
+          key,
+          group: key.group_id === null ? null : groups.get(key.group_id) ?? null,
+          member: member && member.key_id === key.id ? member : null,
+        };
+        const scopes = scopesFor(
+          owners,
+          (scope, id) => snapshots.get(`${scope}:${id}`) ?? emptySnapshot(),
+        );
+        const decision = admissionDecision(owners, scopes, job.ask, job.nowMs);
+        if (decision === null) {
+          outcomes.push({ kind: "unusable", key });
           continue;
         }
-        const snapshot = snapshots.get(keyId)!;
-        const decision = decide([{ scope: "key", policy: key.policy, snapshot }], job.ask);
         if (!decision.ok) {
-          outcomes.push({ ok: true, value: { kind: "refused", decision } });
+          outcomes.push({ kind: "refused", decision });
           continue;
         }
         // What the writes below add, for the decisions after this one (the same rule).
-        snapshots.set(keyId, admitted(snapshot, decision.reservation));
-        outcomes.push({ ok: true, value: { kind: "admitted", requestId: 0, decision } });
-        accepted.push({
-          index,
-          keyId,
-          job,
-          reservation: decision.reservation,
-          perMinute: key.policy.limits.some((l) => l.window === "minute"),
-        });
+        let minuteScopes = 0;
+        for (const s of scopes) {
+          snapshots.set(`${s.scope}:${s.id}`, admitted(s.snapshot, decision.reservation));
+          if (scopesNeed([s], { window: "minute" })) minuteScopes |= MINUTE_BIT[s.scope];
+        }
+        outcomes.push({ kind: "admitted", requestId: 0, decision });
+        accepted.push({ index, job, owners, reservation: decision.reservation, minuteScopes });
       }
       if (accepted.length === 0) {
         // Nothing written: ROLLBACK, which unlike COMMIT does not wait for the WAL flush the
@@ -353,16 +488,12 @@ export class PostgresStore implements Store {
       } else {
         const ids = await this.#writeAdmissions(tx, w, accepted);
         for (const [i, a] of accepted.entries()) {
-          (outcomes[a.index] as { value: { requestId: number } }).value.requestId = ids[i];
+          (outcomes[a.index] as { requestId: number }).requestId = ids[i];
         }
       }
       // Answered only now: after COMMIT succeeded, or after the ROLLBACK of a batch that wrote
       // nothing.
-      for (const [i, job] of jobs.entries()) {
-        const o = outcomes[i];
-        if (o.ok) job.resolve(o.value);
-        else job.reject(o.err);
-      }
+      for (const [i, job] of jobs.entries()) job.resolve(outcomes[i]);
     } catch (err) {
       usable = connectionUsable(err);
       if (usable) {
@@ -387,59 +518,73 @@ export class PostgresStore implements Store {
     w: WindowKeys,
     accepted: Admitted[],
   ): Promise<number[]> {
+    // Every counter row the batch adds to, once each, in primary-key order: the order
+    // settlement batches and releaseStale lock them in, so none of them can deadlock.
+    const rows = new Map<string, CounterAdd>();
+    for (const a of accepted) {
+      for (const o of ownersOf(a.owners)) {
+        const periods: Array<["day" | "minute", string]> = [["day", w.day]];
+        if (a.minuteScopes & MINUTE_BIT[o.scope]) periods.push(["minute", w.minute]);
+        for (const [period, bucket] of periods) {
+          const at = `${o.scope}\u0000${o.id}\u0000${period}\u0000${bucket}`;
+          const row = rows.get(at) ?? { ...o, period, bucket, requests: 0, reserved: 0 };
+          row.requests += 1;
+          row.reserved += a.reservation;
+          rows.set(at, row);
+        }
+      }
+    }
+    const counters = [...rows.values()].sort(byCounterKey);
     const col = <T>(f: (a: Admitted) => T) => accepted.map(f);
+    const cc = <T>(f: (c: CounterAdd) => T) => counters.map(f);
     // Ledger ids are drawn in a CTE and inserted explicitly, so each job's id is known by its
     // ordinal rather than by the (unspecified) order RETURNING rows come back in. A CTE read
-    // twice is evaluated once: one nextval per job. Counter rows are written day rows first,
-    // then minute rows (the minute CTE reads the day CTE's output, which orders the two), each
-    // in key order: the order settlement batches and releaseStale lock them in.
-    const [rows] = await Promise.all([
+    // twice is evaluated once: one nextval per job.
+    const [result] = await Promise.all([
       tx`
         WITH jobs AS (
-          SELECT * FROM unnest(${col((a) => a.keyId)}::bigint[],
+          SELECT * FROM unnest(${col((a) => a.owners.key.id)}::bigint[],
+            ${col((a) => a.owners.group?.id ?? null)}::bigint[],
+            ${col((a) => a.owners.member?.id ?? null)}::bigint[],
             ${col((a) => a.reservation)}::bigint[],
             ${col((a) => a.job.start.startedAt)}::timestamptz[],
             ${col((a) => a.job.start.route)}::text[], ${col((a) => a.job.start.model)}::text[],
             ${col((a) => a.job.start.instanceId)}::text[],
-            ${col((a) => a.perMinute ? 1 : 0)}::integer[])
-            WITH ORDINALITY AS j(key_id, reservation, started_at, route, model, instance_id,
-              per_minute, ord)
+            ${col((a) => a.minuteScopes)}::integer[])
+            WITH ORDINALITY AS j(key_id, group_id, member_id, reservation, started_at, route,
+              model, instance_id, minute_scopes, ord)
         ), ids AS (
           SELECT ord, nextval(pg_get_serial_sequence('request_log', 'id')) AS id FROM jobs
         ), counted AS (
-          INSERT INTO usage_daily (key_id, day, requests, reserved_tokens)
-          SELECT key_id, ${w.day}, count(*), sum(reservation) FROM jobs GROUP BY key_id
-           ORDER BY key_id
-          ON CONFLICT (key_id, day) DO UPDATE SET
-            requests = usage_daily.requests + excluded.requests,
-            reserved_tokens = usage_daily.reserved_tokens + excluded.reserved_tokens
-          RETURNING key_id
-        ), minuted AS (
-          INSERT INTO usage_minute (key_id, minute, requests, reserved_tokens)
-          SELECT key_id, ${w.minute}, count(*), sum(reservation) FROM jobs
-           WHERE per_minute = 1 AND EXISTS (SELECT 1 FROM counted)
-           GROUP BY key_id ORDER BY key_id
-          ON CONFLICT (key_id, minute) DO UPDATE SET
-            requests = usage_minute.requests + excluded.requests,
-            reserved_tokens = usage_minute.reserved_tokens + excluded.reserved_tokens
+          INSERT INTO usage_counters (scope, owner_id, period, bucket, requests, reserved_tokens)
+          SELECT scope, owner_id, period, bucket, requests, reserved FROM unnest(${
+        cc((c) => c.scope)
+      }::text[], ${cc((c) => c.id)}::bigint[],
+            ${cc((c) => c.period)}::text[], ${cc((c) => c.bucket)}::text[],
+            ${cc((c) => c.requests)}::bigint[], ${cc((c) => c.reserved)}::bigint[])
+            WITH ORDINALITY AS c(scope, owner_id, period, bucket, requests, reserved, ord)
+          ORDER BY ord
+          ON CONFLICT (scope, owner_id, period, bucket) DO UPDATE SET
+            requests = usage_counters.requests + excluded.requests,
+            reserved_tokens = usage_counters.reserved_tokens + excluded.reserved_tokens
         ), used AS (
           UPDATE api_keys SET last_used_at = latest.started_at
             FROM (SELECT DISTINCT ON (key_id) key_id, started_at FROM jobs
                    ORDER BY key_id, ord DESC) AS latest
            WHERE api_keys.id = latest.key_id
         ), logged AS (
-          INSERT INTO request_log (id, key_id, day, minute, instance_id, started_at, route, model,
-            reserved_tokens)
+          INSERT INTO request_log (id, key_id, group_id, member_id, day, minute, minute_scopes,
+            instance_id, started_at, route, model, reserved_tokens)
           OVERRIDING SYSTEM VALUE
-          SELECT ids.id, jobs.key_id, ${w.day},
-                 CASE WHEN jobs.per_minute = 1 THEN ${w.minute} END, jobs.instance_id,
-                 jobs.started_at, jobs.route, jobs.model, jobs.reservation
+          SELECT ids.id, jobs.key_id, jobs.group_id, jobs.member_id, ${w.day}, ${w.minute},
+                 jobs.minute_scopes, jobs.instance_id, jobs.started_at, jobs.route, jobs.model,
+                 jobs.reservation
             FROM jobs JOIN ids USING (ord)
         )
         SELECT id FROM ids ORDER BY ord`,
       tx`COMMIT`,
     ]);
-    return rows.map((r) => Number(r.id));
+    return result.map((r) => Number(r.id));
   }
 
   settle(s: Settlement): Promise<void> {
@@ -470,7 +615,8 @@ export class PostgresStore implements Store {
    * Settles a batch in one statement, which is atomic on its own: no BEGIN/COMMIT. This is
    * core/settlement.ts `counterChanges` in SQL (the store contract tests hold both to it):
    * pending → reservation released, unit given back unless charged; abandoned → late, charged,
-   * nothing released; settled or gone → nothing.
+   * nothing released; settled or gone → nothing. Each ledger row changes the day rows (and,
+   * where it counted there, the minute rows) of its key, group and member.
    */
   async #settleBatch(all: Settlement[]): Promise<void> {
     // A second settlement of a request in the same batch is a no-op, as it is when it comes
@@ -478,10 +624,11 @@ export class PostgresStore implements Store {
     const seen = new Set<number>();
     const batch = all.filter((s) => !seen.has(s.requestId) && seen.add(s.requestId));
     const col = <T>(f: (s: Settlement) => T) => batch.map(f);
-    // Ledger rows are locked first (id order), then the day counter rows (key, day order), then
-    // the minute rows: the order releaseStale and admissions lock in too, so none of them can
-    // deadlock with another gateway's batch. FOR UPDATE sees the state of a releaseStale it
-    // waited for. Each lock step reads the one before it, so the steps run in that order.
+    // Ledger rows are locked first (id order), then the counter rows (primary-key order): the
+    // order releaseStale and admissions lock in too, so none of them can deadlock with another
+    // gateway's batch. FOR UPDATE sees the state of a releaseStale it waited for. The GROUP BY
+    // in `deltas` needs every ledger row first, so no counter row is locked while a ledger lock
+    // is still awaited.
     await this.#sql`
       WITH input AS (
         -- Flags travel as 0/1: postgres.js 3.4.9 sends a JS boolean array with the type of a
@@ -499,7 +646,9 @@ export class PostgresStore implements Store {
           AS s(request_id, charged, prompt_tokens, completion_tokens, estimated, status,
             duration_ms)
       ), prior AS (
-        SELECT id, state, key_id, day, minute, reserved_tokens FROM request_log
+        SELECT id, state, key_id, group_id, member_id, day, minute, minute_scopes,
+               reserved_tokens
+          FROM request_log
          WHERE id = ANY(${col((s) => s.requestId)}::bigint[])
            AND state IN ('pending', 'abandoned')
          ORDER BY id
@@ -511,46 +660,43 @@ export class PostgresStore implements Store {
           estimated = input.estimated, duration_ms = input.duration_ms
         FROM prior JOIN input ON input.request_id = prior.id
         WHERE request_log.id = prior.id
-        RETURNING prior.key_id, prior.day, prior.minute,
+        RETURNING prior.key_id, prior.group_id, prior.member_id, prior.day, prior.minute,
+          prior.minute_scopes,
           CASE WHEN prior.state = 'pending' THEN prior.reserved_tokens ELSE 0 END AS released,
           CASE WHEN request_log.charged THEN 0 ELSE 1 END AS back,
           request_log.prompt_tokens, request_log.completion_tokens
-      ), day_deltas AS (
-        SELECT key_id, day, SUM(released) AS released, SUM(back) AS back,
-          SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens
-          FROM logged GROUP BY key_id, day
-      ), day_locked AS (
-        SELECT usage_daily.key_id, usage_daily.day
-          FROM usage_daily JOIN day_deltas USING (key_id, day)
-         ORDER BY usage_daily.key_id, usage_daily.day
-         FOR UPDATE OF usage_daily
-      ), days AS (
-        UPDATE usage_daily SET
-          reserved_tokens = usage_daily.reserved_tokens - day_deltas.released,
-          requests = usage_daily.requests - day_deltas.back,
-          prompt_tokens = usage_daily.prompt_tokens + day_deltas.prompt_tokens,
-          completion_tokens = usage_daily.completion_tokens + day_deltas.completion_tokens
-        FROM day_deltas JOIN day_locked USING (key_id, day)
-        WHERE usage_daily.key_id = day_deltas.key_id AND usage_daily.day = day_deltas.day
-        RETURNING usage_daily.key_id
-      ), minute_deltas AS (
-        SELECT key_id, minute, SUM(released) AS released, SUM(back) AS back,
-          SUM(prompt_tokens + completion_tokens) AS tokens
-          FROM logged WHERE minute IS NOT NULL AND EXISTS (SELECT 1 FROM days)
-         GROUP BY key_id, minute
-      ), minute_locked AS (
-        SELECT usage_minute.key_id, usage_minute.minute
-          FROM usage_minute JOIN minute_deltas USING (key_id, minute)
-         ORDER BY usage_minute.key_id, usage_minute.minute
-         FOR UPDATE OF usage_minute
+      ), owners AS (
+        SELECT 'key' AS scope, key_id AS owner_id, day, minute, (minute_scopes & 1) <> 0 AS pm,
+               released, back, prompt_tokens, completion_tokens FROM logged
+        UNION ALL
+        SELECT 'group', group_id, day, minute, (minute_scopes & 2) <> 0, released, back,
+               prompt_tokens, completion_tokens FROM logged WHERE group_id IS NOT NULL
+        UNION ALL
+        SELECT 'member', member_id, day, minute, (minute_scopes & 4) <> 0, released, back,
+               prompt_tokens, completion_tokens FROM logged WHERE member_id IS NOT NULL
+      ), deltas AS (
+        SELECT scope, owner_id, 'day' AS period, day AS bucket, SUM(released) AS released,
+               SUM(back) AS back, SUM(prompt_tokens) AS prompt_tokens,
+               SUM(completion_tokens) AS completion_tokens
+          FROM owners GROUP BY scope, owner_id, day
+        UNION ALL
+        SELECT scope, owner_id, 'minute', minute, SUM(released), SUM(back), SUM(prompt_tokens),
+               SUM(completion_tokens)
+          FROM owners WHERE pm GROUP BY scope, owner_id, minute
+      ), locked AS (
+        SELECT c.scope, c.owner_id, c.period, c.bucket
+          FROM usage_counters c JOIN deltas USING (scope, owner_id, period, bucket)
+         ORDER BY c.scope COLLATE "C", c.owner_id, c.period COLLATE "C", c.bucket COLLATE "C"
+         FOR UPDATE OF c
       )
-      UPDATE usage_minute SET
-        reserved_tokens = usage_minute.reserved_tokens - minute_deltas.released,
-        requests = usage_minute.requests - minute_deltas.back,
-        tokens = usage_minute.tokens + minute_deltas.tokens
-      FROM minute_deltas JOIN minute_locked USING (key_id, minute)
-      WHERE usage_minute.key_id = minute_deltas.key_id
-        AND usage_minute.minute = minute_deltas.minute`;
+      UPDATE usage_counters SET
+        reserved_tokens = usage_counters.reserved_tokens - deltas.released,
+        requests = usage_counters.requests - deltas.back,
+        prompt_tokens = usage_counters.prompt_tokens + deltas.prompt_tokens,
+        completion_tokens = usage_counters.completion_tokens + deltas.completion_tokens
+      FROM deltas JOIN locked USING (scope, owner_id, period, bucket)
+      WHERE usage_counters.scope = deltas.scope AND usage_counters.owner_id = deltas.owner_id
+        AND usage_counters.period = deltas.period AND usage_counters.bucket = deltas.bucket`;
   }
 
   async heartbeat(instanceId: string, at: string): Promise<void> {
@@ -562,54 +708,58 @@ export class PostgresStore implements Store {
   async releaseStale(cutoffs: StaleCutoffs): Promise<number> {
     return await this.#sql.begin(async (tx) => {
       // SKIP LOCKED: another gateway reaping at the same moment takes the other rows. Counter
-      // rows are then updated in (key, day) order, the order admission and settlement batches
-      // lock them in, so a reaper and a batch touching the same keys cannot deadlock.
+      // rows are then updated once each, in primary-key order, the order admission and
+      // settlement batches lock them in, so a reaper and a batch cannot deadlock.
       const stale = await tx`
-        SELECT id, key_id, day, minute, reserved_tokens FROM request_log
+        SELECT id, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens
+          FROM request_log
          WHERE state = 'pending' AND (started_at < ${cutoffs.startedBefore} OR instance_id IN
            (SELECT id FROM gateway_instances WHERE seen_at < ${cutoffs.silentSince}))
-         ORDER BY key_id, day, id
+         ORDER BY id
          FOR UPDATE SKIP LOCKED`;
       if (stale.length > 0) {
-        // Each counter row updated once, with the sum of its requests' reservations: updating a
-        // row a second time in one transaction re-runs its foreign-key check (the version is now
-        // our own), which waits for the key row an admission batch holds FOR UPDATE while that
-        // batch waits for this counter row: a deadlock. Map order is the (key, day) order above.
-        const days = new Map<string, { keyId: number; at: string; tokens: number }>();
-        const minutes = new Map<string, { keyId: number; at: string; tokens: number }>();
-        const add = (
-          map: typeof days,
-          keyId: number,
-          at: string,
-          tokens: number,
-        ) => {
-          const c = map.get(`${keyId}/${at}`) ?? { keyId, at, tokens: 0 };
-          c.tokens += tokens;
-          map.set(`${keyId}/${at}`, c);
-        };
+        const rows = new Map<string, CounterAdd>();
         for (const row of stale) {
-          add(days, row.key_id, row.day, row.reserved_tokens);
-          if (row.minute !== null) add(minutes, row.key_id, row.minute, row.reserved_tokens);
+          for (const o of ledgerOwners(row)) {
+            const periods: Array<["day" | "minute", string]> = [["day", row.day]];
+            if (o.minute) periods.push(["minute", row.minute]);
+            for (const [period, bucket] of periods) {
+              const at = `${o.scope}\u0000${o.id}\u0000${period}\u0000${bucket}`;
+              const c = rows.get(at) ??
+                { scope: o.scope, id: o.id, period, bucket, requests: 0, reserved: 0 };
+              c.reserved += Number(row.reserved_tokens);
+              rows.set(at, c);
+            }
+          }
         }
-        for (const c of days.values()) {
-          await tx`
-            UPDATE usage_daily SET reserved_tokens = reserved_tokens - ${c.tokens}
-             WHERE key_id = ${c.keyId} AND day = ${c.at}`;
-        }
-        const sorted = [...minutes.values()].sort((a, b) =>
-          a.keyId - b.keyId || (a.at < b.at ? -1 : 1)
-        );
-        for (const c of sorted) {
-          await tx`
-            UPDATE usage_minute SET reserved_tokens = reserved_tokens - ${c.tokens}
-             WHERE key_id = ${c.keyId} AND minute = ${c.at}`;
-        }
+        const counters = [...rows.values()].sort(byCounterKey);
+        const cc = <T>(f: (c: CounterAdd) => T) => counters.map(f);
+        await tx`
+          WITH released AS (
+            SELECT * FROM unnest(${cc((c) => c.scope)}::text[], ${cc((c) => c.id)}::bigint[],
+              ${cc((c) => c.period)}::text[], ${cc((c) => c.bucket)}::text[],
+              ${cc((c) => c.reserved)}::bigint[])
+              AS r(scope, owner_id, period, bucket, tokens)
+          ), locked AS (
+            SELECT c.scope, c.owner_id, c.period, c.bucket
+              FROM usage_counters c JOIN released USING (scope, owner_id, period, bucket)
+             ORDER BY c.scope COLLATE "C", c.owner_id, c.period COLLATE "C", c.bucket COLLATE "C"
+             FOR UPDATE OF c
+          )
+          UPDATE usage_counters SET reserved_tokens = reserved_tokens - released.tokens
+            FROM released JOIN locked USING (scope, owner_id, period, bucket)
+           WHERE usage_counters.scope = released.scope
+             AND usage_counters.owner_id = released.owner_id
+             AND usage_counters.period = released.period
+             AND usage_counters.bucket = released.bucket`;
         await tx`
           UPDATE request_log SET state = 'abandoned', charged = TRUE, estimated = TRUE
            WHERE id = ANY(${stale.map((row) => row.id)}::bigint[])`;
       }
       // Minutes long past are never read again; silent gateways' rows have nothing left.
-      await tx`DELETE FROM usage_minute WHERE minute < ${cutoffs.minutesBefore.slice(0, 16)}`;
+      await tx`
+        DELETE FROM usage_counters
+         WHERE period = 'minute' AND bucket < ${cutoffs.minutesBefore.slice(0, 16)}`;
       await tx`
         DELETE FROM gateway_instances WHERE seen_at < ${cutoffs.silentSince} AND id NOT IN
           (SELECT instance_id FROM request_log

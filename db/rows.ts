@@ -1,33 +1,44 @@
 /**
- * Row conversions shared by the adapters.
+ * Row conversions and SQL shared by the adapters.
  * @module
  */
-import type { Snapshot } from "../core/admission.ts";
-import type { ApiKey, KeyUsage, Limit, Policy } from "../core/model.ts";
+import { emptySnapshot, type Scope, type Snapshot } from "../core/admission.ts";
+import type { ApiKey, Delegation, Group, KeyUsage, Limit, Member, Policy } from "../core/model.ts";
+import { OPENWEBUI_HEADERS } from "../core/model.ts";
 import type { AuditDifference, LiveUsage } from "../core/store.ts";
 
 const toIso = (v: unknown): string | null =>
   v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
 const numberOrNull = (v: unknown): number | null =>
   typeof v === "number" && Number.isSafeInteger(v) ? v : null;
+const toBool = (v: unknown) => v === true || Number(v) === 1;
+
+function jsonOf(text: unknown): Record<string, unknown> | null {
+  if (text === null || text === undefined) return null;
+  try {
+    const parsed = JSON.parse(String(text));
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : null;
+  } catch {
+    // A row nobody wrote through the gateway: read as unset rather than failing every request.
+    return null;
+  }
+}
+
+/** Stored limits (a JSON array), keeping only well-formed entries. */
+function limitsOf(v: unknown): Limit[] {
+  return Array.isArray(v)
+    ? (v as Limit[]).filter((l) =>
+      l && typeof l.metric === "string" && typeof l.window === "string" &&
+      Number.isSafeInteger(l.max)
+    ).map((l) => ({ metric: l.metric, window: l.window, max: l.max }))
+    : [];
+}
 
 /** A stored policy (JSON text); fields missing from older rows read as "no limit". */
 export function policyFromJson(text: unknown): Policy {
-  let raw: Record<string, unknown> = {};
-  try {
-    const parsed = JSON.parse(String(text ?? "{}"));
-    if (parsed && typeof parsed === "object") raw = parsed;
-  } catch {
-    // A row nobody wrote through the gateway: read as no limits rather than failing every request.
-  }
-  const limits = Array.isArray(raw.limits)
-    ? (raw.limits as Limit[]).filter((l) =>
-      l && typeof l.metric === "string" && typeof l.window === "string" &&
-      Number.isSafeInteger(l.max)
-    )
-    : [];
+  const raw = jsonOf(text ?? "{}") ?? {};
   return {
-    limits: limits.map((l) => ({ metric: l.metric, window: l.window, max: l.max })),
+    limits: limitsOf(raw.limits),
     models: Array.isArray(raw.models) ? raw.models.map(String) : null,
     max_output_tokens: numberOrNull(raw.max_output_tokens),
     max_num_ctx: numberOrNull(raw.max_num_ctx),
@@ -40,27 +51,80 @@ export function policyToJson(policy: Policy): string {
   return JSON.stringify(policy);
 }
 
+/** A stored delegation (JSON text), or null. */
+function delegationFromJson(text: unknown): Delegation | null {
+  const raw = jsonOf(text);
+  if (!raw || (raw.identity !== "openwebui-headers" && raw.identity !== "openwebui-jwt")) {
+    return null;
+  }
+  const headers = { ...OPENWEBUI_HEADERS, ...(raw.headers as object ?? {}) };
+  return {
+    identity: raw.identity,
+    trusted_peers: Array.isArray(raw.trusted_peers) ? raw.trusted_peers.map(String) : [],
+    headers,
+    secret: typeof raw.secret === "string" ? raw.secret : null,
+    member_limits: limitsOf(raw.member_limits),
+    on_missing_identity: raw.on_missing_identity === "reject" ? "reject" : "unattributed",
+  };
+}
+
+/** The stored text of a delegation (its secret is already encrypted). */
+export function delegationToJson(d: Delegation | null | undefined): string | null {
+  return d ? JSON.stringify(d) : null;
+}
+
 /** Converts a database row of api_keys to an ApiKey (never carries the hash). */
 export function toApiKey(row: Record<string, unknown>): ApiKey {
   return {
     id: Number(row.id),
     name: String(row.name),
     prefix: String(row.prefix),
-    active: row.active === true || Number(row.active) === 1,
+    active: toBool(row.active),
     created_at: toIso(row.created_at)!,
     expires_at: toIso(row.expires_at),
     last_used_at: toIso(row.last_used_at),
     activated_at: toIso(row.activated_at),
     policy: policyFromJson(row.policy),
+    group_id: row.group_id === null || row.group_id === undefined ? null : Number(row.group_id),
+    delegation: delegationFromJson(row.delegation),
   };
 }
 
-/** Builds the usage map from rows of (key_id, window 'day'|'month', requests, prompt, completion). */
+/** Converts a row of key_groups. */
+export function toGroup(row: Record<string, unknown>): Group {
+  return {
+    id: Number(row.id),
+    name: String(row.name),
+    policy: policyFromJson(row.policy),
+    created_at: toIso(row.created_at)!,
+  };
+}
+
+/** Converts a row of key_members. */
+export function toMember(row: Record<string, unknown>): Member {
+  const limits = row.limits === null || row.limits === undefined
+    ? null
+    : limitsOf(JSON.parse(String(row.limits)));
+  return {
+    id: Number(row.id),
+    key_id: Number(row.key_id),
+    external_id: String(row.external_id),
+    email: row.email === null ? null : String(row.email),
+    name: row.name === null ? null : String(row.name),
+    role: row.role === null ? null : String(row.role),
+    blocked: toBool(row.blocked),
+    limits,
+    created_at: toIso(row.created_at)!,
+    last_seen_at: toIso(row.last_seen_at),
+  };
+}
+
+/** Builds the usage map from rows of (owner_id, window 'day'|'month', requests, prompt, completion). */
 export function toUsageMap(rows: Array<Record<string, unknown>>): Map<number, KeyUsage> {
   const map = new Map<number, KeyUsage>();
   const empty = () => ({ requests: 0, prompt_tokens: 0, completion_tokens: 0, tokens: 0 });
   for (const row of rows) {
-    const id = Number(row.key_id);
+    const id = Number(row.owner_id);
     let usage = map.get(id);
     if (!usage) map.set(id, usage = { today: empty(), month: empty() });
     const p = Number(row.prompt_tokens), c = Number(row.completion_tokens);
@@ -81,6 +145,8 @@ export const PATCHABLE_COLUMNS = [
   "active",
   "activated_at",
   "policy",
+  "group_id",
+  "delegation",
 ] as const;
 
 const AUDITED = ["requests", "prompt_tokens", "completion_tokens", "reserved_tokens"] as const;
@@ -92,7 +158,14 @@ export function auditDifferences(rows: Array<Record<string, unknown>>): AuditDif
     for (const field of AUDITED) {
       const counter = Number(row[field] ?? 0), ledger = Number(row[`l_${field}`] ?? 0);
       if (counter !== ledger) {
-        out.push({ key_id: Number(row.key_id), day: String(row.day), field, counter, ledger });
+        out.push({
+          scope: String(row.scope) as Scope,
+          owner_id: Number(row.owner_id),
+          day: String(row.day),
+          field,
+          counter,
+          ledger,
+        });
       }
     }
   }
@@ -100,50 +173,87 @@ export function auditDifferences(rows: Array<Record<string, unknown>>): AuditDif
 }
 
 /**
- * Counters next to their recomputation from request_log, for every (key, day) on either side.
+ * Day counters of every owner next to their recomputation from request_log, for every
+ * (owner, day) on either side. A ledger row counts for its key, its group and its member.
  * `charged` is compared with `= TRUE`, which both SQLite (1) and PostgreSQL (boolean) accept.
  */
 export const AUDIT_SQL = `
-WITH ledger AS (
-  SELECT key_id, day,
+WITH owners AS (
+  SELECT 'key' AS scope, key_id AS owner_id, day, state, charged, prompt_tokens,
+         completion_tokens, reserved_tokens FROM request_log
+  UNION ALL
+  SELECT 'group', group_id, day, state, charged, prompt_tokens, completion_tokens,
+         reserved_tokens FROM request_log WHERE group_id IS NOT NULL
+  UNION ALL
+  SELECT 'member', member_id, day, state, charged, prompt_tokens, completion_tokens,
+         reserved_tokens FROM request_log WHERE member_id IS NOT NULL
+), ledger AS (
+  SELECT scope, owner_id, day,
     SUM(CASE WHEN state = 'pending' OR charged = TRUE THEN 1 ELSE 0 END) AS requests,
     SUM(CASE WHEN state = 'settled' AND charged = TRUE THEN prompt_tokens ELSE 0 END)
       AS prompt_tokens,
     SUM(CASE WHEN state = 'settled' AND charged = TRUE THEN completion_tokens ELSE 0 END)
       AS completion_tokens,
     SUM(CASE WHEN state = 'pending' THEN reserved_tokens ELSE 0 END) AS reserved_tokens
-  FROM request_log GROUP BY key_id, day
+  FROM owners GROUP BY scope, owner_id, day
+), counters AS (
+  SELECT scope, owner_id, bucket AS day, requests, prompt_tokens, completion_tokens,
+         reserved_tokens
+    FROM usage_counters WHERE period = 'day'
 )
-SELECT u.key_id, u.day, u.requests, u.prompt_tokens, u.completion_tokens, u.reserved_tokens,
-       l.requests AS l_requests, l.prompt_tokens AS l_prompt_tokens,
+SELECT u.scope, u.owner_id, u.day, u.requests, u.prompt_tokens, u.completion_tokens,
+       u.reserved_tokens, l.requests AS l_requests, l.prompt_tokens AS l_prompt_tokens,
        l.completion_tokens AS l_completion_tokens, l.reserved_tokens AS l_reserved_tokens
-  FROM usage_daily u LEFT JOIN ledger l ON l.key_id = u.key_id AND l.day = u.day
+  FROM counters u LEFT JOIN ledger l
+    ON l.scope = u.scope AND l.owner_id = u.owner_id AND l.day = u.day
 UNION ALL
-SELECT l.key_id, l.day, 0, 0, 0, 0, l.requests, l.prompt_tokens, l.completion_tokens,
+SELECT l.scope, l.owner_id, l.day, 0, 0, 0, 0, l.requests, l.prompt_tokens, l.completion_tokens,
        l.reserved_tokens
   FROM ledger l
- WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.key_id = l.key_id AND u.day = l.day)`;
+ WHERE NOT EXISTS (SELECT 1 FROM counters u
+                    WHERE u.scope = l.scope AND u.owner_id = l.owner_id AND u.day = l.day)`;
+
+/** Bits of request_log.minute_scopes: which owners counted the request in its minute. */
+export const MINUTE_BIT: Record<Scope, number> = { key: 1, group: 2, member: 4 };
 
 /**
- * Admission's view of usage from one row of sums (see the adapters' SQL): day and month from
- * usage_daily, the minute from usage_minute, requests in flight from pending ledger rows.
+ * Snapshots per owner from counter rows (scope, owner_id, period, bucket, requests, tokens,
+ * reserved) of one request's windows: the day bucket, the month's days, the minute bucket.
  */
-export function toSnapshot(row: Record<string, unknown>): Snapshot {
-  const n = (name: string) => Number(row[name] ?? 0);
-  return {
-    minute: {
-      requests: n("minute_requests"),
-      tokens: n("minute_tokens"),
-      reserved: n("minute_reserved"),
-    },
-    day: { requests: n("day_requests"), tokens: n("day_tokens"), reserved: n("day_reserved") },
-    month: {
-      requests: n("month_requests"),
-      tokens: n("month_tokens"),
-      reserved: n("month_reserved"),
-    },
-    inFlight: n("in_flight"),
-  };
+export function snapshotsFromRows(
+  rows: Array<Record<string, unknown>>,
+  w: { day: string; minute: string },
+): Map<string, Snapshot> {
+  const out = new Map<string, Snapshot>();
+  for (const row of rows) {
+    const owner = `${row.scope}:${row.owner_id}`;
+    let s = out.get(owner);
+    if (!s) out.set(owner, s = emptySnapshot());
+    const add = (c: { requests: number; tokens: number; reserved: number }) => {
+      c.requests += Number(row.requests);
+      c.tokens += Number(row.tokens);
+      c.reserved += Number(row.reserved_tokens);
+    };
+    if (row.period === "minute") add(s.minute);
+    else {
+      add(s.month);
+      if (row.bucket === w.day) add(s.day);
+    }
+  }
+  return out;
+}
+
+/** Requests in flight per owner, from rows of (scope, owner_id, in_flight). */
+export function addInFlight(
+  snapshots: Map<string, Snapshot>,
+  rows: Array<Record<string, unknown>>,
+): void {
+  for (const row of rows) {
+    const owner = `${row.scope}:${row.owner_id}`;
+    let s = snapshots.get(owner);
+    if (!s) snapshots.set(owner, s = emptySnapshot());
+    s.inFlight = Number(row.in_flight);
+  }
 }
 
 /** Live usage per key from rows of (key_id, in_flight, minute_requests, minute_tokens). */
@@ -158,4 +268,32 @@ export function toLiveUsageMap(rows: Array<Record<string, unknown>>): Map<number
     map.set(id, live);
   }
   return map;
+}
+
+/** The owners a request answers to, in lock order (scope, then id). */
+export function ownersOf(
+  owners: { key: { id: number }; group: { id: number } | null; member: { id: number } | null },
+): Array<{ scope: Scope; id: number }> {
+  const out: Array<{ scope: Scope; id: number }> = [];
+  if (owners.group) out.push({ scope: "group", id: owners.group.id });
+  out.push({ scope: "key", id: owners.key.id });
+  if (owners.member) out.push({ scope: "member", id: owners.member.id });
+  return out;
+}
+
+/** The owners a ledger row counted for, and whether each counted it in its minute too. */
+export function ledgerOwners(
+  row: Record<string, unknown>,
+): Array<{ scope: Scope; id: number; minute: boolean }> {
+  const mask = Number(row.minute_scopes ?? 0);
+  const out: Array<{ scope: Scope; id: number; minute: boolean }> = [];
+  const add = (scope: Scope, id: unknown) => {
+    if (id !== null && id !== undefined) {
+      out.push({ scope, id: Number(id), minute: (mask & MINUTE_BIT[scope]) !== 0 });
+    }
+  };
+  add("group", row.group_id);
+  add("key", row.key_id);
+  add("member", row.member_id);
+  return out;
 }

@@ -9,18 +9,34 @@ import { setImmediate } from "node:timers";
 import { dirname } from "node:path";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
 import {
+  addInFlight,
   AUDIT_SQL,
   auditDifferences,
+  delegationToJson,
+  ledgerOwners,
+  MINUTE_BIT,
+  ownersOf,
   PATCHABLE_COLUMNS,
   policyToJson,
+  snapshotsFromRows,
   toApiKey,
+  toGroup,
   toLiveUsageMap,
-  toSnapshot,
+  toMember,
   toUsageMap,
 } from "./rows.ts";
-import { type Ask, decide } from "../core/admission.ts";
-import { keyStatusAt } from "../core/api_keys.ts";
-import type { ApiKey, ApiKeyPatch, KeyUsage, NewApiKey } from "../core/model.ts";
+import { type Ask, emptySnapshot, type Scope } from "../core/admission.ts";
+import { admissionDecision, type Owners, scopesFor, scopesNeed } from "../core/scopes.ts";
+import type {
+  ApiKey,
+  ApiKeyPatch,
+  Group,
+  KeyUsage,
+  Limit,
+  Member,
+  NewApiKey,
+  Policy,
+} from "../core/model.ts";
 import { counterChanges, type PriorState } from "../core/settlement.ts";
 import type {
   Admission,
@@ -32,6 +48,13 @@ import type {
   Store,
   WindowKeys,
 } from "../core/store.ts";
+
+/** The ledger column naming each scope's owner (for requests in flight). */
+const IN_FLIGHT_COLUMN: Record<Scope, string> = {
+  key: "key_id",
+  group: "group_id",
+  member: "member_id",
+};
 
 /** Turns `sqlite:///relative/path` or `sqlite:////absolute/path` into a file path. */
 export function sqlitePath(url: string): string {
@@ -235,29 +258,37 @@ export class SqliteStore implements Store {
 
   createKey(k: NewApiKey): Promise<ApiKey> {
     const row = this.#get(
-      `INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at, policy)
-       VALUES (?, ?, ?, 1, ?, ?, ?) RETURNING *`,
+      `INSERT INTO api_keys (name, prefix, key_hash, active, created_at, expires_at, policy,
+         group_id, delegation)
+       VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING *`,
       k.name,
       k.prefix,
       k.key_hash,
       k.created_at,
       k.expires_at,
       policyToJson(k.policy),
+      k.group_id ?? null,
+      delegationToJson(k.delegation),
     );
     return Promise.resolve(toApiKey(row!));
   }
 
   listKeys(): Promise<ApiKey[]> {
-    return Promise.resolve(this.#all("SELECT * FROM api_keys ORDER BY id").map(toApiKey));
+    return Promise.resolve(
+      this.#all("SELECT * FROM api_keys WHERE deleted_at IS NULL ORDER BY id").map(toApiKey),
+    );
   }
 
   getKey(id: number): Promise<ApiKey | null> {
-    const row = this.#get("SELECT * FROM api_keys WHERE id = ?", id);
+    const row = this.#get("SELECT * FROM api_keys WHERE id = ? AND deleted_at IS NULL", id);
     return Promise.resolve(row ? toApiKey(row) : null);
   }
 
   findKeyByHash(hash: string): Promise<ApiKey | null> {
-    const row = this.#get("SELECT * FROM api_keys WHERE key_hash = ?", hash);
+    const row = this.#get(
+      "SELECT * FROM api_keys WHERE key_hash = ? AND deleted_at IS NULL",
+      hash,
+    );
     return Promise.resolve(row ? toApiKey(row) : null);
   }
 
@@ -265,12 +296,14 @@ export class SqliteStore implements Store {
     const columns = PATCHABLE_COLUMNS.filter((c) => patch[c] !== undefined);
     if (columns.length === 0) return this.getKey(id);
     const values = columns.map((c): SQLInputValue => {
-      const v = patch[c];
       if (c === "policy") return policyToJson(patch.policy!);
+      if (c === "delegation") return delegationToJson(patch.delegation);
+      const v = patch[c];
       return typeof v === "boolean" ? (v ? 1 : 0) : v as SQLInputValue;
     });
     const row = this.#get(
-      `UPDATE api_keys SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE id = ? RETURNING *`,
+      `UPDATE api_keys SET ${columns.map((c) => `${c} = ?`).join(", ")}
+        WHERE id = ? AND deleted_at IS NULL RETURNING *`,
       ...values,
       id,
     );
@@ -278,18 +311,127 @@ export class SqliteStore implements Store {
   }
 
   deleteKey(id: number): Promise<boolean> {
-    return Promise.resolve(this.#run("DELETE FROM api_keys WHERE id = ?", id).changes > 0);
+    const changes = this.#run(
+      "UPDATE api_keys SET deleted_at = ?, active = 0 WHERE id = ? AND deleted_at IS NULL",
+      new Date().toISOString(),
+      id,
+    ).changes;
+    return Promise.resolve(changes > 0);
   }
 
-  usageByKey(w: WindowKeys): Promise<Map<number, KeyUsage>> {
+  createGroup(name: string, policy: Policy, createdAt: string): Promise<Group> {
+    const row = this.#get(
+      "INSERT INTO key_groups (name, policy, created_at) VALUES (?, ?, ?) RETURNING *",
+      name,
+      policyToJson(policy),
+      createdAt,
+    );
+    return Promise.resolve(toGroup(row!));
+  }
+
+  listGroups(): Promise<Group[]> {
+    return Promise.resolve(this.#all("SELECT * FROM key_groups ORDER BY id").map(toGroup));
+  }
+
+  getGroup(id: number): Promise<Group | null> {
+    const row = this.#get("SELECT * FROM key_groups WHERE id = ?", id);
+    return Promise.resolve(row ? toGroup(row) : null);
+  }
+
+  updateGroup(id: number, patch: { name?: string; policy?: Policy }): Promise<Group | null> {
+    const row = this.#get(
+      `UPDATE key_groups SET name = COALESCE(?, name), policy = COALESCE(?, policy)
+        WHERE id = ? RETURNING *`,
+      patch.name ?? null,
+      patch.policy ? policyToJson(patch.policy) : null,
+      id,
+    );
+    return Promise.resolve(row ? toGroup(row) : null);
+  }
+
+  deleteGroup(id: number, force: boolean): Promise<"deleted" | "missing" | "has_keys"> {
+    return Promise.resolve(this.#write(() => {
+      if (!this.#get("SELECT id FROM key_groups WHERE id = ?", id)) return "missing";
+      const members = this.#get(
+        "SELECT COUNT(*) AS n FROM api_keys WHERE group_id = ? AND deleted_at IS NULL",
+        id,
+      )!;
+      if (Number(members.n) > 0 && !force) return "has_keys";
+      // Deleted keys keep their ledger rows; they lose the group they were in, as live keys do.
+      this.#run("UPDATE api_keys SET group_id = NULL WHERE group_id = ?", id);
+      this.#run("DELETE FROM key_groups WHERE id = ?", id);
+      return "deleted";
+    }));
+  }
+
+  memberFor(
+    keyId: number,
+    person: { external_id: string; email: string | null; name: string | null; role: string | null },
+    seenAt: string,
+  ): Promise<Member> {
+    return this.#grouped(() => {
+      const row = this.#get(
+        `INSERT INTO key_members (key_id, external_id, email, name, role, created_at, last_seen_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key_id, external_id) DO UPDATE SET email = excluded.email,
+           name = excluded.name, role = excluded.role, last_seen_at = excluded.last_seen_at
+         RETURNING *`,
+        keyId,
+        person.external_id,
+        person.email,
+        person.name,
+        person.role,
+        seenAt,
+        seenAt,
+      );
+      return toMember(row!);
+    });
+  }
+
+  listMembers(keyId: number): Promise<Member[]> {
+    return Promise.resolve(
+      this.#all("SELECT * FROM key_members WHERE key_id = ? ORDER BY id", keyId).map(toMember),
+    );
+  }
+
+  updateMember(
+    keyId: number,
+    memberId: number,
+    patch: { blocked?: boolean; limits?: Limit[] | null },
+  ): Promise<Member | null> {
+    const sets: string[] = [];
+    const values: SQLInputValue[] = [];
+    if (patch.blocked !== undefined) {
+      sets.push("blocked = ?");
+      values.push(patch.blocked ? 1 : 0);
+    }
+    if (patch.limits !== undefined) {
+      sets.push("limits = ?");
+      values.push(patch.limits === null ? null : JSON.stringify(patch.limits));
+    }
+    const row = sets.length === 0
+      ? this.#get("SELECT * FROM key_members WHERE id = ? AND key_id = ?", memberId, keyId)
+      : this.#get(
+        `UPDATE key_members SET ${sets.join(", ")} WHERE id = ? AND key_id = ? RETURNING *`,
+        ...values,
+        memberId,
+        keyId,
+      );
+    return Promise.resolve(row ? toMember(row) : null);
+  }
+
+  usageByOwner(scope: Scope, w: WindowKeys): Promise<Map<number, KeyUsage>> {
     const rows = this.#all(
-      `SELECT key_id, 'day' AS window, requests, prompt_tokens, completion_tokens
-         FROM usage_daily WHERE day = ?
+      `SELECT owner_id, 'day' AS window, requests, prompt_tokens, completion_tokens
+         FROM usage_counters WHERE scope = ? AND period = 'day' AND bucket = ?
        UNION ALL
-       SELECT key_id, 'month' AS window, SUM(requests) AS requests,
+       SELECT owner_id, 'month' AS window, SUM(requests) AS requests,
               SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens
-         FROM usage_daily WHERE day >= ? AND day < ? GROUP BY key_id`,
+         FROM usage_counters
+        WHERE scope = ? AND period = 'day' AND bucket >= ? AND bucket < ? GROUP BY owner_id`,
+      scope,
       w.day,
+      scope,
       w.monthStart,
       w.monthEnd,
     );
@@ -301,7 +443,8 @@ export class SqliteStore implements Store {
       `SELECT key_id, COUNT(*) AS in_flight, 0 AS minute_requests, 0 AS minute_tokens
          FROM request_log WHERE state = 'pending' GROUP BY key_id
        UNION ALL
-       SELECT key_id, 0, requests, tokens + reserved_tokens FROM usage_minute WHERE minute = ?`,
+       SELECT owner_id, 0, requests, prompt_tokens + completion_tokens + reserved_tokens
+         FROM usage_counters WHERE scope = 'key' AND period = 'minute' AND bucket = ?`,
       minute,
     );
     return Promise.resolve(toLiveUsageMap(rows));
@@ -310,81 +453,102 @@ export class SqliteStore implements Store {
   admit(start: RequestStart, ask: Ask, nowMs: number): Promise<Admission> {
     const w = start.windows;
     return this.#grouped((): Admission => {
-      const keyRow = this.#get("SELECT * FROM api_keys WHERE id = ?", start.keyId);
+      const keyRow = this.#get(
+        "SELECT * FROM api_keys WHERE id = ? AND deleted_at IS NULL",
+        start.keyId,
+      );
       if (!keyRow) return { kind: "missing" };
       const key = toApiKey(keyRow);
-      // The key as read inside the transaction decides: authentication may have used a cached
-      // copy, so a key deactivated, expired or idle since is refused and nothing is recorded.
-      if (keyStatusAt(key, nowMs) !== "active") return { kind: "unusable", key };
-      const perMinute = key.policy.limits.some((l) => l.window === "minute");
-      const concurrent = key.policy.limits.some((l) => l.metric === "concurrent");
-      // Day and month in one pass over the month's rows of this key (primary key order); the
-      // minute and the requests in flight only when a limit needs them.
-      const usage = this.#get(
-        `SELECT COALESCE(SUM(CASE WHEN day = ? THEN requests END), 0) AS day_requests,
-                COALESCE(SUM(CASE WHEN day = ? THEN prompt_tokens + completion_tokens END), 0)
-                  AS day_tokens,
-                COALESCE(SUM(CASE WHEN day = ? THEN reserved_tokens END), 0) AS day_reserved,
-                COALESCE(SUM(requests), 0) AS month_requests,
-                COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS month_tokens,
-                COALESCE(SUM(reserved_tokens), 0) AS month_reserved
-           FROM usage_daily WHERE key_id = ? AND day >= ? AND day < ?`,
-        w.day,
-        w.day,
-        w.day,
+      const groupRow = key.group_id === null
+        ? undefined
+        : this.#get("SELECT * FROM key_groups WHERE id = ?", key.group_id);
+      const memberRow = start.memberId === null ? undefined : this.#get(
+        "SELECT * FROM key_members WHERE id = ? AND key_id = ?",
+        start.memberId,
         start.keyId,
-        w.monthStart,
-        w.monthEnd,
-      )!;
-      if (perMinute) {
-        const m = this.#get(
-          `SELECT requests AS minute_requests, tokens AS minute_tokens,
-                  reserved_tokens AS minute_reserved
-             FROM usage_minute WHERE key_id = ? AND minute = ?`,
-          start.keyId,
+      );
+      const owners: Owners = {
+        key,
+        group: groupRow ? toGroup(groupRow) : null,
+        member: memberRow ? toMember(memberRow) : null,
+      };
+      // The owners' day and month rows (and minute rows) in one pass each, in key order.
+      const counterRows: Row[] = [];
+      const owned = ownersOf(owners);
+      for (const o of owned) {
+        counterRows.push(...this.#all(
+          `SELECT scope, owner_id, period, bucket, requests,
+                  prompt_tokens + completion_tokens AS tokens, reserved_tokens
+             FROM usage_counters
+            WHERE scope = ? AND owner_id = ?
+              AND ((period = 'day' AND bucket >= ? AND bucket < ?)
+                OR (period = 'minute' AND bucket = ?))`,
+          o.scope,
+          o.id,
+          w.monthStart,
+          w.monthEnd,
           w.minute,
-        );
-        Object.assign(usage, m);
+        ));
       }
-      if (concurrent) {
-        Object.assign(
-          usage,
-          this.#get(
-            "SELECT COUNT(*) AS in_flight FROM request_log WHERE key_id = ? AND state = 'pending'",
-            start.keyId,
-          ),
+      const snapshots = snapshotsFromRows(counterRows, w);
+      const draft = scopesFor(owners, () => emptySnapshot());
+      if (scopesNeed(draft, { metric: "concurrent" })) {
+        addInFlight(
+          snapshots,
+          owned.map((o) => ({
+            scope: o.scope,
+            owner_id: o.id,
+            in_flight: this.#get(
+              `SELECT COUNT(*) AS n FROM request_log WHERE ${
+                IN_FLIGHT_COLUMN[o.scope]
+              } = ? AND state = 'pending'`,
+              o.id,
+            )!.n,
+          })),
         );
       }
-      const decision = decide(
-        [{ scope: "key", policy: key.policy, snapshot: toSnapshot(usage) }],
-        ask,
+      const scopes = scopesFor(
+        owners,
+        (scope, id) => snapshots.get(`${scope}:${id}`) ?? emptySnapshot(),
       );
+      const decision = admissionDecision(owners, scopes, ask, nowMs);
+      if (decision === null) return { kind: "unusable", key };
       if (!decision.ok) return { kind: "refused", decision };
-      this.#run(
-        `INSERT INTO usage_daily (key_id, day, requests, reserved_tokens) VALUES (?, ?, 1, ?)
-         ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + 1,
-           reserved_tokens = reserved_tokens + excluded.reserved_tokens`,
-        start.keyId,
-        w.day,
-        decision.reservation,
-      );
-      if (perMinute) {
+      let minuteScopes = 0;
+      for (const s of scopes) {
         this.#run(
-          `INSERT INTO usage_minute (key_id, minute, requests, reserved_tokens) VALUES (?, ?, 1, ?)
-           ON CONFLICT (key_id, minute) DO UPDATE SET requests = requests + 1,
+          `INSERT INTO usage_counters (scope, owner_id, period, bucket, requests, reserved_tokens)
+           VALUES (?, ?, 'day', ?, 1, ?)
+           ON CONFLICT (scope, owner_id, period, bucket) DO UPDATE SET requests = requests + 1,
              reserved_tokens = reserved_tokens + excluded.reserved_tokens`,
-          start.keyId,
+          s.scope,
+          s.id,
+          w.day,
+          decision.reservation,
+        );
+        if (!scopesNeed([s], { window: "minute" })) continue;
+        minuteScopes |= MINUTE_BIT[s.scope];
+        this.#run(
+          `INSERT INTO usage_counters (scope, owner_id, period, bucket, requests, reserved_tokens)
+           VALUES (?, ?, 'minute', ?, 1, ?)
+           ON CONFLICT (scope, owner_id, period, bucket) DO UPDATE SET requests = requests + 1,
+             reserved_tokens = reserved_tokens + excluded.reserved_tokens`,
+          s.scope,
+          s.id,
           w.minute,
           decision.reservation,
         );
       }
       const logged = this.#get(
-        `INSERT INTO request_log (key_id, day, minute, instance_id, started_at, route, model,
-           reserved_tokens)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        `INSERT INTO request_log (key_id, group_id, member_id, day, minute, minute_scopes,
+           instance_id, started_at, route, model, reserved_tokens)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
         start.keyId,
+        owners.group?.id ?? null,
+        owners.member?.id ?? null,
         w.day,
-        perMinute ? w.minute : null,
+        w.minute,
+        minuteScopes,
         start.instanceId,
         start.startedAt,
         start.route,
@@ -396,36 +560,47 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Adds `delta` to one counter row (a row that is not there has nothing to change). */
+  #change(
+    o: { scope: Scope; id: number },
+    period: "day" | "minute",
+    bucket: string,
+    delta: { requests: number; prompt: number; completion: number; reserved: number },
+  ): void {
+    this.#run(
+      `UPDATE usage_counters SET requests = requests + ?, prompt_tokens = prompt_tokens + ?,
+         completion_tokens = completion_tokens + ?, reserved_tokens = reserved_tokens + ?
+       WHERE scope = ? AND owner_id = ? AND period = ? AND bucket = ?`,
+      delta.requests,
+      delta.prompt,
+      delta.completion,
+      delta.reserved,
+      o.scope,
+      o.id,
+      period,
+      bucket,
+    );
+  }
+
   settle(s: Settlement): Promise<void> {
     return this.#grouped(() => {
       const row = this.#get(
-        "SELECT state, key_id, day, minute, reserved_tokens FROM request_log WHERE id = ?",
+        `SELECT state, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens
+           FROM request_log WHERE id = ?`,
         s.requestId,
       );
       const prior = (row?.state ?? "missing") as PriorState;
       const c = counterChanges(prior, Number(row?.reserved_tokens ?? 0), s.charge);
       if (!c || !row) return;
-      this.#run(
-        `UPDATE usage_daily SET reserved_tokens = reserved_tokens - ?, requests = requests - ?,
-           prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?
-         WHERE key_id = ? AND day = ?`,
-        c.released,
-        c.requestsBack,
-        c.promptTokens,
-        c.completionTokens,
-        row.key_id,
-        row.day,
-      );
-      if (row.minute !== null) {
-        this.#run(
-          `UPDATE usage_minute SET reserved_tokens = reserved_tokens - ?, requests = requests - ?,
-             tokens = tokens + ? WHERE key_id = ? AND minute = ?`,
-          c.released,
-          c.requestsBack,
-          c.promptTokens + c.completionTokens,
-          row.key_id,
-          row.minute,
-        );
+      const delta = {
+        requests: -c.requestsBack,
+        prompt: c.promptTokens,
+        completion: c.completionTokens,
+        reserved: -c.released,
+      };
+      for (const o of ledgerOwners(row)) {
+        this.#change(o, "day", String(row.day), delta);
+        if (o.minute) this.#change(o, "minute", String(row.minute), delta);
       }
       this.#run(
         `UPDATE request_log SET state = 'settled', charged = ?, status = ?, prompt_tokens = ?,
@@ -455,26 +630,23 @@ export class SqliteStore implements Store {
   releaseStale(cutoffs: StaleCutoffs): Promise<number> {
     return this.#grouped(() => {
       const stale = this.#all(
-        `SELECT id, key_id, day, minute, reserved_tokens FROM request_log
+        `SELECT id, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens
+           FROM request_log
           WHERE state = 'pending' AND (started_at < ? OR instance_id IN
             (SELECT id FROM gateway_instances WHERE seen_at < ?))`,
         cutoffs.startedBefore,
         cutoffs.silentSince,
       );
       for (const row of stale) {
-        this.#run(
-          "UPDATE usage_daily SET reserved_tokens = reserved_tokens - ? WHERE key_id = ? AND day = ?",
-          row.reserved_tokens,
-          row.key_id,
-          row.day,
-        );
-        if (row.minute !== null) {
-          this.#run(
-            "UPDATE usage_minute SET reserved_tokens = reserved_tokens - ? WHERE key_id = ? AND minute = ?",
-            row.reserved_tokens,
-            row.key_id,
-            row.minute,
-          );
+        const delta = {
+          requests: 0,
+          prompt: 0,
+          completion: 0,
+          reserved: -Number(row.reserved_tokens),
+        };
+        for (const o of ledgerOwners(row)) {
+          this.#change(o, "day", String(row.day), delta);
+          if (o.minute) this.#change(o, "minute", String(row.minute), delta);
         }
         this.#run(
           "UPDATE request_log SET state = 'abandoned', charged = 1, estimated = 1 WHERE id = ?",
@@ -482,7 +654,10 @@ export class SqliteStore implements Store {
         );
       }
       // Minutes long past are never read again; silent gateways' rows have nothing left.
-      this.#run("DELETE FROM usage_minute WHERE minute < ?", cutoffs.minutesBefore.slice(0, 16));
+      this.#run(
+        "DELETE FROM usage_counters WHERE period = 'minute' AND bucket < ?",
+        cutoffs.minutesBefore.slice(0, 16),
+      );
       this.#run(
         `DELETE FROM gateway_instances WHERE seen_at < ? AND id NOT IN
            (SELECT instance_id FROM request_log WHERE state = 'pending' AND instance_id IS NOT NULL)`,

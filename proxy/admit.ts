@@ -9,7 +9,7 @@
 import type { Deps } from "../deps.ts";
 import type { Ask, Decision } from "../core/admission.ts";
 import { kindOf } from "../core/limits.ts";
-import type { ApiKey } from "../core/model.ts";
+import type { ApiKey, Member } from "../core/model.ts";
 import type { Admission } from "../core/store.ts";
 import { type RequestWindows, requestWindows } from "../core/windows.ts";
 import { databaseUnavailable, refuseUnusableKey } from "./auth.ts";
@@ -30,6 +30,7 @@ export interface Admitted {
 export async function admitRequest(
   deps: Deps,
   key: ApiKey,
+  member: Member | null,
   request: InferenceRequest,
   record: RequestRecord,
 ): Promise<Admitted> {
@@ -44,6 +45,7 @@ export async function admitRequest(
   };
   const start = {
     keyId: key.id,
+    memberId: member?.id ?? null,
     windows,
     route: request.route.path,
     model: request.model,
@@ -81,6 +83,14 @@ function admittedOrThrow(
       throw new ProxyError(401, "API key cannot be used", "api_key_unusable");
     case "refused": {
       const refusal = admission.decision;
+      if (refusal.reason === "blocked") {
+        throw new ProxyError(
+          403,
+          "An admin has blocked your access through this key",
+          "member_blocked",
+          { "x-ratelimit-scope": "member" },
+        );
+      }
       if (!("limit" in refusal)) throw modelNotAllowed(model);
       const headers = new Headers();
       setRateLimitHeaders(headers, admission.decision.quota, windows, now);

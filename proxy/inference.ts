@@ -12,6 +12,7 @@ import { ProxyError } from "./errors.ts";
 import { type InferenceRequest, readInferenceRequest } from "./inference_request.ts";
 import { bufferedRelay, isStreamed, streamedRelay } from "./relay.ts";
 import type { InferenceRoute } from "./routes.ts";
+import { memberOfRequest } from "./identity.ts";
 import { SettlementTicket } from "./ticket.ts";
 import { unreachableReason, upstreamHeaders } from "./upstream.ts";
 
@@ -27,7 +28,14 @@ export async function handleInference(
   const record = c.get("request");
   const request = await readInferenceRequest(c, route, key, deps);
   record.model = request.model;
-  const { requestId, decision, quotaHeaders } = await admitRequest(deps, key, request, record);
+  const member = await memberOfRequest(c, key, deps);
+  const { requestId, decision, quotaHeaders } = await admitRequest(
+    deps,
+    key,
+    member,
+    request,
+    record,
+  );
 
   if (decision.generationCap !== null) {
     route.generation?.write(request.body, decision.generationCap);
@@ -49,7 +57,9 @@ export async function handleInference(
     if (!handedOver) ticket.upstream.abort();
   }, { once: true });
 
-  const upstream = await forward(request, ticket, deps, quotaHeaders, c.req.raw.headers);
+  const identityHeaders = key.delegation ? Object.values(key.delegation.headers) : [];
+  const headers = upstreamHeaders(c.req.raw.headers, identityHeaders);
+  const upstream = await forward(request, ticket, deps, quotaHeaders, headers);
   handedOver = true;
   if (!isStreamed(upstream)) return await bufferedRelay(upstream, request, ticket, quotaHeaders);
   return streamedRelay(upstream, request, ticket, quotaHeaders, strip);
@@ -75,9 +85,8 @@ async function forward(
   ticket: SettlementTicket,
   deps: Deps,
   quotaHeaders: Headers,
-  incoming: Headers,
+  headers: Headers,
 ): Promise<Response> {
-  const headers = upstreamHeaders(incoming);
   headers.set("content-type", "application/json");
   const signal = ticket.upstream.signal;
   // Model loading can take minutes, so the wait for response headers is long but bounded.

@@ -40,11 +40,16 @@ const DROP_TO_CLIENT = new Set([
   "date",
 ]);
 
-/** Headers to send to Ollama: the client's, minus credentials and hop-by-hop ones. */
-export function upstreamHeaders(incoming: Headers): Headers {
+/**
+ * Headers to send to Ollama: the client's, minus credentials, hop-by-hop ones, and who is asking
+ * (Open WebUI's `X-OpenWebUI-*` and `also`, a delegating key's renamed identity headers).
+ */
+export function upstreamHeaders(incoming: Headers, also: ReadonlyArray<string> = []): Headers {
   const out = new Headers();
   for (const [name, value] of incoming) {
-    if (!DROP_TO_UPSTREAM.has(name)) out.set(name, value);
+    if (DROP_TO_UPSTREAM.has(name) || name.startsWith("x-openwebui-")) continue;
+    if (also.length > 0 && also.some((a) => a.toLowerCase() === name)) continue;
+    out.set(name, value);
   }
   // fetch sets Host from OLLAMA_URL, which passes Ollama's loopback Host check.
   return out;

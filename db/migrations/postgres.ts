@@ -59,10 +59,12 @@ CREATE INDEX request_log_pending ON request_log (state) WHERE state = 'pending';
   },
   {
     version: 2,
-    name: "policies, minute counters, gateway heartbeats",
+    name: "policies, groups, members, counters per owner and window, gateway heartbeats",
     sql: `
-ALTER TABLE api_keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{"limits":[]}';
-ALTER TABLE api_keys ADD COLUMN activated_at TIMESTAMPTZ;
+ALTER TABLE api_keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{"limits":[]}',
+  ADD COLUMN activated_at TIMESTAMPTZ, ADD COLUMN delegation TEXT,
+  -- Deleted keys stay, hidden, so the ledger keeps who used what.
+  ADD COLUMN deleted_at TIMESTAMPTZ;
 UPDATE api_keys SET policy = jsonb_build_object(
   'limits', (SELECT COALESCE(jsonb_agg(jsonb_build_object('metric', m, 'window', w, 'max', v)
                                ORDER BY o), '[]'::jsonb) FROM (
@@ -76,16 +78,50 @@ UPDATE api_keys SET policy = jsonb_build_object(
   'models', NULL, 'max_output_tokens', NULL, 'max_num_ctx', NULL, 'idle_days', NULL)::text;
 ALTER TABLE api_keys DROP COLUMN daily_request_limit, DROP COLUMN monthly_request_limit,
   DROP COLUMN daily_token_limit, DROP COLUMN monthly_token_limit;
-CREATE TABLE usage_minute (
-  key_id BIGINT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
-  minute TEXT NOT NULL,
-  requests BIGINT NOT NULL DEFAULT 0,
-  tokens BIGINT NOT NULL DEFAULT 0,
-  reserved_tokens BIGINT NOT NULL DEFAULT 0,
-  PRIMARY KEY (key_id, minute)
+CREATE TABLE key_groups (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  policy TEXT NOT NULL DEFAULT '{"limits":[]}',
+  created_at TIMESTAMPTZ NOT NULL
 );
-ALTER TABLE request_log ADD COLUMN minute TEXT, ADD COLUMN instance_id TEXT;
+ALTER TABLE api_keys ADD COLUMN group_id BIGINT REFERENCES key_groups(id);
+CREATE TABLE key_members (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  key_id BIGINT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+  external_id TEXT NOT NULL,
+  email TEXT,
+  name TEXT,
+  role TEXT,
+  blocked BOOLEAN NOT NULL DEFAULT FALSE,
+  limits TEXT,
+  created_at TIMESTAMPTZ NOT NULL,
+  last_seen_at TIMESTAMPTZ,
+  UNIQUE (key_id, external_id)
+);
+-- Every owner of limits (a key, a group, a member) counts in the same table: its local days
+-- ('day', YYYY-MM-DD) and UTC minutes ('minute', YYYY-MM-DDTHH:MM).
+CREATE TABLE usage_counters (
+  scope TEXT NOT NULL,
+  owner_id BIGINT NOT NULL,
+  period TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  requests BIGINT NOT NULL DEFAULT 0,
+  prompt_tokens BIGINT NOT NULL DEFAULT 0,
+  completion_tokens BIGINT NOT NULL DEFAULT 0,
+  reserved_tokens BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (scope, owner_id, period, bucket)
+);
+INSERT INTO usage_counters (scope, owner_id, period, bucket, requests, prompt_tokens,
+  completion_tokens, reserved_tokens)
+SELECT 'key', key_id, 'day', day, requests, prompt_tokens, completion_tokens, reserved_tokens
+  FROM usage_daily;
+DROP TABLE usage_daily;
+ALTER TABLE request_log ADD COLUMN minute TEXT,
+  ADD COLUMN minute_scopes INTEGER NOT NULL DEFAULT 0, ADD COLUMN group_id BIGINT,
+  ADD COLUMN member_id BIGINT, ADD COLUMN instance_id TEXT;
 CREATE INDEX request_log_pending_key ON request_log (key_id) WHERE state = 'pending';
+CREATE INDEX request_log_pending_group ON request_log (group_id) WHERE state = 'pending';
+CREATE INDEX request_log_pending_member ON request_log (member_id) WHERE state = 'pending';
 CREATE TABLE gateway_instances (
   id TEXT PRIMARY KEY,
   seen_at TIMESTAMPTZ NOT NULL

@@ -54,10 +54,13 @@ CREATE INDEX request_log_pending ON request_log (state) WHERE state = 'pending';
   },
   {
     version: 2,
-    name: "policies, minute counters, gateway heartbeats",
+    name: "policies, groups, members, counters per owner and window, gateway heartbeats",
     sql: `
 ALTER TABLE api_keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{"limits":[]}';
 ALTER TABLE api_keys ADD COLUMN activated_at TEXT;
+ALTER TABLE api_keys ADD COLUMN delegation TEXT;
+-- Deleted keys stay, hidden, so the ledger keeps who used what.
+ALTER TABLE api_keys ADD COLUMN deleted_at TEXT;
 UPDATE api_keys SET policy = json_object(
   'limits', (SELECT json_group_array(json_object('metric', m, 'window', w, 'max', v)) FROM (
     SELECT 'requests' AS m, 'day' AS w, daily_request_limit AS v WHERE daily_request_limit IS NOT NULL
@@ -70,17 +73,52 @@ ALTER TABLE api_keys DROP COLUMN daily_request_limit;
 ALTER TABLE api_keys DROP COLUMN monthly_request_limit;
 ALTER TABLE api_keys DROP COLUMN daily_token_limit;
 ALTER TABLE api_keys DROP COLUMN monthly_token_limit;
-CREATE TABLE usage_minute (
-  key_id INTEGER NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
-  minute TEXT NOT NULL,
-  requests INTEGER NOT NULL DEFAULT 0,
-  tokens INTEGER NOT NULL DEFAULT 0,
-  reserved_tokens INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (key_id, minute)
+CREATE TABLE key_groups (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  policy TEXT NOT NULL DEFAULT '{"limits":[]}',
+  created_at TEXT NOT NULL
 );
+ALTER TABLE api_keys ADD COLUMN group_id INTEGER REFERENCES key_groups(id);
+CREATE TABLE key_members (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key_id INTEGER NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+  external_id TEXT NOT NULL,
+  email TEXT,
+  name TEXT,
+  role TEXT,
+  blocked INTEGER NOT NULL DEFAULT 0,
+  limits TEXT,
+  created_at TEXT NOT NULL,
+  last_seen_at TEXT,
+  UNIQUE (key_id, external_id)
+);
+-- Every owner of limits (a key, a group, a member) counts in the same table: its local days
+-- ('day', YYYY-MM-DD) and UTC minutes ('minute', YYYY-MM-DDTHH:MM).
+CREATE TABLE usage_counters (
+  scope TEXT NOT NULL,
+  owner_id INTEGER NOT NULL,
+  period TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  requests INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens INTEGER NOT NULL DEFAULT 0,
+  completion_tokens INTEGER NOT NULL DEFAULT 0,
+  reserved_tokens INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (scope, owner_id, period, bucket)
+);
+INSERT INTO usage_counters (scope, owner_id, period, bucket, requests, prompt_tokens,
+  completion_tokens, reserved_tokens)
+SELECT 'key', key_id, 'day', day, requests, prompt_tokens, completion_tokens, reserved_tokens
+  FROM usage_daily;
+DROP TABLE usage_daily;
 ALTER TABLE request_log ADD COLUMN minute TEXT;
+ALTER TABLE request_log ADD COLUMN minute_scopes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE request_log ADD COLUMN group_id INTEGER;
+ALTER TABLE request_log ADD COLUMN member_id INTEGER;
 ALTER TABLE request_log ADD COLUMN instance_id TEXT;
 CREATE INDEX request_log_pending_key ON request_log (key_id) WHERE state = 'pending';
+CREATE INDEX request_log_pending_group ON request_log (group_id) WHERE state = 'pending';
+CREATE INDEX request_log_pending_member ON request_log (member_id) WHERE state = 'pending';
 CREATE TABLE gateway_instances (
   id TEXT PRIMARY KEY,
   seen_at TEXT NOT NULL

@@ -64,7 +64,7 @@ gatewayTest("Anthropic SDK: gateway errors arrive as its typed errors", async (t
   );
   assert.ok(quota instanceof Anthropic.RateLimitError, String(quota));
   assert.equal(quota.type, "rate_limit_error");
-  assert.match(quota.apiMessage ?? "", /^Daily request limit reached \(1 requests per day\)/);
+  assert.match(quota.apiMessage ?? "", /^Daily request limit reached \(1 request per day\)/);
   // x-should-retry: false keeps the SDK from retrying a quota refusal.
   assert.equal(counter.calls() - before, 1);
   assert.equal(t.mock.inferenceCount(), 1);

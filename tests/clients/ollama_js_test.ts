@@ -98,7 +98,7 @@ gatewayTest(
     await client.chat({ model: "llama3", messages });
     const quota = responseError(await caught(() => client.chat({ model: "llama3", messages })));
     assert.equal(quota.status_code, 429);
-    assert.match(quota.error, /^Daily request limit reached \(1 requests per day\)/);
+    assert.match(quota.error, /^Daily request limit reached \(1 request per day\)/);
 
     const pull = responseError(await caught(() => client.pull({ model: "llama3" })));
     assert.equal(pull.status_code, 403);

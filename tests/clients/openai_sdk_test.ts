@@ -140,7 +140,7 @@ gatewayTest(
     await client.chat.completions.create({ model: "llama3", messages });
     const err = await caught(() => client.chat.completions.create({ model: "llama3", messages }));
     assert.ok(err instanceof OpenAI.RateLimitError, String(err));
-    assert.match(err.message, /Daily request limit reached \(1 requests per day\)/);
+    assert.match(err.message, /Daily request limit reached \(1 request per day\)/);
     assert.equal(err.code, "daily_request_limit_exceeded");
     assert.equal(err.headers?.get("x-should-retry"), "false");
     // The SDK retries 429s by default (twice); x-should-retry: false stops it.

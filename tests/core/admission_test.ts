@@ -22,7 +22,7 @@ const ask = (over: Partial<Ask> = {}): Ask => ({
 function key(fields: Record<string, unknown>, use: (s: Snapshot) => void = () => {}): ScopeState[] {
   const snapshot = emptySnapshot();
   use(snapshot);
-  return [{ scope: "key", policy: policyWith(OPEN_POLICY, fields), snapshot }];
+  return [{ scope: "key", id: 1, name: "k", policy: policyWith(OPEN_POLICY, fields), snapshot }];
 }
 
 Deno.test("a key without limits is admitted with no reservation and no cap", () => {

@@ -61,7 +61,7 @@ if (testDialects().includes("postgres")) {
       await store.updateKey(keyId, { active: true });
       const admitted = await within(5000, admitOf(store, keyId), "admission");
       assert.equal(admitted.kind, "admitted");
-      assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, 1);
+      assert.equal((await store.usageByOwner("key", JAN_15)).get(keyId)?.today.requests, 1);
     }));
 
   Deno.test("[postgres] a lock wait past the statement timeout fails only that admission", () =>
@@ -77,7 +77,7 @@ if (testDialects().includes("postgres")) {
       }
       const admitted = await within(5000, admitOf(store, keyId), "admission");
       assert.equal(admitted.kind, "admitted");
-      assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, 1);
+      assert.equal((await store.usageByOwner("key", JAN_15)).get(keyId)?.today.requests, 1);
       assert.deepEqual(await store.audit(), []);
     }));
 
@@ -125,7 +125,7 @@ if (testDialects().includes("postgres")) {
         }
       }
       assert.ok(admitted >= 17);
-      assert.equal((await store.usageByKey(JAN_15)).get(keyId)?.today.requests, admitted);
+      assert.equal((await store.usageByOwner("key", JAN_15)).get(keyId)?.today.requests, admitted);
       assert.deepEqual(await store.audit(), []);
     }));
 

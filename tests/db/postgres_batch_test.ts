@@ -69,7 +69,7 @@ if (testDialects().includes("postgres")) {
       }
       // 67, 67 and 66 asked: key 0 and 1 stop at their limits, key 2 admits all it was asked.
       assert.deepEqual([...keyIds].map((id) => admitted.get(id) ?? 0), [7, 30, 66]);
-      const usage = await store.usageByKey(JAN_15);
+      const usage = await store.usageByOwner("key", JAN_15);
       assert.deepEqual(keyIds.map((id) => usage.get(id)?.today.requests), [7, 30, 66]);
       assert.deepEqual(await store.audit(), []);
 
@@ -100,7 +100,7 @@ if (testDialects().includes("postgres")) {
         }),
       );
       assert.deepEqual(await store.audit(), []);
-      const after = await store.usageByKey(JAN_15);
+      const after = await store.usageByOwner("key", JAN_15);
       for (const [keyId, ids] of byKey) {
         const charged = pairs.filter((r, i) => r.keyId === keyId && i % 4 !== 0).length;
         assert.equal(after.get(keyId)?.today.requests, charged, `key ${keyId}, ${ids.length}`);
@@ -133,7 +133,7 @@ if (testDialects().includes("postgres")) {
       const left = (r: Admission) =>
         r.kind === "admitted" ? r.decision.quota.requests?.remaining : null;
       assert.deepEqual(results.map(left), [99, 98, null, 99, null, 97]);
-      const usage = await store.usageByKey(JAN_15);
+      const usage = await store.usageByOwner("key", JAN_15);
       assert.equal(usage.get(a)?.today.requests, 3);
       assert.equal(usage.has(b), false);
       assert.equal(usage.get(c)?.today.requests, 1);
@@ -155,8 +155,8 @@ if (testDialects().includes("postgres")) {
         ),
       );
       assert.equal(results.filter((r) => r.kind === "admitted").length, 4);
-      const jan = await store.usageByKey(JAN_15);
-      const feb = await store.usageByKey(FEB_1);
+      const jan = await store.usageByOwner("key", JAN_15);
+      const feb = await store.usageByOwner("key", FEB_1);
       assert.equal(jan.get(k)?.today.requests, 2);
       assert.equal(feb.get(k)?.today.requests, 2);
       assert.deepEqual(await store.audit(), []);
@@ -174,9 +174,9 @@ if (testDialects().includes("postgres")) {
           await within(3000, store.releaseStale(EVERYTHING_STALE), "releaseStale"),
           3,
         );
-        await tx`UPDATE usage_daily SET requests = requests WHERE key_id = ${k}`;
+        await tx`UPDATE usage_counters SET requests = requests WHERE scope = 'key' AND owner_id = ${k}`;
       });
-      const usage = await store.usageByKey(JAN_15);
+      const usage = await store.usageByOwner("key", JAN_15);
       assert.equal(usage.get(k)?.today.requests, 3);
       assert.deepEqual(await store.audit(), []);
     }));

@@ -81,18 +81,24 @@ async function query(
 }
 
 /** The counters of a key's day row and minute row, read straight from the database. */
-async function counters(dialect: Dialect, url: string, keyId: number, w: WindowKeys = JAN_15) {
+async function counters(
+  dialect: Dialect,
+  url: string,
+  keyId: number,
+  w: WindowKeys = JAN_15,
+  scope = "key",
+) {
   const [day] = await query(
     dialect,
     url,
-    "SELECT requests, prompt_tokens, completion_tokens, reserved_tokens FROM usage_daily WHERE key_id = ? AND day = ?",
-    [keyId, w.day],
+    "SELECT requests, prompt_tokens, completion_tokens, reserved_tokens FROM usage_counters WHERE scope = ? AND owner_id = ? AND period = 'day' AND bucket = ?",
+    [scope, keyId, w.day],
   );
   const [minute] = await query(
     dialect,
     url,
-    "SELECT requests, tokens, reserved_tokens FROM usage_minute WHERE key_id = ? AND minute = ?",
-    [keyId, w.minute],
+    "SELECT requests, prompt_tokens + completion_tokens AS tokens, reserved_tokens FROM usage_counters WHERE scope = ? AND owner_id = ? AND period = 'minute' AND bucket = ?",
+    [scope, keyId, w.minute],
   );
   const n = (row: Record<string, unknown> | undefined, f: string) => Number(row?.[f] ?? 0);
   return {
@@ -125,8 +131,14 @@ async function ledgerRow(dialect: Dialect, url: string, id: number) {
   };
 }
 
-const startOf = (keyId: number, windows: WindowKeys = JAN_15, instanceId = "gw-a") => ({
+const startOf = (
+  keyId: number,
+  windows: WindowKeys = JAN_15,
+  instanceId = "gw-a",
+  memberId: number | null = null,
+) => ({
   keyId,
+  memberId,
   windows,
   route: "/v1/chat/completions",
   model: "llama3",
@@ -278,6 +290,8 @@ for (const dialect of testDialects()) {
         last_used_at: null,
         activated_at: null,
         policy: input.policy,
+        group_id: null,
+        delegation: null,
       });
       assert.equal("key_hash" in created, false);
       const second = await store.createKey(newKey());
@@ -310,17 +324,22 @@ for (const dialect of testDialects()) {
       assert.equal(await store.updateKey(key.id + 1000, { name: "x" }), null);
     }));
 
-  Deno.test(`[${dialect}] deleteKey removes the key with its usage and reports absence`, () =>
+  Deno.test(`[${dialect}] a deleted key is gone for use and listing; its ledger stays`, () =>
     withStore(dialect, async (store) => {
-      const key = await store.createKey(newKey());
+      const input = newKey();
+      const key = await store.createKey(input);
       const other = await store.createKey(newKey());
       admittedId(await admit(store, key.id));
       admittedId(await admit(store, other.id));
       assert.equal(await store.deleteKey(key.id), true);
       assert.equal(await store.getKey(key.id), null);
-      const usage = await store.usageByKey(JAN_15);
-      assert.equal(usage.has(key.id), false);
+      assert.deepEqual((await store.listKeys()).map((k) => k.id), [other.id]);
+      assert.equal(await store.findKeyByHash(input.key_hash), null);
+      // Who used what stays on the ledger, and its counters with it (the audit agrees).
+      const usage = await store.usageByOwner("key", JAN_15);
+      assert.equal(usage.get(key.id)?.today.requests, 1);
       assert.equal(usage.get(other.id)?.today.requests, 1);
+      assert.deepEqual(await store.audit(), []);
       assert.equal(await store.deleteKey(key.id), false);
       assert.equal((await admit(store, key.id)).kind, "missing");
     }));
@@ -372,7 +391,7 @@ for (const dialect of testDialects()) {
         const third = await admit(store, key.id);
         // 1000 - 42 settled - 110 still reserved - 110 for this one.
         assert.equal(third.kind === "admitted" && third.decision.quota.tokens?.remaining, 738);
-        assert.deepEqual((await store.usageByKey(JAN_15)).get(key.id)?.today, {
+        assert.deepEqual((await store.usageByOwner("key", JAN_15)).get(key.id)?.today, {
           requests: 3,
           prompt_tokens: 12,
           completion_tokens: 30,
@@ -436,7 +455,7 @@ for (const dialect of testDialects()) {
       const refused = await admit(store, key.id);
       assert.equal(refused.kind, "refused");
       await store.settle(settlement(id, UNCHARGED));
-      assert.deepEqual((await store.usageByKey(JAN_15)).get(key.id)?.today, {
+      assert.deepEqual((await store.usageByOwner("key", JAN_15)).get(key.id)?.today, {
         requests: 0,
         prompt_tokens: 0,
         completion_tokens: 0,
@@ -453,7 +472,7 @@ for (const dialect of testDialects()) {
         refused.kind === "refused" && "limit" in refused.decision && refused.decision.limit.window,
         "day",
       );
-      assert.equal((await store.usageByKey(JAN_15)).has(key.id), false);
+      assert.equal((await store.usageByOwner("key", JAN_15)).has(key.id), false);
       assert.equal((await store.getKey(key.id))?.last_used_at, null);
       assert.equal((await admit(store, key.id + 1000)).kind, "missing");
     }));
@@ -470,7 +489,7 @@ for (const dialect of testDialects()) {
         assert.equal((await admit(store, key.id)).kind, "unusable", key.name);
       }
       admittedId(await admit(store, fresh.id));
-      assert.deepEqual([...(await store.usageByKey(JAN_15)).keys()], [fresh.id]);
+      assert.deepEqual([...(await store.usageByOwner("key", JAN_15)).keys()], [fresh.id]);
     }));
 
   Deno.test(`[${dialect}] month sums cover every day of the month and no other month`, () =>
@@ -486,11 +505,11 @@ for (const dialect of testDialects()) {
         refused.kind === "refused" && "limit" in refused.decision && refused.decision.limit.window,
         "month",
       );
-      const usage = (await store.usageByKey(JAN_15)).get(key.id);
+      const usage = (await store.usageByOwner("key", JAN_15)).get(key.id);
       assert.equal(usage?.today.requests, 1);
       assert.equal(usage?.month.requests, 3);
-      assert.equal((await store.usageByKey(DEC_31)).get(key.id)?.month.requests, 1);
-      const later = await store.usageByKey({
+      assert.equal((await store.usageByOwner("key", DEC_31)).get(key.id)?.month.requests, 1);
+      const later = await store.usageByOwner("key", {
         minute: "2025-03-01T00:00",
         day: "2025-03-01",
         monthStart: "2025-03-01",
@@ -561,7 +580,7 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await store.audit(), []);
     }));
 
-  Deno.test(`[${dialect}] usageByKey reports each key separately`, () =>
+  Deno.test(`[${dialect}] usageByOwner reports each key separately`, () =>
     withStore(dialect, async (store) => {
       const a = await store.createKey(newKey());
       const b = await store.createKey(newKey());
@@ -569,7 +588,7 @@ for (const dialect of testDialects()) {
       await admit(store, a.id);
       await admit(store, a.id, JAN_14);
       await admit(store, b.id);
-      const usage = await store.usageByKey(JAN_15);
+      const usage = await store.usageByOwner("key", JAN_15);
       assert.deepEqual([...usage.keys()].sort((x, y) => x - y), [a.id, b.id]);
       assert.equal(usage.has(idle.id), false);
       assert.deepEqual([usage.get(a.id)?.today.requests, usage.get(a.id)?.month.requests], [1, 2]);
@@ -587,7 +606,7 @@ for (const dialect of testDialects()) {
         const ids = results.filter((r) => r.kind === "admitted").map(admittedId);
         assert.equal(ids.length, 20);
         assert.equal(new Set(ids).size, 20);
-        assert.equal((await store.usageByKey(JAN_15)).get(key.id)?.today.requests, 20);
+        assert.equal((await store.usageByOwner("key", JAN_15)).get(key.id)?.today.requests, 20);
       }),
   );
 
@@ -600,7 +619,7 @@ for (const dialect of testDialects()) {
           Array.from({ length: 100 }, (_, i) => admit(i % 2 ? a : b, key.id)),
         );
         assert.equal(results.filter((r) => r.kind === "admitted").length, 20);
-        assert.equal((await b.usageByKey(JAN_15)).get(key.id)?.today.requests, 20);
+        assert.equal((await b.usageByOwner("key", JAN_15)).get(key.id)?.today.requests, 20);
       }),
   );
 }

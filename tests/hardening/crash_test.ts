@@ -48,7 +48,7 @@ for (const dialect of testDialects()) {
       const store = await openStore(db.url);
       try {
         const usage =
-          (await store.usageByKey(requestWindows(Temporal.Now.instant(), "Europe/Berlin")))
+          (await store.usageByOwner("key", requestWindows(Temporal.Now.instant(), "Europe/Berlin")))
             .get(created.id)!;
         assert.ok(
           usage.today.requests >= completed,

@@ -56,7 +56,7 @@ for (const dialect of testDialects()) {
       const store = await openStore(db.url);
       try {
         const usage =
-          (await store.usageByKey(requestWindows(Temporal.Now.instant(), "Europe/Berlin")))
+          (await store.usageByOwner("key", requestWindows(Temporal.Now.instant(), "Europe/Berlin")))
             .get(created.id)!;
         assert.equal(usage.today.requests, 20);
         assert.equal(usage.today.completion_tokens, delivered);

@@ -131,7 +131,7 @@ gatewayTest(
     const body = await refused.json();
     assert.equal(body.type, "error");
     assert.equal(body.error.type, "rate_limit_error");
-    assert.match(body.error.message, /Daily request limit reached \(1 requests per day\)/);
+    assert.match(body.error.message, /Daily request limit reached \(1 request per day\)/);
     const openai = await (await t.post("/v1/responses", key, responses)).json();
     assert.equal(openai.error.code, "daily_request_limit_exceeded");
     assert.match(openai.error.message, /Daily request limit reached/);

@@ -41,6 +41,7 @@ export const start = (
   model: "llama3",
   startedAt: windows === JAN_15 ? STARTED_AT : `${windows.day}T10:00:00.000Z`,
   instanceId,
+  memberId: null,
 });
 
 let keySeq = 0;
