@@ -22,7 +22,7 @@ import {
   defaultConnectionCaps,
   openFileLimit,
 } from "./ops/connection_limits.ts";
-import { type ListenerAddress, listenerAddresses, listenProblem } from "./tools/port_check.ts";
+import { type ListenerAddress, listenerAddresses, listenProblem } from "./ops/port_check.ts";
 import { timedStore } from "./ops/timed_store.ts";
 import { withKeyCache } from "./db/key_cache.ts";
 

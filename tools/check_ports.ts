@@ -4,7 +4,7 @@
  * @module
  */
 import { ConfigError, parseConfig } from "../core/config.ts";
-import { portProblems } from "./port_check.ts";
+import { portProblems } from "../ops/port_check.ts";
 
 if (import.meta.main) {
   try {

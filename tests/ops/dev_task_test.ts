@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../core/config.ts";
-import { portProblems } from "../../tools/port_check.ts";
+import { portProblems } from "../../ops/port_check.ts";
 import { ADMIN_PASSWORD } from "../support/gateway.ts";
 import { createTestDatabase } from "../support/databases.ts";
 
