@@ -189,7 +189,7 @@ export function listen(options: ListenerOptions): Listener {
   };
 
   const close = (c: Connection) => {
-    if (c.closing) return;
+    if (c.closing || !open.has(c)) return;
     c.closing = true;
     closingCount++;
     // Graceful: a request that arrived meanwhile still gets its answer.
@@ -209,10 +209,8 @@ export function listen(options: ListenerOptions): Listener {
     const ended = () => {
       c.inFlight--;
       c.lastActive = Date.now();
-      if (!c.closing) {
-        open.delete(c);
-        open.set(c, true);
-      }
+      // Not when it is closing or gone already (a client that left may settle after that).
+      if (!c.closing && open.delete(c)) open.set(c, true);
     };
     c.served = serveOnConnection!(
       conn,
@@ -332,8 +330,9 @@ export function listen(options: ListenerOptions): Listener {
       try {
         socket.close();
       } catch { /* closed already */ }
-      await accepting;
       for (const c of open.keys()) close(c);
+      // A connection accepted meanwhile is closed by the loop itself, which sees `stopped`.
+      await accepting;
       await Promise.all([...open.keys()].map((c) => c.served.finished.catch(() => {})));
     },
     abort() {

@@ -101,8 +101,9 @@ Deno.test("deno task dev runs the gateway under the file watcher when both ports
     assert.equal(res.status, 200, text);
     await res.body?.cancel();
   } finally {
-    // The first signal stops the gateway gracefully; the watcher then waits for a file change
-    // until a second signal ends it.
+    // A signal to the task's process alone stops the gateway gracefully; the watcher then waits
+    // for a file change until a second signal ends it. (Ctrl-C in a terminal signals the whole
+    // process group: the watcher waits for the graceful stop and ends with it.)
     child.kill("SIGTERM");
     for (let i = 0; i < 100 && !text.includes("Restarting on file change"); i++) {
       await new Promise((r) => setTimeout(r, 50));
