@@ -54,7 +54,7 @@ export class StartError extends Error {}
  * After the grace period, aborted requests get this long to record their usage and send their
  * last (error) event; connections still open then (a client that stopped reading) are cut.
  */
-export const CUT_AFTER_ABORT_MS = 5000;
+const CUT_AFTER_ABORT_MS = 5000;
 
 /** Opens the store, seeds settings and starts both listeners. */
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {

@@ -211,6 +211,8 @@ export function listen(options: ListenerOptions): Listener {
       c.lastActive = Date.now();
       // Not when it is closing or gone already (a client that left may settle after that).
       if (!c.closing && open.delete(c)) open.set(c, true);
+      // Shutting down: a connection whose last request ended closes now (see shutdown()).
+      if (stopped && c.inFlight === 0) close(c);
     };
     c.served = serveOnConnection!(
       conn,
@@ -330,13 +332,18 @@ export function listen(options: ListenerOptions): Listener {
       try {
         socket.close();
       } catch { /* closed already */ }
-      for (const c of open.keys()) close(c);
+      // Idle connections close now; busy ones once their request ended. Not a graceful
+      // shutdown of busy ones: after that, Deno can no longer cut them (abort() would throw an
+      // uncatchable BadResource and leave the connection open).
+      for (const c of open.keys()) if (c.inFlight === 0) close(c);
       // A connection accepted meanwhile is closed by the loop itself, which sees `stopped`.
       await accepting;
       await Promise.all([...open.keys()].map((c) => c.served.finished.catch(() => {})));
     },
     abort() {
-      for (const c of open.keys()) c.abort.abort();
+      // Only connections never shut down gracefully can be cut (see shutdown()); the others
+      // were idle when closed and end by themselves.
+      for (const c of open.keys()) if (!c.closing) c.abort.abort();
     },
   };
 }

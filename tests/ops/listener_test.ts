@@ -286,3 +286,40 @@ Deno.test("at the cap with no idle connection, a new connection gets 503 with Co
     await t.close();
   }
 });
+
+Deno.test("a client that stops reading does not hold the shutdown: its connection is cut after the grace", async () => {
+  const db = await createTestDatabase("sqlite");
+  // A long fast answer fills the socket buffers of a client that reads nothing.
+  const mock = await startMockOllama({ chunks: 500_000 });
+  const gateway = await spawnGateway({
+    DATABASE_URL: db.url,
+    OLLAMA_URL: mock.url,
+    SHUTDOWN_GRACE_SECONDS: "1",
+    LOG_LEVEL: "warn",
+  });
+  let stopped: number | string;
+  const conn = await connect(gateway.proxyUrl);
+  try {
+    const key = await createKey(gateway);
+    const body = JSON.stringify({ model: "llama3", prompt: "a lot" });
+    await conn.write(enc.encode(
+      `POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    ));
+    // Read a little, so the answer has surely started, then never again.
+    await conn.read(new Uint8Array(1024));
+    await new Promise((r) => setTimeout(r, 500));
+    // Without the cut the shutdown waits for this client forever; a deadline reports that.
+    stopped = await Promise.race([
+      gateway.stop(),
+      new Promise<string>((r) => setTimeout(() => r("still running after 60 s"), 60_000)),
+    ]);
+  } finally {
+    conn.close();
+    gateway.kill();
+    await mock.close();
+    await db.drop();
+  }
+  assert.equal(stopped, 0, gateway.output());
+  assert.match(gateway.output(), /^Stopped after \d+(\.\d)? s/m);
+});
