@@ -14,6 +14,15 @@ import type { Store } from "./core/store.ts";
 import { createProxyApp } from "./proxy/app.ts";
 import { GatewayMetrics } from "./ops/gateway_metrics.ts";
 import { formatStartupReport, gatherStartupFacts } from "./ops/startup_report.ts";
+import { cannotStart, formatFromEnv, processLine } from "./ops/process_log.ts";
+import { listen, type Listener } from "./ops/listener.ts";
+import {
+  ASSUMED_LIMIT,
+  type ConnectionLimits,
+  defaultConnectionCaps,
+  openFileLimit,
+} from "./ops/connection_limits.ts";
+import { type ListenerAddress, listenerAddresses, listenProblem } from "./ops/port_check.ts";
 import { timedStore } from "./ops/timed_store.ts";
 import { withKeyCache } from "./db/key_cache.ts";
 
@@ -22,6 +31,8 @@ export interface Gateway {
   deps: Deps;
   proxyUrl: string;
   adminUrl: string;
+  /** The connection caps in force (set, or derived from the open-file limit). */
+  connections: ConnectionLimits;
   /**
    * Stops accepting requests, lets running ones finish for up to `graceSeconds` (default: none
    * more than they need), aborts the rest with their partial usage recorded, closes the store.
@@ -36,22 +47,73 @@ export interface StartOptions {
   store?: Store;
 }
 
+/** Why the gateway cannot start: a one-line message for the operator (no stack trace). */
+export class StartError extends Error {}
+
+/**
+ * After the grace period, aborted requests get this long to record their usage and send their
+ * last (error) event; connections still open then (a client that stopped reading) are cut.
+ */
+const CUT_AFTER_ABORT_MS = 5000;
+
 /** Opens the store, seeds settings and starts both listeners. */
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
   const log = options.log ?? createLogger(config.logLevel, undefined, config.logFormat);
-  const store = options.store ?? await openStore(config.databaseUrl, {
-    poolSize: config.dbPoolSize,
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-    connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
-  });
-  await store.seedSettings(
-    encodeSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel }),
-  );
+  const openFiles = openFileLimit();
+  const derived = defaultConnectionCaps(openFiles ?? ASSUMED_LIMIT, config.dbPoolSize);
+  const caps = {
+    proxy: config.proxyMaxConnections ?? derived.proxy,
+    admin: config.adminMaxConnections ?? derived.admin,
+  };
+  // Both ports are bound before the database opens: a taken port is reported at once, naming
+  // the listener and the variable that moves it.
+  const [proxyAddress, adminAddress] = listenerAddresses(config);
+  const bind = (address: ListenerAddress, maxConnections: number) => {
+    try {
+      return listen({
+        name: address.listener,
+        hostname: address.host,
+        port: address.port,
+        maxConnections,
+        maxConnectionsVariable: address.listener === "proxy"
+          ? "PROXY_MAX_CONNECTIONS"
+          : "ADMIN_MAX_CONNECTIONS",
+        headersTimeoutMs: config.headersTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        log,
+      });
+    } catch (err) {
+      throw new StartError(listenProblem(address, err));
+    }
+  };
+  const proxy = bind(proxyAddress, caps.proxy);
+  let admin: Listener;
+  try {
+    admin = bind(adminAddress, caps.admin);
+  } catch (err) {
+    await proxy.shutdown();
+    throw err;
+  }
+  let store: Store;
+  try {
+    store = options.store ?? await openStore(config.databaseUrl, {
+      poolSize: config.dbPoolSize,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
+    });
+    await store.seedSettings(
+      encodeSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel }),
+    );
+  } catch (err) {
+    await Promise.all([proxy.shutdown(), admin.shutdown()]);
+    throw err;
+  }
   const metrics = new GatewayMetrics(config.metricsKeyLabels);
   // Every store call the listeners make is timed into llmq_db_duration_seconds.
   const timed = timedStore(withKeyCache(store), metrics);
   const deps: Deps = {
-    config,
+    // The admin's proxy info names the port the proxy really got (port 0: any free one).
+    config: { ...config, proxyPort: proxy.addr.port },
     store: timed,
     clock: options.clock ?? systemClock,
     settings: new SettingsCache(timed),
@@ -83,66 +145,88 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   await releaseStale();
   const reaper = setInterval(releaseStale, beatMs);
   Deno.unrefTimer(reaper);
-  // The proxy starts first so the admin's proxy info can name the port it really got.
-  let proxyApp: ReturnType<typeof createProxyApp> | null = null;
-  const proxy = Deno.serve(
-    { hostname: config.proxyHost, port: config.proxyPort, onListen() {} },
-    (req, info) => proxyApp!.fetch(req, info),
-  );
-  deps.config = { ...config, proxyPort: proxy.addr.port };
-  proxyApp = createProxyApp(deps);
-  const admin = Deno.serve(
-    { hostname: config.adminHost, port: config.adminPort, onListen() {} },
-    createAdminApp(deps).fetch,
-  );
+  const proxyApp = createProxyApp(deps);
+  const adminApp = createAdminApp(deps);
+  proxy.serve((req, info) => proxyApp.fetch(req, info));
+  admin.serve((req, info) => adminApp.fetch(req, info));
   const url = (addr: Deno.NetAddr) =>
     `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
   return {
     deps,
     proxyUrl: url(proxy.addr),
     adminUrl: url(admin.addr),
+    connections: { ...caps, openFileLimit: openFiles },
     async close(graceSeconds?: number) {
       clearInterval(reaper);
       const drained = Promise.all([proxy.shutdown(), admin.shutdown()]);
-      const timer = graceSeconds === undefined
-        ? undefined
-        : setTimeout(() => deps.inflight.abortAll(), graceSeconds * 1000);
+      let cut: ReturnType<typeof setTimeout> | undefined;
+      const timer = graceSeconds === undefined ? undefined : setTimeout(() => {
+        deps.inflight.abortAll();
+        // What still runs now is not an upstream request (those just ended with their error
+        // event): e.g. a client that stopped reading. It would hold the shutdown forever.
+        cut = setTimeout(() => {
+          proxy.abort();
+          admin.abort();
+        }, CUT_AFTER_ABORT_MS);
+      }, graceSeconds * 1000);
       await drained;
       clearTimeout(timer);
+      clearTimeout(cut);
       await store.close();
     },
   };
 }
 
 if (import.meta.main) {
+  const env = Deno.env.toObject();
   let config: Config;
   try {
-    config = parseConfig(Deno.env.toObject());
+    config = parseConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    console.error(err.message);
+    cannotStart(formatFromEnv(env), err.message);
     Deno.exit(1);
   }
+  const format = config.logFormat;
   let gateway: Gateway;
   try {
     gateway = await startGateway(config);
   } catch (err) {
-    console.error(`Cannot start: ${(err as Error).message}`);
+    cannotStart(format, (err as Error).message);
     Deno.exit(1);
   }
-  console.log(formatStartupReport(
-    await gatherStartupFacts(gateway.deps, gateway.proxyUrl, gateway.adminUrl),
+  console.error(formatStartupReport(
+    await gatherStartupFacts(
+      gateway.deps,
+      gateway.proxyUrl,
+      gateway.adminUrl,
+      undefined,
+      gateway.connections,
+    ),
     config,
   ));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    console.log(
-      `Shutting down: finishing running requests (at most ${config.shutdownGraceSeconds} s)`,
+    const grace = config.shutdownGraceSeconds;
+    const started = Date.now();
+    processLine(
+      format,
+      "info",
+      "shutting down",
+      `Shutting down: running requests may finish for ${grace} s, then they are aborted`,
+      { grace_seconds: grace },
     );
-    await gateway.close(config.shutdownGraceSeconds);
-    console.log("Stopped; usage recorded, database closed");
+    await gateway.close(grace);
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    processLine(
+      format,
+      "info",
+      "stopped",
+      `Stopped after ${seconds} s; usage recorded, database closed`,
+      { seconds },
+    );
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);

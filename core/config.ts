@@ -6,8 +6,29 @@ import { z } from "zod";
 import { parseCidr } from "./cidr.ts";
 import { publicUrlField } from "./public_url.ts";
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+/** A whole number in [min, max]; the message says what is allowed (zod's own says "NaN"). */
+function wholeNumber(min: number, max?: number) {
+  const error = max === undefined
+    ? `must be a whole number, ${min} or more`
+    : `must be a whole number from ${min} to ${max}`;
+  const n = z.coerce.number({ error }).int({ error }).min(min, { error });
+  return max === undefined ? n : n.max(max, { error });
+}
+/** A number of seconds, fractions allowed, above 0 (or from 0 with `min: 0`). */
+function seconds(min: 0 | "positive" = "positive") {
+  const error = min === 0
+    ? "must be a number of seconds, 0 or more"
+    : "must be a number of seconds above 0";
+  const n = z.coerce.number({ error }).refine(Number.isFinite, { error });
+  return min === 0 ? n.min(0, { error }) : n.positive({ error });
+}
+const port = wholeNumber(0, 65535);
+const positiveInt = wholeNumber(1);
+
+/** The DATABASE_URL forms the gateway opens, for messages. */
+export const DATABASE_URL_FORMS =
+  "sqlite:///relative/path, sqlite:////absolute/path, sqlite:///:memory: or " +
+  "postgres://user:password@host:5432/database (postgresql:// too)";
 
 const schema = z.object({
   ADMIN_PASSWORD: z.string({ error: "ADMIN_PASSWORD is required" }).min(
@@ -18,7 +39,16 @@ const schema = z.object({
   PROXY_PORT: port.default(8000),
   ADMIN_HOST: z.string().min(1).default("127.0.0.1"),
   ADMIN_PORT: port.default(8001),
-  DATABASE_URL: z.string().min(1).default("sqlite:///./data/llm-quota.db"),
+  DATABASE_URL: z.string().min(1).default("sqlite:///./data/llm-quota.db").refine(
+    (url) => /^(sqlite:\/\/\/.|postgres(ql)?:\/\/)/.test(url),
+    // Never the URL itself: it may hold a password. Its scheme is enough to see the mistake.
+    {
+      error: (issue) =>
+        `DATABASE_URL must be ${DATABASE_URL_FORMS}; got ${
+          /^[a-z][a-z0-9+.-]*:/i.exec(String(issue.input))?.[0].concat("//…") ?? "no URL scheme"
+        }`,
+    },
+  ),
   OLLAMA_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:11434"),
   DEFAULT_MODEL: z.string().min(1).default("llama3"),
   PUBLIC_URL: publicUrlField(
@@ -34,7 +64,11 @@ const schema = z.object({
   DB_CONNECT_TIMEOUT_SECONDS: positiveInt.default(30),
   UPSTREAM_CONNECT_TIMEOUT: positiveInt.default(600),
   MAX_BODY_BYTES: positiveInt.default(10 * 1024 * 1024),
-  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
+  SHUTDOWN_GRACE_SECONDS: seconds(0).default(30),
+  PROXY_MAX_CONNECTIONS: positiveInt.optional(),
+  ADMIN_MAX_CONNECTIONS: positiveInt.optional(),
+  HEADERS_TIMEOUT_SECONDS: seconds().default(30),
+  IDLE_TIMEOUT_SECONDS: seconds().default(75),
   STALE_RESERVATION_MINUTES: positiveInt.default(60),
   HEARTBEAT_SECONDS: positiveInt.default(10),
   TRUSTED_PROXIES: z.string().default("").refine(
@@ -74,6 +108,13 @@ export interface Config {
   upstreamConnectTimeoutMs: number;
   maxBodyBytes: number;
   shutdownGraceSeconds: number;
+  /** Open connections per listener at most; null: derived from the open-file limit at start. */
+  proxyMaxConnections: number | null;
+  adminMaxConnections: number | null;
+  /** How long a new connection may take to send its first request's headers, in ms. */
+  headersTimeoutMs: number;
+  /** How long a keep-alive connection may wait for its next request, in ms. */
+  idleTimeoutMs: number;
   /** Reservations pending longer than this are released (their gateway died), in minutes. */
   staleReservationMinutes: number;
   /**
@@ -99,6 +140,15 @@ function isLoopback(host: string): boolean {
   // An IPv4 literal only: a host name such as 127.example.com may resolve anywhere.
   return host === "localhost" || host === "::1" || host === "[::1]" ||
     /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Whether two listeners on these hosts and the same port would collide: unless both name
+ * different specific addresses (a wildcard such as 0.0.0.0 covers every address).
+ */
+function sharesAddress(a: string, b: string): boolean {
+  const wildcard = (h: string) => h === "0.0.0.0" || h === "::" || h === "[::]";
+  return a === b || wildcard(a) || wildcard(b);
 }
 
 /** Thrown when the environment holds a missing or wrong value; its message is one line. */
@@ -131,10 +181,24 @@ export function parseConfig(
   if (!result.success) {
     const issue = result.error.issues[0];
     const name = String(issue.path[0] ?? "config");
-    const message = issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
+    let message = issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
+    if (issue.message.startsWith("must be a")) {
+      // Numbers are never secret: showing the value makes a typo obvious.
+      const value = String(cleaned[name]);
+      message = `${name} ${issue.message}; got ${
+        JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)
+      }`;
+    }
     throw new ConfigError(`Cannot start: ${message}`);
   }
   const c = result.data;
+  if (
+    c.PROXY_PORT !== 0 && c.PROXY_PORT === c.ADMIN_PORT && sharesAddress(c.PROXY_HOST, c.ADMIN_HOST)
+  ) {
+    throw new ConfigError(
+      `Cannot start: PROXY_PORT and ADMIN_PORT are both ${c.PROXY_PORT}; set one of them to another port in .env`,
+    );
+  }
   if (!isLoopback(c.ADMIN_HOST) && c.ADMIN_PASSWORD.length < 12 && requireAdminPassword) {
     throw new ConfigError(
       `Cannot start: ADMIN_HOST ${c.ADMIN_HOST} is not a loopback address, so ADMIN_PASSWORD must be at least 12 characters`,
@@ -161,6 +225,10 @@ export function parseConfig(
     upstreamConnectTimeoutMs: c.UPSTREAM_CONNECT_TIMEOUT * 1000,
     maxBodyBytes: c.MAX_BODY_BYTES,
     shutdownGraceSeconds: c.SHUTDOWN_GRACE_SECONDS,
+    proxyMaxConnections: c.PROXY_MAX_CONNECTIONS ?? null,
+    adminMaxConnections: c.ADMIN_MAX_CONNECTIONS ?? null,
+    headersTimeoutMs: c.HEADERS_TIMEOUT_SECONDS * 1000,
+    idleTimeoutMs: c.IDLE_TIMEOUT_SECONDS * 1000,
     staleReservationMinutes: c.STALE_RESERVATION_MINUTES,
     heartbeatSeconds: c.HEARTBEAT_SECONDS,
     trustedProxies: c.TRUSTED_PROXIES.split(",").map((v) => v.trim()).filter(Boolean),

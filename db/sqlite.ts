@@ -6,7 +6,8 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { setImmediate } from "node:timers";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
+import { DATABASE_URL_FORMS } from "../core/config.ts";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
 import {
   addInFlight,
@@ -60,9 +61,7 @@ const IN_FLIGHT_COLUMN: Record<Scope, string> = {
 export function sqlitePath(url: string): string {
   const match = /^sqlite:\/\/\/(.+)$/.exec(url);
   if (!match) {
-    throw new Error(
-      `Cannot parse DATABASE_URL: expected sqlite:///relative/path or sqlite:////absolute/path`,
-    );
+    throw new Error(`Cannot parse DATABASE_URL: expected ${DATABASE_URL_FORMS}`);
   }
   return match[1];
 }
@@ -75,8 +74,38 @@ type Job = { work: () => unknown; resolve: (v: unknown) => void; reject: (e: unk
 /** Opens (creating when needed) the SQLite database at a sqlite:/// URL. */
 export function openSqliteStore(url: string): SqliteStore {
   const path = sqlitePath(url);
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  return new SqliteStore(new DatabaseSync(path));
+  if (path === ":memory:") return new SqliteStore(new DatabaseSync(path));
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (err) {
+    throw new Error(sqliteOpenProblem(path, err, "folder"));
+  }
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path);
+  } catch (err) {
+    throw new Error(sqliteOpenProblem(path, err, "file"));
+  }
+  return new SqliteStore(db);
+}
+
+/**
+ * Why the SQLite file (or its folder) cannot be opened, naming the path and what to do, instead
+ * of Deno's "run again with the --allow-all flag" (its answer for /proc, /sys and /dev).
+ */
+function sqliteOpenProblem(path: string, err: unknown, what: "folder" | "file"): string {
+  const abs = resolve(path);
+  const fix = "set DATABASE_URL to a file in a writable folder, e.g. sqlite:///./data/llm-quota.db";
+  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+    return `SQLite database ${abs} (DATABASE_URL): the path is not writable; ${fix}`;
+  }
+  const reason = (err as { code?: string }).code === "ENOTDIR" ||
+      (err as { code?: string }).code === "EEXIST"
+    ? `part of ${dirname(abs)} is a file, not a folder`
+    : what === "folder"
+    ? `its folder ${dirname(abs)} cannot be created (${(err as Error).message})`
+    : `the file cannot be created or opened (is ${dirname(abs)} a writable folder?)`;
+  return `SQLite database ${abs} (DATABASE_URL): ${reason}; ${fix}`;
 }
 
 /** The SQLite implementation of Store. */

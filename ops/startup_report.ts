@@ -9,6 +9,8 @@ import type { Deps } from "../deps.ts";
 import { ollamaVersion } from "../core/ollama.ts";
 import { redactUrl } from "../core/redact.ts";
 import { sqlitePath } from "../db/sqlite.ts";
+import { ASSUMED_LIMIT, type ConnectionLimits, descriptorsNeeded } from "./connection_limits.ts";
+import { connectionControl } from "./listener.ts";
 
 /** The value in .env.example, which must never reach production. */
 const EXAMPLE_PASSWORD = "change-me-to-a-long-secret";
@@ -25,6 +27,8 @@ export interface StartupFacts {
   ollamaUrl: string;
   ollama: { answered: true; version: string } | { answered: false; reason: string };
   timeZone: string;
+  /** The connection caps in force and the open-file limit they were derived from. */
+  connections?: ConnectionLimits;
   warnings: string[];
 }
 
@@ -83,12 +87,32 @@ export function startupWarnings(config: Config, storedOllamaUrl: string): string
   return w;
 }
 
+/** Warnings about the connection caps: more than the open-file limit allows, or none at all. */
+export function connectionWarnings(
+  connections: ConnectionLimits,
+  dbPoolSize: number,
+): string[] {
+  if (!connectionControl) {
+    return [
+      `this Deno (${Deno.version.deno}) lacks the per-connection HTTP API: no headers or idle timeout and no connection cap`,
+    ];
+  }
+  const needed = descriptorsNeeded(connections, dbPoolSize);
+  if (connections.openFileLimit === null || needed <= connections.openFileLimit) return [];
+  return [
+    `PROXY_MAX_CONNECTIONS=${connections.proxy} and ADMIN_MAX_CONNECTIONS=${connections.admin} ` +
+    `may need ~${needed} file descriptors, more than the open-file limit (${connections.openFileLimit}): ` +
+    `raise the limit (ulimit -n, LimitNOFILE=) or lower the caps`,
+  ];
+}
+
 /** Gathers the report's facts; asks Ollama for its version (bounded by `timeoutMs`). */
 export async function gatherStartupFacts(
   deps: Deps,
   proxyUrl: string,
   adminUrl: string,
   timeoutMs = 3000,
+  connections?: ConnectionLimits,
 ): Promise<StartupFacts> {
   const { config } = deps;
   const stored = await deps.settings.get().then((s) => s.ollama_url, () => config.ollamaUrl);
@@ -110,14 +134,18 @@ export async function gatherStartupFacts(
     ollamaUrl: redactUrl(stored),
     ollama,
     timeZone: config.timeZone,
-    warnings: startupWarnings(config, stored),
+    connections,
+    warnings: [
+      ...startupWarnings(config, stored),
+      ...(connections ? connectionWarnings(connections, config.dbPoolSize) : []),
+    ],
   };
 }
 
 /** The report as a readable block, or as one JSON line for LOG_FORMAT=json. */
 export function formatStartupReport(
   facts: StartupFacts,
-  config: Pick<Config, "logLevel" | "logFormat">,
+  config: Pick<Config, "logLevel" | "logFormat" | "headersTimeoutMs" | "idleTimeoutMs">,
 ): string {
   if (config.logFormat === "json") {
     return JSON.stringify({
@@ -130,6 +158,14 @@ export function formatStartupReport(
       ollama_url: facts.ollamaUrl,
       ollama: facts.ollama,
       app_tz: facts.timeZone,
+      ...(facts.connections
+        ? {
+          max_connections: { proxy: facts.connections.proxy, admin: facts.connections.admin },
+          open_file_limit: facts.connections.openFileLimit,
+          headers_timeout_seconds: config.headersTimeoutMs / 1000,
+          idle_timeout_seconds: config.idleTimeoutMs / 1000,
+        }
+        : {}),
       log_level: config.logLevel,
       warnings: facts.warnings,
     });
@@ -144,6 +180,17 @@ export function formatStartupReport(
     `  database: ${facts.database}`,
     `  ollama: ${facts.ollamaUrl} ${ollama}`,
     `  APP_TZ: ${facts.timeZone}`,
+    ...(facts.connections
+      ? [
+        `  connections: at most ${facts.connections.proxy} (proxy) and ${facts.connections.admin} ` +
+        `(admin) open; open-file limit ${
+          facts.connections.openFileLimit ??
+            `not readable without --allow-all (${ASSUMED_LIMIT} assumed)`
+        }; headers timeout ${config.headersTimeoutMs / 1000} s, idle timeout ${
+          config.idleTimeoutMs / 1000
+        } s`,
+      ]
+      : []),
     `  logs: level ${config.logLevel}, format ${config.logFormat}`,
     ...facts.warnings.map((w) => `  WARNING: ${w}`),
   ].join("\n");

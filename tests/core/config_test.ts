@@ -59,3 +59,56 @@ Deno.test("PUBLIC_URL is an http(s) base URL, kept without its trailing slash", 
     );
   }
 });
+
+Deno.test("a number that is not one says which variable and what is allowed, not NaN", () => {
+  for (
+    const [name, value, allowed] of [
+      ["PROXY_PORT", "abc", "must be a whole number from 0 to 65535"],
+      ["ADMIN_PORT", "80.5", "must be a whole number from 0 to 65535"],
+      ["DB_POOL_SIZE", "0", "must be a whole number, 1 or more"],
+      ["PROXY_MAX_CONNECTIONS", "many", "must be a whole number, 1 or more"],
+      ["SHUTDOWN_GRACE_SECONDS", "-1", "must be a number of seconds, 0 or more"],
+      ["HEADERS_TIMEOUT_SECONDS", "0", "must be a number of seconds above 0"],
+      ["IDLE_TIMEOUT_SECONDS", "Infinity", "must be a number of seconds above 0"],
+    ]
+  ) {
+    assert.throws(
+      () => parseConfig({ ADMIN_PASSWORD: "pw", [name]: value }),
+      new ConfigError(`Cannot start: ${name} ${allowed}; got ${JSON.stringify(value)}`),
+    );
+  }
+});
+
+Deno.test("DATABASE_URL of another kind lists the SQLite and PostgreSQL forms and hides the rest", () => {
+  for (const [url, got] of [["mysql://u:secret@h/db", "mysql://…"], ["./x.db", "no URL scheme"]]) {
+    assert.throws(
+      () => parseConfig({ ADMIN_PASSWORD: "pw", DATABASE_URL: url }),
+      (e) =>
+        e instanceof ConfigError && e.message.includes("sqlite:////absolute/path") &&
+        e.message.includes("postgres://") && e.message.endsWith(`got ${got}`) &&
+        !e.message.includes("secret"),
+    );
+  }
+  for (const url of ["sqlite:///./x.db", "postgresql://u@h/db", "postgres://h/db"]) {
+    assert.equal(parseConfig({ ADMIN_PASSWORD: "pw", DATABASE_URL: url }).databaseUrl, url);
+  }
+});
+
+Deno.test("connection caps default to derived ones; the timeouts default to 30 s and 75 s", () => {
+  const c = parseConfig({ ADMIN_PASSWORD: "pw" });
+  assert.equal(c.proxyMaxConnections, null);
+  assert.equal(c.adminMaxConnections, null);
+  assert.equal(c.headersTimeoutMs, 30_000);
+  assert.equal(c.idleTimeoutMs, 75_000);
+  const set = parseConfig({
+    ADMIN_PASSWORD: "pw",
+    PROXY_MAX_CONNECTIONS: "500",
+    ADMIN_MAX_CONNECTIONS: "50",
+    HEADERS_TIMEOUT_SECONDS: "0.5",
+    IDLE_TIMEOUT_SECONDS: "5",
+  });
+  assert.deepEqual(
+    [set.proxyMaxConnections, set.adminMaxConnections, set.headersTimeoutMs, set.idleTimeoutMs],
+    [500, 50, 500, 5000],
+  );
+});

@@ -86,8 +86,12 @@ Deno.test("the app reads no file at run time: static files come only through sta
     /Deno\.(readFile|readTextFile|readFileSync|readTextFileSync|open|openSync|readDir)\b|readFileSync|readdirSync|createReadStream|import\.meta\.(dirname|filename|url)/;
   const sources = ["main.ts", ...(await Promise.all(APP_FOLDERS.map(filesUnder))).flat()]
     .filter((f) => /\.(ts|tsx)$/.test(f));
+  // Files of the system, not of the app, are where they are for the binary too.
+  const systemReads: Record<string, RegExp> = {
+    "ops/connection_limits.ts": /Deno\.readTextFileSync\("\/proc\/self\/limits"\)/g,
+  };
   for (const file of sources) {
-    const text = await Deno.readTextFile(join(ROOT, file));
+    const text = (await Deno.readTextFile(join(ROOT, file))).replace(systemReads[file] ?? /^$/, "");
     assert.doesNotMatch(text, reads, `${file} reads a file at run time`);
     if (file !== "admin/static_assets.ts") {
       assert.doesNotMatch(text, /from\s+["'][./]*static\//, `${file} imports from static/`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../../core/config.ts";
-import { portProblems } from "../../tools/port_check.ts";
+import { ConfigError, parseConfig } from "../../core/config.ts";
+import { portProblems } from "../../ops/port_check.ts";
 import { ADMIN_PASSWORD } from "../support/gateway.ts";
 import { createTestDatabase } from "../support/databases.ts";
 
@@ -43,7 +43,11 @@ for (const variable of ["PROXY_PORT", "ADMIN_PORT"]) {
       const stderr = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 1, stderr);
       assert.ok(
-        stderr.includes(`port ${port} on 127.0.0.1 (${variable}) is already in use`),
+        stderr.includes(
+          `port ${port} on 127.0.0.1 (${variable}, the ${
+            variable === "PROXY_PORT" ? "proxy" : "admin"
+          } listener) is already in use`,
+        ),
         stderr,
       );
       assert.ok(stderr.includes(`set ${variable} to a free port`), stderr);
@@ -55,10 +59,20 @@ for (const variable of ["PROXY_PORT", "ADMIN_PORT"]) {
 }
 
 Deno.test("the same port for both listeners is refused before anything binds", () => {
-  const config = parseConfig({ ADMIN_PASSWORD, PROXY_PORT: "18555", ADMIN_PORT: "18555" });
-  assert.deepEqual(portProblems(config), [
-    "Cannot start: PROXY_PORT and ADMIN_PORT are both 18555; set one of them to another port in .env",
-  ]);
+  assert.throws(
+    () => parseConfig({ ADMIN_PASSWORD, PROXY_PORT: "18555", ADMIN_PORT: "18555" }),
+    new ConfigError(
+      "Cannot start: PROXY_PORT and ADMIN_PORT are both 18555; set one of them to another port in .env",
+    ),
+  );
+  // Two different specific addresses may share a port.
+  const config = parseConfig({
+    ADMIN_PASSWORD,
+    PROXY_HOST: "127.0.0.2",
+    PROXY_PORT: "18555",
+    ADMIN_PORT: "18555",
+  });
+  assert.deepEqual(portProblems(config), []);
 });
 
 Deno.test("deno task dev runs the gateway under the file watcher when both ports are free", async () => {
@@ -87,8 +101,9 @@ Deno.test("deno task dev runs the gateway under the file watcher when both ports
     assert.equal(res.status, 200, text);
     await res.body?.cancel();
   } finally {
-    // The first signal stops the gateway gracefully; the watcher then waits for a file change
-    // until a second signal ends it.
+    // A signal to the task's process alone stops the gateway gracefully; the watcher then waits
+    // for a file change until a second signal ends it. (Ctrl-C in a terminal signals the whole
+    // process group: the watcher waits for the graceful stop and ends with it.)
     child.kill("SIGTERM");
     for (let i = 0; i < 100 && !text.includes("Restarting on file change"); i++) {
       await new Promise((r) => setTimeout(r, 50));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { parseConfig } from "../../core/config.ts";
 import { sqlitePath } from "../../db/sqlite.ts";
-import { describeDatabase, startupWarnings } from "../../ops/startup_report.ts";
+import { connectionWarnings, describeDatabase, startupWarnings } from "../../ops/startup_report.ts";
 import { createTestDatabase } from "../support/databases.ts";
 import { ADMIN_PASSWORD } from "../support/gateway.ts";
 import { startMockOllama } from "../support/mock_ollama.ts";
@@ -42,6 +42,10 @@ Deno.test("the start-up report names the listeners, the database, Ollama and APP
   assert.ok(out.includes(`  ollama: ${ollama} answered (version 0.33.0)\n`), out);
   assert.match(out, /^ {2}APP_TZ: America\/New_York$/m);
   assert.match(out, /^ {2}logs: level info, format text$/m);
+  assert.match(
+    out,
+    /^ {2}connections: at most \d+ \(proxy\) and \d+ \(admin\) open; open-file limit .+; headers timeout 30 s, idle timeout 75 s$/m,
+  );
   assert.doesNotMatch(out, /WARNING/, "safe settings give no warnings");
   assert.ok(!out.includes(ADMIN_PASSWORD));
 });
@@ -91,4 +95,20 @@ Deno.test("risky settings each give a warning that names the variable", () => {
     warn({}, "http://gpu-box:11434").join(),
     /OLLAMA_URL=http:\/\/localhost:11434 is not used: the stored setting http:\/\/gpu-box:11434 wins/,
   );
+});
+
+Deno.test("connection caps that need more descriptors than the open-file limit are warned about", () => {
+  const [warning, ...rest] = connectionWarnings(
+    { proxy: 5000, admin: 1000, openFileLimit: 1024 },
+    10,
+  );
+  assert.deepEqual(rest, []);
+  assert.match(
+    warning,
+    /^PROXY_MAX_CONNECTIONS=5000 and ADMIN_MAX_CONNECTIONS=1000 may need ~12110/,
+  );
+  assert.match(warning, /open-file limit \(1024\)/);
+  assert.deepEqual(connectionWarnings({ proxy: 300, admin: 100, openFileLimit: 1024 }, 10), []);
+  // An unreadable limit gives no warning: nothing is known to compare with.
+  assert.deepEqual(connectionWarnings({ proxy: 5000, admin: 1000, openFileLimit: null }, 10), []);
 });
