@@ -11,6 +11,7 @@ import { ollamaModels, OllamaUnavailable } from "../core/ollama.ts";
 import { redactPath } from "../core/redact.ts";
 import type { ApiKey, ApiKeyPatch } from "../db/store.ts";
 import { requireAdminBearer } from "./auth.ts";
+import type { CredentialGuard } from "./credential_guard.ts";
 import { AdminError, validationError } from "./errors.ts";
 import { proxyInfo } from "./proxy_info.ts";
 import {
@@ -58,8 +59,8 @@ export function expiryOrError(value: string | null | undefined, timeZone: string
   }
 }
 
-/** Builds the /api routes of the admin listener. */
-export function createAdminApi(deps: Deps): Hono {
+/** Builds the /api routes of the admin listener; `guard` throttles its password checks. */
+export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
   const api = new Hono();
   const tz = deps.config.timeZone;
   const view = (key: ApiKey) => ({ ...key, status: keyStatus(key, deps.clock.now()) });
@@ -70,7 +71,7 @@ export function createAdminApi(deps: Deps): Hono {
   const patch = async (c: Context, changes: ApiKeyPatch) =>
     c.json(found(await deps.store.updateKey(parseId(c), changes)));
 
-  api.use(requireAdminBearer(deps.config.adminPassword));
+  api.use(requireAdminBearer(deps, guard));
 
   api.get("/api-keys", async (c) => c.json(await listKeyViews(deps.store, deps.clock.now(), tz)));
 

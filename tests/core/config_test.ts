@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../core/config.ts";
 
+const PASSWORD = "a-long-enough-admin-password";
+
 Deno.test("config defaults match the documented ones", () => {
-  const c = parseConfig({ ADMIN_PASSWORD: "pw" });
+  const c = parseConfig({ ADMIN_PASSWORD: PASSWORD });
   assert.equal(c.proxyHost, "0.0.0.0");
   assert.equal(c.proxyPort, 8000);
   assert.equal(c.adminHost, "127.0.0.1");
@@ -29,7 +31,7 @@ Deno.test("a wrong value stops start-up with one line naming the variable", () =
     ]]
   ) {
     assert.throws(
-      () => parseConfig({ ADMIN_PASSWORD: "pw", [name]: value }),
+      () => parseConfig({ ADMIN_PASSWORD: PASSWORD, [name]: value }),
       (e) => e instanceof ConfigError && e.message.includes(name) && !e.message.includes("\n"),
     );
   }
@@ -37,7 +39,7 @@ Deno.test("a wrong value stops start-up with one line naming the variable", () =
 
 Deno.test("ALLOWED_ORIGINS is a comma-separated list", () => {
   const c = parseConfig({
-    ADMIN_PASSWORD: "pw",
+    ADMIN_PASSWORD: PASSWORD,
     ALLOWED_ORIGINS: "https://a.example, http://b:3000/",
   });
   assert.deepEqual(c.allowedOrigins, ["https://a.example", "http://b:3000"]);

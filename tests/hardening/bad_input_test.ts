@@ -609,6 +609,8 @@ gatewayTest(
     const errors = t.logs.filter((l) => / ERROR /.test(l));
     assert.deepEqual(errors, [], "no unexpected error was logged");
   },
+  // The admin answers only to its own names (tests/hardening/admin_host_test.ts).
+  { env: { ADMIN_ALLOWED_HOSTS: "llm-quota.example,gw_1" } },
 );
 
 gatewayTest(
