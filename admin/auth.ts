@@ -46,7 +46,6 @@ export function checkBearer(
   if (given === null) throw new AdminError(401, required, undefined, CHALLENGE);
   const verdict = guard.check({ given, secrets, source, address: clientAddress(c) });
   if (verdict.kind === "throttled") throw throttledError(verdict.retryAfterSeconds);
-
   if (verdict.kind === "wrong") throw new AdminError(401, required, undefined, CHALLENGE);
   return verdict.index;
 }

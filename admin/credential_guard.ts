@@ -137,7 +137,10 @@ export class CredentialGuard {
     if (!trusted && now < this.#lockedUntilMs) {
       this.#refusedSinceWarn++;
       this.#warn(now, attempt);
-      return { kind: "throttled", retryAfterSeconds: Math.ceil((this.#lockedUntilMs - now) / 1000) };
+      return {
+        kind: "throttled",
+        retryAfterSeconds: Math.ceil((this.#lockedUntilMs - now) / 1000),
+      };
     }
     // Every secret is compared, so the time taken does not say which one came close.
     const matches = attempt.secrets.map((s) => secretsEqual(attempt.given, s));

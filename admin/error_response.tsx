@@ -25,7 +25,9 @@ export function adminErrorHandler(deps: Deps) {
       deps.log.error("admin error", { route: redactPath(c.req.path), error: err.message });
     }
     const status = (known ? err.status : 500) as ContentfulStatusCode;
-    if (known) for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
+    if (known) {
+      for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
+    }
     if (isApi(c)) {
       if (!known) return c.json({ error: "Internal error" }, 500);
       return c.json(

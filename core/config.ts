@@ -84,7 +84,9 @@ export const MIN_ADMIN_PASSWORD_LENGTH = 16;
 
 /** What is wrong with an admin password, or null when it is long and not an example. */
 export function weakPasswordProblem(password: string): string | null {
-  if (EXAMPLE_ADMIN_PASSWORDS.includes(password)) return "is an example value (from .env.example or the README)";
+  if (EXAMPLE_ADMIN_PASSWORDS.includes(password)) {
+    return "is an example value (from .env.example or the README)";
+  }
   const length = [...password].length;
   if (length < MIN_ADMIN_PASSWORD_LENGTH) {
     return `has ${length} characters, fewer than ${MIN_ADMIN_PASSWORD_LENGTH}`;
