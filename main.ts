@@ -16,6 +16,7 @@ import { GatewayMetrics } from "./ops/gateway_metrics.ts";
 import { formatStartupReport, gatherStartupFacts } from "./ops/startup_report.ts";
 import { timedStore } from "./ops/timed_store.ts";
 import { withKeyCache } from "./db/key_cache.ts";
+import { loadEnvFile } from "./ops/env_file.ts";
 
 /** A running gateway. */
 export interface Gateway {
@@ -104,6 +105,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 if (import.meta.main) {
   let config: Config;
   try {
+    loadEnvFile(); // .env, when a deno task asks for it and it exists
     config = parseConfig(Deno.env.toObject());
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

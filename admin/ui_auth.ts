@@ -46,7 +46,7 @@ const LOCAL_ORIGIN = "http://local.invalid";
 const LOCAL_PATH = /^\/(?![/\\])/;
 // Browsers drop tabs and line breaks from URLs (`/\t/host` becomes `//host`) and read `\` as
 // `/`; line breaks cannot go into a Location header at all. None of them belongs in a path.
-const UNSAFE = /[\u0000-\u0020\u007f-\u009f\\]/;
+const UNSAFE = /[\p{Cc} \\]/u;
 
 /**
  * The path to come back to after signing in: only a path of this site, never another site, and

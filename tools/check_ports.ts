@@ -4,10 +4,12 @@
  * @module
  */
 import { ConfigError, parseConfig } from "../core/config.ts";
+import { loadEnvFile } from "../ops/env_file.ts";
 import { portProblems } from "./port_check.ts";
 
 if (import.meta.main) {
   try {
+    loadEnvFile();
     const problems = portProblems(parseConfig(Deno.env.toObject()));
     for (const p of problems) console.error(p);
     if (problems.length > 0) Deno.exit(1);
