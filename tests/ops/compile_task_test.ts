@@ -86,8 +86,12 @@ Deno.test("the app reads no file at run time: static files come only through sta
     /Deno\.(readFile|readTextFile|readFileSync|readTextFileSync|open|openSync|readDir)\b|readFileSync|readdirSync|createReadStream|import\.meta\.(dirname|filename|url)/;
   const sources = ["main.ts", ...(await Promise.all(APP_FOLDERS.map(filesUnder))).flat()]
     .filter((f) => /\.(ts|tsx)$/.test(f));
+  // Reads the user's file named by LLMQ_ENV_FILE (only the deno tasks set it, never the binary):
+  // a path of the machine, like the SQLite file, not a file of the app.
+  const readsUserFiles = new Set(["ops/env_file.ts"]);
   for (const file of sources) {
     const text = await Deno.readTextFile(join(ROOT, file));
+    if (readsUserFiles.has(file)) continue;
     assert.doesNotMatch(text, reads, `${file} reads a file at run time`);
     if (file !== "admin/static_assets.ts") {
       assert.doesNotMatch(text, /from\s+["'][./]*static\//, `${file} imports from static/`);
