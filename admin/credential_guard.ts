@@ -121,12 +121,6 @@ export class CredentialGuard {
     return level;
   }
 
-  /** Seconds until credentials are checked again; 0 when they are checked now. */
-  retryAfterSeconds(): number {
-    const left = this.#lockedUntilMs - this.#now();
-    return left > 0 ? Math.ceil(left / 1000) : 0;
-  }
-
   /**
    * Checks one attempt, or refuses it unchecked while locked (a trusted browser excepted).
    * Synchronous, so concurrent attempts cannot all slip through before a failure is counted.
