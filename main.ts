@@ -25,6 +25,7 @@ import {
 import { type ListenerAddress, listenerAddresses, listenProblem } from "./ops/port_check.ts";
 import { timedStore } from "./ops/timed_store.ts";
 import { withKeyCache } from "./db/key_cache.ts";
+import { loadEnvFile } from "./ops/env_file.ts";
 
 /** A running gateway. */
 export interface Gateway {
@@ -178,6 +179,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 }
 
 if (import.meta.main) {
+  loadEnvFile(); // .env, when a deno task asks for it and it exists
   const env = Deno.env.toObject();
   let config: Config;
   try {

@@ -19,6 +19,7 @@ import { ollamaModels, OllamaUnavailable } from "../core/ollama.ts";
 import { redactPath } from "../core/redact.ts";
 import type { ApiKey } from "../core/model.ts";
 import { requireAdminBearer } from "./auth.ts";
+import type { CredentialGuard } from "./credential_guard.ts";
 import { AdminError, validationError } from "./errors.ts";
 import { proxyInfo } from "./proxy_info.ts";
 import {
@@ -66,8 +67,8 @@ export function expiryOrError(value: string | null | undefined, timeZone: string
   }
 }
 
-/** Builds the /api routes of the admin listener. */
-export function createAdminApi(deps: Deps): Hono {
+/** Builds the /api routes of the admin listener; `guard` throttles its password checks. */
+export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
   const api = new Hono();
   const tz = deps.config.timeZone;
   const view = (key: ApiKey) => ({ ...keyFields(key), status: keyStatus(key, deps.clock.now()) });
@@ -78,7 +79,7 @@ export function createAdminApi(deps: Deps): Hono {
   const patch = async (c: Context, changes: KeyChanges) =>
     c.json(found(await updateApiKey(deps.store, parseId(c), changes, deps.clock.now())));
 
-  api.use(requireAdminBearer(deps.config.adminPassword));
+  api.use(requireAdminBearer(deps, guard));
 
   api.get("/api-keys", async (c) => c.json(await listKeyViews(deps.store, deps.clock.now(), tz)));
 

@@ -12,6 +12,8 @@ import { adminErrorHandler, adminNotFound } from "./error_response.tsx";
 import { noStoreHtml, securityHeaders } from "./security.ts";
 import { createAdminUi } from "./ui.ts";
 import { createMetricsRoute } from "./metrics_route.ts";
+import { requireAdminHost } from "./allowed_hosts.ts";
+import { CredentialGuard } from "./credential_guard.ts";
 import { createHealthRoutes } from "../ops/health_routes.ts";
 import { trackRequests } from "../ops/request_log.ts";
 
@@ -24,11 +26,14 @@ export function createAdminApp(deps: Deps): Hono {
   app.use(trackRequests(deps, "admin"));
   app.use(requireValidHost((m) => new AdminError(400, m)));
   app.use(securityHeaders(), noStoreHtml());
+  app.use(requireAdminHost(deps.config));
   app.use(limitBody(deps.config.maxBodyBytes, (m) => new AdminError(413, m)));
-  app.route("/api", createAdminApi(deps));
+  // One guard for every credential check of this listener: API, /metrics and login share it.
+  const guard = new CredentialGuard(deps.clock, deps.log);
+  app.route("/api", createAdminApi(deps, guard));
   // Before the UI, whose session check covers every other path.
   app.route("/", createHealthRoutes(deps));
-  app.route("/", createMetricsRoute(deps));
-  app.route("/", createAdminUi(deps));
+  app.route("/", createMetricsRoute(deps, guard));
+  app.route("/", createAdminUi(deps, guard));
   return app;
 }

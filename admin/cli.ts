@@ -1,103 +1,280 @@
 /**
- * The key CLI: `deno task key create|list|deactivate|activate`, on the server's DATABASE_URL.
+ * The key CLI: `deno task key create|list|deactivate|activate|audit`, on the server's
+ * DATABASE_URL. `--help` (or `help`) prints the usage; a wrong call prints what is wrong and
+ * the usage, and exits 2.
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { systemClock } from "../core/clock.ts";
 import { ConfigError, parseConfig } from "../core/config.ts";
 import { createApiKey, listKeyViews, parseExpiry, updateApiKey } from "../core/api_keys.ts";
+import { lastValidDay } from "../core/key_expiry.ts";
+import { LIMIT_KINDS } from "../core/limits.ts";
+import { checkKeyName, KEY_NAME_MESSAGES, printableName } from "../core/key_name.ts";
+import { loadEnvFile } from "../ops/env_file.ts";
 import { openStore } from "../db/mod.ts";
 import type { Store } from "../core/store.ts";
+import { keyJson, keyTable } from "./key_table.ts";
 
-const USAGE = `Usage:
-  deno task key create --name NAME [--daily-requests N] [--monthly-requests N]
-                       [--daily-tokens N] [--monthly-tokens N] [--expires ISO-DATE]
-  deno task key list
-  deno task key deactivate ID
-  deno task key activate ID
-  deno task key audit        recompute every counter from the request ledger`;
+type Options = NonNullable<ParseArgsConfig["options"]>;
 
-class UsageError extends Error {}
+/** The policy's other fields as flags (the limits come from LIMIT_KINDS). */
+const POLICY_FLAGS = [
+  {
+    flag: "models",
+    field: "models",
+    usage: "--models A,B",
+    help: "allowed models (qwen3:* globs)",
+  },
+  {
+    flag: "max-output-tokens",
+    field: "max_output_tokens",
+    usage: "--max-output-tokens N",
+    help: "ceiling on the generation limit",
+  },
+  {
+    flag: "max-num-ctx",
+    field: "max_num_ctx",
+    usage: "--max-num-ctx N",
+    help: "ceiling on options.num_ctx",
+  },
+  {
+    flag: "idle-days",
+    field: "idle_days",
+    usage: "--idle-days N",
+    help: "unused that long: expired",
+  },
+] as const;
+
+interface Command {
+  /** One line for the command list. */
+  summary: string;
+  /** The command's own usage, options included. */
+  usage: string;
+  options: Options;
+  /** How many positional arguments it takes. */
+  positionals: number;
+}
+
+const HELP: Options = { help: { type: "boolean", short: "h" } };
+
+const COMMANDS: Record<string, Command> = {
+  create: {
+    summary: "create a key and print it (it is shown only once)",
+    usage: `Usage: deno task key create --name NAME [options]
+
+Options (limits default to none):
+  --name NAME             the key's name (1 to 200 characters, no control characters)
+${
+      [
+        ...LIMIT_KINDS.map((k) => [`--${k.flag} N`, k.unit]),
+        ...POLICY_FLAGS.map((f) => [f.usage, f.help]),
+      ]
+        .map(([flag, help]) => `  ${flag.padEnd(24)}${help}`).join("\n")
+    }
+  --expires DATE          the last day the key works, in APP_TZ (2026-12-31),
+                          or an ISO date-time (default: never expires)
+  -h, --help              show this help`,
+    options: {
+      name: { type: "string" },
+      ...Object.fromEntries(
+        [...LIMIT_KINDS.map((k) => k.flag), ...POLICY_FLAGS.map((f) => f.flag)].map((
+          flag,
+        ) => [flag, { type: "string" as const }]),
+      ),
+      expires: { type: "string" },
+      ...HELP,
+    },
+    positionals: 0,
+  },
+  list: {
+    summary: "list the keys with today's and this month's usage",
+    usage: `Usage: deno task key list [--json]
+
+Options:
+  --json                  print the keys as JSON (names in full, expiry as instant and day)
+  -h, --help              show this help`,
+    options: { json: { type: "boolean" }, ...HELP },
+    positionals: 0,
+  },
+  deactivate: {
+    summary: "switch a key off: deactivate ID",
+    usage: "Usage: deno task key deactivate ID      (the ID column of `deno task key list`)",
+    options: HELP,
+    positionals: 1,
+  },
+  activate: {
+    summary: "switch a key on again: activate ID",
+    usage: "Usage: deno task key activate ID        (the ID column of `deno task key list`)",
+    options: HELP,
+    positionals: 1,
+  },
+  audit: {
+    summary: "recompute every counter from the request ledger (exit 1 on a difference)",
+    usage: "Usage: deno task key audit",
+    options: HELP,
+    positionals: 0,
+  },
+};
+
+const USAGE = `Usage: deno task key <command> [options]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`).join("\n")}
+  help        show this help, or a command's: help create
+
+Run \`deno task key <command> --help\` for a command's options. The CLI works on the
+server's DATABASE_URL, with days and expiry dates in APP_TZ (environment or .env).`;
+
+/** A wrong call: its message is printed with the usage (of `command`, when known). */
+class UsageError extends Error {
+  constructor(message: string, readonly command?: string) {
+    super(message);
+  }
+}
 
 function limitArg(value: string | undefined, flag: string): number | null {
   if (value === undefined) return null;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a whole number ≥ 0`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`--${flag} must be a whole number ≥ 0`, "create");
+  }
   return Number(value);
 }
 
-function idArg(value: string | undefined): number {
-  if (!value || !/^\d+$/.test(value)) throw new UsageError("an ID (a whole number) is required");
+function idArg(value: string | undefined, command: string): number {
+  if (!value || !/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError("an ID (a whole number) is required", command);
+  }
   return Number(value);
 }
 
-const show = (n: number | null) => n === null ? "unlimited" : String(n);
+/** Edit distance, for "did you mean" on a misspelled option. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+/** Node's parse errors, told in our words. */
+function parseError(err: Error & { code?: string }, name: string, command: Command): UsageError {
+  const quoted = /'([^']*)'/.exec(err.message)?.[1] ?? "";
+  const option = quoted.split(" ")[0];
+  switch (err.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
+      const flag = option.replace(/^-+/, "").split("=")[0];
+      const close = Object.keys(command.options).filter((o) => distance(flag, o) <= 2);
+      const hint = close.length ? ` (did you mean --${close[0]}?)` : "";
+      return new UsageError(`unknown option '${option}' for '${name}'${hint}`, name);
+    }
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/does not take an argument/.test(err.message)) {
+        return new UsageError(`${option} takes no value`, name);
+      }
+      // "argument missing", or "ambiguous" when the next word is another option.
+      return new UsageError(
+        `${option} needs a value (one that starts with "-" is written ${option}=-value)`,
+        name,
+      );
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return new UsageError(`unexpected argument '${quoted}' for '${name}'`, name);
+    default:
+      return new UsageError(err.message, name);
+  }
+}
 
 /** Runs one CLI command; returns the exit code. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<number> {
   let store: Store | null = null;
   try {
-    const config = parseConfig(env, { requireAdminPassword: false });
-    const [command, ...rest] = args;
-    if (!["create", "list", "deactivate", "activate", "audit"].includes(command)) {
-      throw new UsageError(command ? `unknown command '${command}'` : "a command is required");
+    const [name, ...rest] = args;
+    if (name === undefined) throw new UsageError("a command is required");
+    if (name === "--help" || name === "-h" || name === "help") {
+      const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+      if (rest[0] !== undefined && !topic) throw new UsageError(`unknown command '${rest[0]}'`);
+      console.log(topic ? topic.usage : USAGE);
+      return 0;
     }
-    const { values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        name: { type: "string" },
-        "daily-requests": { type: "string" },
-        "monthly-requests": { type: "string" },
-        "daily-tokens": { type: "string" },
-        "monthly-tokens": { type: "string" },
-        expires: { type: "string" },
-      },
-    });
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!command) throw new UsageError(`unknown command '${name}'`);
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true });
+    } catch (err) {
+      throw parseError(err as Error, name, command);
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+      console.log(command.usage);
+      return 0;
+    }
+    if (positionals.length > command.positionals) {
+      throw new UsageError(`unexpected argument '${positionals[command.positionals]}'`, name);
+    }
+    const config = parseConfig(env, { requireAdminPassword: false });
+    const str = (key: string) => values[key] as string | undefined;
+
+    // Everything is checked before the database is opened.
+    let input: Parameters<typeof createApiKey>[1] | undefined;
+    if (name === "create") {
+      if (str("name") === undefined) throw new UsageError("--name is required", name);
+      const checked = checkKeyName(str("name")!);
+      if ("problem" in checked) {
+        throw new UsageError(`--name ${KEY_NAME_MESSAGES[checked.problem]}`, name);
+      }
+      let expires: string | null = null;
+      if (str("expires") !== undefined) {
+        try {
+          expires = parseExpiry(str("expires")!, config.timeZone);
+        } catch {
+          throw new UsageError("--expires must be an ISO date such as 2026-12-31", name);
+        }
+      }
+      input = { name: checked.name, expires_at: expires };
+      for (const kind of LIMIT_KINDS) input[kind.field] = limitArg(str(kind.flag), kind.flag);
+      for (const f of POLICY_FLAGS) {
+        const value = str(f.flag);
+        if (value === undefined) continue;
+        if (f.field === "models") {
+          const models = value.split(",").map((m) => m.trim()).filter(Boolean);
+          if (models.length === 0) throw new UsageError("--models needs at least one model", name);
+          input.models = models;
+        } else {
+          const n = limitArg(value, f.flag);
+          if (n === 0) throw new UsageError(`--${f.flag} must be 1 or more`, name);
+          input[f.field] = n;
+        }
+      }
+    }
+    const id = command.positionals === 1 ? idArg(positionals[0], name) : 0;
+
     store = await openStore(config.databaseUrl, { poolSize: 1 });
     const now = systemClock.now();
-    switch (command) {
+    switch (name) {
       case "create": {
-        const name = values.name?.trim();
-        if (!name) throw new UsageError("--name is required");
-        let expires: string | null = null;
-        if (values.expires) {
-          try {
-            expires = parseExpiry(values.expires, config.timeZone);
-          } catch {
-            throw new UsageError("--expires must be an ISO date such as 2026-12-31");
-          }
-        }
-        const key = await createApiKey(store, {
-          name,
-          expires_at: expires,
-          daily_request_limit: limitArg(values["daily-requests"], "daily-requests"),
-          monthly_request_limit: limitArg(values["monthly-requests"], "monthly-requests"),
-          daily_token_limit: limitArg(values["daily-tokens"], "daily-tokens"),
-          monthly_token_limit: limitArg(values["monthly-tokens"], "monthly-tokens"),
-        }, now);
-        console.log(`Created key ${key.id} "${key.name}" (${key.prefix}…).`);
+        const key = await createApiKey(store, input!, now);
+        const through = lastValidDay(key.expires_at, config.timeZone);
+        console.log(
+          `Created key ${key.id} "${printableName(key.name)}" (${key.prefix}…), ` +
+            (through ? `valid through ${through} (${config.timeZone}).` : "no expiry."),
+        );
         console.log("Store it now: it is shown only once.");
         console.log(key.key);
         return 0;
       }
       case "list": {
         const keys = await listKeyViews(store, now, config.timeZone);
-        if (keys.length === 0) console.log("No keys yet.");
-        for (const k of keys) {
-          console.log(
-            [
-              k.id,
-              k.name,
-              k.prefix,
-              k.status,
-              `today ${k.usage.today.requests}/${show(k.daily_request_limit)} req ` +
-              `${k.usage.today.tokens}/${show(k.daily_token_limit)} tok`,
-              `month ${k.usage.month.requests}/${show(k.monthly_request_limit)} req ` +
-              `${k.usage.month.tokens}/${show(k.monthly_token_limit)} tok`,
-              `expires ${k.expires_at ?? "never"}`,
-            ].join("\t"),
-          );
-        }
+        if (values.json) console.log(keyJson(keys, config.timeZone));
+        else if (keys.length === 0) {
+          console.log("No keys yet. Create one: deno task key create --name NAME");
+        } else console.log(keyTable(keys, config.timeZone));
         return 0;
       }
       case "audit": {
@@ -115,19 +292,19 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
         return 1;
       }
       default: {
-        const id = idArg(positionals[0]);
-        const key = await updateApiKey(store, id, { active: command === "activate" }, now);
+        const key = await updateApiKey(store, id, { active: name === "activate" }, now);
         if (!key) {
           console.error(`No key with ID ${id}.`);
           return 1;
         }
-        console.log(`Key ${key.id} "${key.name}" ${command}d.`);
+        console.log(`Key ${key.id} "${printableName(key.name)}" ${name}d.`);
         return 0;
       }
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`Error: ${err.message}\n\n${USAGE}`);
+      const usage = err.command ? COMMANDS[err.command].usage : USAGE;
+      console.error(`Error: ${err.message}\n\n${usage}`);
       return 2;
     }
     if (err instanceof ConfigError) {
@@ -142,5 +319,12 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
 }
 
 if (import.meta.main) {
+  try {
+    loadEnvFile();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    Deno.exit(1);
+  }
   Deno.exit(await runCli(Deno.args, Deno.env.toObject()));
 }

@@ -12,8 +12,9 @@ import { AdminError } from "./errors.ts";
 import { renderFragment, renderPage } from "./render.tsx";
 import { wantsFragment } from "./request_info.ts";
 
+// Machine clients: the JSON API, and /metrics (a scraper cannot read an HTML login page).
 function isApi(c: Context): boolean {
-  return c.req.path === "/api" || c.req.path.startsWith("/api/");
+  return c.req.path === "/api" || c.req.path.startsWith("/api/") || c.req.path === "/metrics";
 }
 
 /** Answers an error as the listener's clients expect it. */
@@ -24,6 +25,9 @@ export function adminErrorHandler(deps: Deps) {
       deps.log.error("admin error", { route: redactPath(c.req.path), error: err.message });
     }
     const status = (known ? err.status : 500) as ContentfulStatusCode;
+    if (known) {
+      for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
+    }
     if (isApi(c)) {
       if (!known) return c.json({ error: "Internal error" }, 500);
       return c.json(

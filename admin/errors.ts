@@ -4,9 +4,17 @@
  */
 import type { z } from "zod";
 
-/** An error the admin answers itself; `field` names the input at fault. */
+/**
+ * An error the admin answers itself; `field` names the input at fault, `headers` go on the
+ * answer (Retry-After on a 429, WWW-Authenticate on a 401).
+ */
 export class AdminError extends Error {
-  constructor(readonly status: number, message: string, readonly field?: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+    readonly headers?: Record<string, string>,
+  ) {
     super(message);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { publicUrlField } from "../core/public_url.ts";
+import { keyNameSchema, MAX_KEY_NAME_LENGTH } from "../core/key_name.ts";
 
 const LIMIT_MESSAGE = "Enter a whole number of 0 or more, or leave empty for unlimited";
 
@@ -36,12 +37,17 @@ const limitFields = {
   monthly_token_limit: limitField.prefault(""),
 };
 
+/** A key's name as the forms take it: the one rule of core/key_name.ts, worded for a person. */
+export const keyNameField = keyNameSchema({
+  not_text: "Give the key a name",
+  empty: "Give the key a name",
+  too_long: `Use at most ${MAX_KEY_NAME_LENGTH} characters`,
+  control_character: "Use no tabs, line breaks or other control characters",
+});
+
 /** The create-key form. */
 export const createKeyForm = z.object({
-  name: z.string({ error: "Give the key a name" }).trim().min(1, "Give the key a name").max(
-    100,
-    "Use at most 100 characters",
-  ),
+  name: keyNameField,
   expires_on: dateField.default(""),
   ...limitFields,
 });
@@ -55,7 +61,7 @@ export const editKeyForm = z.object({
 
 /** The key list's filter (query string); unknown values fall back to showing everything. */
 export const keyFilterQuery = z.object({
-  name: z.string().trim().max(100).catch("").default(""),
+  name: z.string().trim().max(MAX_KEY_NAME_LENGTH).catch("").default(""),
   status: z.enum(["all", "active", "deactivated", "expired"]).catch("all").default("all"),
 });
 

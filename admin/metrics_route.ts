@@ -1,37 +1,30 @@
 /**
  * GET /metrics on the admin listener: Prometheus text format, for the admin password or
- * METRICS_TOKEN as a bearer token (so a scraper need not hold the admin password).
+ * METRICS_TOKEN as a bearer token (so a scraper need not hold the admin password). Without them:
+ * a JSON 401 with `WWW-Authenticate: Bearer`, never the UI's login page.
  * @module
  */
 import { Hono } from "hono";
 import type { Deps } from "../deps.ts";
-import { secretsEqual } from "../core/secrets.ts";
 import { metricsOf } from "../ops/gateway_metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../ops/metrics.ts";
-import { hasAdminBearer } from "./auth.ts";
-import { AdminError } from "./errors.ts";
+import { checkBearer } from "./auth.ts";
+import type { CredentialGuard } from "./credential_guard.ts";
 
-function hasMetricsToken(headers: Headers, token: string | null): boolean {
-  if (token === null) return false;
-  const match = /^bearer\s+(.+)$/i.exec((headers.get("authorization") ?? "").trim());
-  return match !== null && secretsEqual(match[1], token);
-}
-
-/** Builds the /metrics route. */
-export function createMetricsRoute(deps: Deps): Hono {
+/** Builds the /metrics route; its credential checks share the admin's guard. */
+export function createMetricsRoute(deps: Deps, guard: CredentialGuard): Hono {
   const app = new Hono();
   const metrics = metricsOf(deps);
+  const secrets = [deps.config.adminPassword, deps.config.metricsToken]
+    .filter((s): s is string => s !== null);
   app.get("/metrics", (c) => {
-    const headers = c.req.raw.headers;
-    if (
-      !hasAdminBearer(headers, deps.config.adminPassword) &&
-      !hasMetricsToken(headers, deps.config.metricsToken)
-    ) {
-      throw new AdminError(
-        401,
-        "Metrics need Authorization: Bearer <ADMIN_PASSWORD or METRICS_TOKEN>",
-      );
-    }
+    checkBearer(
+      c,
+      guard,
+      secrets,
+      "metrics",
+      "Metrics need Authorization: Bearer <ADMIN_PASSWORD or METRICS_TOKEN>",
+    );
     return c.body(metrics.registry.render(), 200, {
       "content-type": PROMETHEUS_CONTENT_TYPE,
       "cache-control": "no-store",

@@ -5,15 +5,13 @@
 import { z } from "zod";
 import { LIMIT_KINDS, type LimitField } from "../core/limits.ts";
 import { publicUrlField } from "../core/public_url.ts";
+import { keyNameSchema } from "../core/key_name.ts";
 
 const limit = z.number({ error: "must be a whole number ≥ 0 or null" }).int(
   "must be a whole number ≥ 0 or null",
 ).min(0, "must be a whole number ≥ 0 or null").max(Number.MAX_SAFE_INTEGER).nullable()
   .optional();
-const name = z.string({ error: "must be a text" }).trim().min(1, "must not be empty").max(
-  100,
-  "must be at most 100 characters",
-);
+const name = keyNameSchema();
 const expiresAt = z.string({ error: "must be an ISO date or date-time, or null" }).nullable()
   .optional();
 

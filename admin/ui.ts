@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import type { Deps } from "../deps.ts";
-import { LoginThrottle } from "./login_throttle.ts";
+import type { CredentialGuard } from "./credential_guard.ts";
 import { SessionStore } from "./sessions.ts";
 import { requireCsrf, requireSession } from "./ui_auth.ts";
 import type { UiEnv } from "./ui_env.ts";
@@ -15,15 +15,17 @@ import { createProxyInfoRoutes } from "./ui_proxy.tsx";
 import { createSettingsRoutes } from "./ui_settings.tsx";
 import { createStaticRoutes } from "./ui_static.ts";
 
-/** Builds the UI routes; sessions live in memory, so a restart signs every admin out. */
-export function createAdminUi(deps: Deps): Hono<UiEnv> {
+/**
+ * Builds the UI routes; sessions live in memory, so a restart signs every admin out. `guard`
+ * throttles the login's password checks together with the API's.
+ */
+export function createAdminUi(deps: Deps, guard: CredentialGuard): Hono<UiEnv> {
   const sessions = new SessionStore(deps.clock);
-  const throttle = new LoginThrottle(deps.clock);
   const ui = new Hono<UiEnv>();
 
   // Open to everyone: the files the login page needs, and the login itself.
   ui.route("/", createStaticRoutes());
-  ui.route("/", createLoginRoutes({ deps, sessions, throttle }));
+  ui.route("/", createLoginRoutes({ deps, sessions, guard }));
 
   // Everything below needs a session, and a CSRF token to change anything.
   ui.use("*", requireSession(sessions), requireCsrf());

@@ -5,19 +5,21 @@
 import { Hono } from "hono";
 import type { Deps } from "../deps.ts";
 import { secretsEqual } from "../core/secrets.ts";
+import type { CredentialGuard } from "./credential_guard.ts";
 import { LoginPage } from "../views/login_page.tsx";
 import { AdminError } from "./errors.ts";
 import { loginForm } from "./form_schemas.ts";
-import type { LoginThrottle } from "./login_throttle.ts";
 import { renderPage } from "./render.tsx";
 import { clientAddress } from "./request_info.ts";
 import type { SessionStore } from "./sessions.ts";
 import {
   clearSessionCookie,
   CSRF_FIELD,
+  deviceIdOf,
   fromOwnOrigin,
   safeNext,
   sessionIdOf,
+  setDeviceCookie,
   setSessionCookie,
 } from "./ui_auth.ts";
 import { readForm } from "./ui_forms.ts";
@@ -26,16 +28,18 @@ import { readForm } from "./ui_forms.ts";
 export interface LoginRouteDeps {
   deps: Deps;
   sessions: SessionStore;
-  throttle: LoginThrottle;
+  /** Throttles wrong passwords together with the API's and /metrics' checks. */
+  guard: CredentialGuard;
 }
 
 function waitText(seconds: number): string {
+  if (seconds < 60) return seconds === 1 ? "a second" : `${seconds} seconds`;
   const minutes = Math.ceil(seconds / 60);
-  return minutes <= 1 ? "a minute" : `${minutes} minutes`;
+  return minutes === 1 ? "a minute" : `${minutes} minutes`;
 }
 
 /** Builds GET/POST /login and POST /logout. */
-export function createLoginRoutes({ deps, sessions, throttle }: LoginRouteDeps): Hono {
+export function createLoginRoutes({ deps, sessions, guard }: LoginRouteDeps): Hono {
   const app = new Hono();
   const page = { title: "Sign in" };
 
@@ -47,34 +51,42 @@ export function createLoginRoutes({ deps, sessions, throttle }: LoginRouteDeps):
   app.post("/login", async (c) => {
     // No session exists yet to hold a token, so a login from another site is refused by origin.
     if (!fromOwnOrigin(c)) throw new AdminError(403, "This request came from another site");
-    const address = clientAddress(c);
     const values = await readForm(c);
     const next = values.next;
-    const blocked = throttle.retryAfterSeconds(address);
-    if (blocked > 0) {
-      c.header("retry-after", String(blocked));
-      const error = `Too many wrong passwords. Try again in ${waitText(blocked)}.`;
-      return renderPage(c, { ...page, status: 429 }, <LoginPage error={error} next={next} />);
-    }
     const parsed = loginForm.safeParse(values);
     if (!parsed.success) {
       const error = parsed.error.issues[0].message;
       return renderPage(c, { ...page, status: 422 }, <LoginPage error={error} next={next} />);
     }
-    if (!secretsEqual(parsed.data.password, deps.config.adminPassword)) {
-      throttle.recordFailure(address);
-      deps.log.warn("admin login failed", { address });
+    const address = clientAddress(c);
+    const device = deviceIdOf(c);
+    const verdict = guard.check({
+      given: parsed.data.password,
+      secrets: [deps.config.adminPassword],
+      source: "login",
+      address,
+      device,
+    });
+    if (verdict.kind === "throttled") {
+      c.header("retry-after", String(verdict.retryAfterSeconds));
+      const error = `Too many wrong passwords were tried lately. Try again in ${
+        waitText(verdict.retryAfterSeconds)
+      }.`;
+      return renderPage(c, { ...page, status: 429 }, <LoginPage error={error} next={next} />);
+    }
+    if (verdict.kind === "wrong") {
       return renderPage(
         c,
         { ...page, status: 401 },
         <LoginPage error="Wrong password. Please try again." next={next} />,
       );
     }
-    throttle.recordSuccess(address);
     // A fresh id at every login, so an id planted before the login is worth nothing after it.
     sessions.destroy(sessionIdOf(c));
     const session = sessions.create();
     setSessionCookie(c, session.id, Math.floor(sessions.idleMs / 1000));
+    // This browser may sign in again while guessers elsewhere are throttled.
+    setDeviceCookie(c, guard.trustDevice(device));
     deps.log.info("admin signed in", { address });
     return c.redirect(safeNext(parsed.data.next), 303);
   });

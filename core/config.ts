@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { parseCidr } from "./cidr.ts";
 import { publicUrlField } from "./public_url.ts";
+import { isLoopback } from "./loopback.ts";
 
 /** A whole number in [min, max]; the message says what is allowed (zod's own says "NaN"). */
 function wholeNumber(min: number, max?: number) {
@@ -80,6 +81,8 @@ const schema = z.object({
   LOG_FORMAT: z.enum(["text", "json"]).default("text"),
   METRICS_TOKEN: z.string().optional(),
   METRICS_KEY_LABELS: z.stringbool().default(false),
+  ADMIN_ALLOWED_HOSTS: z.string().default(""),
+  ALLOW_WEAK_ADMIN_PASSWORD: z.stringbool().default(false),
 });
 
 /** The gateway's validated configuration. */
@@ -133,13 +136,46 @@ export interface Config {
   metricsToken: string | null;
   /** Whether metrics carry a `key` label with the key's name (one series per key). */
   metricsKeyLabels: boolean;
+  /** Host names (lower case, no port) the admin listener answers to besides loopback names. */
+  adminAllowedHosts: string[];
 }
 
-/** Whether a bind address only accepts connections from this machine. */
-function isLoopback(host: string): boolean {
-  // An IPv4 literal only: a host name such as 127.example.com may resolve anywhere.
-  return host === "localhost" || host === "::1" || host === "[::1]" ||
-    /^127(\.\d{1,3}){3}$/.test(host);
+/** Passwords published as examples (.env.example, earlier READMEs): never accepted. */
+export const EXAMPLE_ADMIN_PASSWORDS: readonly string[] = [
+  "change-me-to-a-long-secret",
+  "choose-a-long-secret",
+];
+/** The shortest ADMIN_PASSWORD accepted (in characters) without ALLOW_WEAK_ADMIN_PASSWORD. */
+export const MIN_ADMIN_PASSWORD_LENGTH = 16;
+
+/** What is wrong with an admin password, or null when it is long and not an example. */
+export function weakPasswordProblem(password: string): string | null {
+  if (EXAMPLE_ADMIN_PASSWORDS.includes(password)) {
+    return "is an example value (from .env.example or the README)";
+  }
+  const length = [...password].length;
+  if (length < MIN_ADMIN_PASSWORD_LENGTH) {
+    return `has ${length} characters, fewer than ${MIN_ADMIN_PASSWORD_LENGTH}`;
+  }
+  return null;
+}
+
+const HOST_NAME = /^(?:[a-z0-9._-]+|\[[0-9a-f:.]+\])$/;
+
+/** ADMIN_ALLOWED_HOSTS as bare lower-case host names; a port given with a name is dropped. */
+function parseAllowedHosts(text: string): string[] {
+  const hosts: string[] = [];
+  for (const entry of text.split(",").map((h) => h.trim().toLowerCase()).filter(Boolean)) {
+    const host = entry.replace(/:\d+$/, "");
+    if (!HOST_NAME.test(host)) {
+      throw new ConfigError(
+        `Cannot start: ADMIN_ALLOWED_HOSTS: ${JSON.stringify(entry.slice(0, 100))} is not a ` +
+          "host name (expected comma-separated names such as admin.example.com)",
+      );
+    }
+    hosts.push(host);
+  }
+  return hosts;
 }
 
 /**
@@ -199,9 +235,20 @@ export function parseConfig(
       `Cannot start: PROXY_PORT and ADMIN_PORT are both ${c.PROXY_PORT}; set one of them to another port in .env`,
     );
   }
-  if (!isLoopback(c.ADMIN_HOST) && c.ADMIN_PASSWORD.length < 12 && requireAdminPassword) {
+  const weak = requireAdminPassword ? weakPasswordProblem(c.ADMIN_PASSWORD) : null;
+  if (weak !== null && !isLoopback(c.ADMIN_HOST)) {
+    // ALLOW_WEAK_ADMIN_PASSWORD is for trying the gateway out on one machine, never for a
+    // listener other machines can reach.
     throw new ConfigError(
-      `Cannot start: ADMIN_HOST ${c.ADMIN_HOST} is not a loopback address, so ADMIN_PASSWORD must be at least 12 characters`,
+      `Cannot start: ADMIN_PASSWORD ${weak}, and ADMIN_HOST ${c.ADMIN_HOST} is not a loopback ` +
+        `address: choose a password of ${MIN_ADMIN_PASSWORD_LENGTH} or more characters`,
+    );
+  }
+  if (weak !== null && !c.ALLOW_WEAK_ADMIN_PASSWORD) {
+    throw new ConfigError(
+      `Cannot start: ADMIN_PASSWORD ${weak}: choose your own of ` +
+        `${MIN_ADMIN_PASSWORD_LENGTH} or more (e.g. deno eval "console.log(crypto.randomUUID())"), ` +
+        "or set ALLOW_WEAK_ADMIN_PASSWORD=true for a throwaway instance on loopback",
     );
   }
   return {
@@ -237,5 +284,6 @@ export function parseConfig(
     logFormat: c.LOG_FORMAT,
     metricsToken: c.METRICS_TOKEN ?? null,
     metricsKeyLabels: c.METRICS_KEY_LABELS,
+    adminAllowedHosts: parseAllowedHosts(c.ADMIN_ALLOWED_HOSTS),
   };
 }

@@ -4,16 +4,15 @@
  * @module
  */
 import { resolve } from "node:path";
-import type { Config } from "../core/config.ts";
+import { type Config, weakPasswordProblem } from "../core/config.ts";
 import type { Deps } from "../deps.ts";
+import { isLoopback } from "../core/loopback.ts";
 import { ollamaVersion } from "../core/ollama.ts";
 import { redactUrl } from "../core/redact.ts";
 import { sqlitePath } from "../db/sqlite.ts";
 import { ASSUMED_LIMIT, type ConnectionLimits, descriptorsNeeded } from "./connection_limits.ts";
 import { connectionControl } from "./listener.ts";
 
-/** The value in .env.example, which must never reach production. */
-const EXAMPLE_PASSWORD = "change-me-to-a-long-secret";
 /** Secrets shorter than this are reported as weak. */
 const MIN_SECRET_LENGTH = 16;
 
@@ -30,10 +29,6 @@ export interface StartupFacts {
   /** The connection caps in force and the open-file limit they were derived from. */
   connections?: ConnectionLimits;
   warnings: string[];
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
 /** The database as the report names it: dialect and file or host, never a password. */
@@ -57,12 +52,10 @@ export function startupWarnings(config: Config, storedOllamaUrl: string): string
         `behind a firewall or a TLS reverse proxy`,
     );
   }
-  if (config.adminPassword === EXAMPLE_PASSWORD) {
-    w.push("ADMIN_PASSWORD is the example value from .env.example: change it");
-  } else if (config.adminPassword.length < MIN_SECRET_LENGTH) {
-    w.push(
-      `ADMIN_PASSWORD has ${config.adminPassword.length} characters; use ${MIN_SECRET_LENGTH} or more`,
-    );
+  // Only reachable with ALLOW_WEAK_ADMIN_PASSWORD=true: parseConfig refuses it otherwise.
+  const weak = weakPasswordProblem(config.adminPassword);
+  if (weak !== null) {
+    w.push(`ADMIN_PASSWORD ${weak} (allowed by ALLOW_WEAK_ADMIN_PASSWORD=true): change it`);
   }
   if (config.metricsToken !== null && config.metricsToken.length < MIN_SECRET_LENGTH) {
     w.push(

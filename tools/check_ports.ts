@@ -4,10 +4,12 @@
  * @module
  */
 import { ConfigError, parseConfig } from "../core/config.ts";
+import { loadEnvFile } from "../ops/env_file.ts";
 import { portProblems } from "../ops/port_check.ts";
 import { cannotStart, formatFromEnv } from "../ops/process_log.ts";
 
 if (import.meta.main) {
+  loadEnvFile();
   const env = Deno.env.toObject();
   const format = formatFromEnv(env);
   try {

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { OPEN_POLICY } from "../../core/model.ts";
+import { openStore } from "../../db/mod.ts";
 
 const cli = new URL("../../admin/cli.ts", import.meta.url).pathname;
 
-async function run(args: string[], databaseUrl: string) {
+async function run(args: string[], databaseUrl: string, env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -14,7 +16,7 @@ async function run(args: string[], databaseUrl: string) {
       cli,
       ...args,
     ],
-    env: { DATABASE_URL: databaseUrl, NO_COLOR: "1" },
+    env: { DATABASE_URL: databaseUrl, NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -52,7 +54,7 @@ Deno.test("key CLI creates, lists, deactivates and activates keys on DATABASE_UR
     assert.equal(listed.code, 0);
     assert.match(listed.stdout, /CI bot/);
     assert.match(listed.stdout, /active/);
-    assert.match(listed.stdout, /0\/5 req/);
+    assert.match(listed.stdout, /\b0\/5\b/);
     assert.ok(!listed.stdout.includes(key), "the plaintext key is never listed");
 
     const off = await run(["deactivate", "1"], url);
@@ -78,6 +80,242 @@ Deno.test("key CLI explains its usage on a wrong call", async () => {
       `sqlite:///${dir}/cli.db`,
     );
     assert.match(bad.stderr, /--daily-requests must be a whole number/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A temporary directory for one test's database, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "llm-quota-cli-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("--help, -h and help print the usage and exit 0, touching no database", async () => {
+  await inTempDir(async (dir) => {
+    const url = `sqlite:///${dir}/never.db`;
+    for (const args of [["--help"], ["-h"], ["help"]]) {
+      const res = await run(args, url);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /^Usage: deno task key <command> \[options\]/, args.join(" "));
+      for (const command of ["create", "list", "deactivate", "activate", "audit", "help"]) {
+        assert.match(res.stdout, new RegExp(`^  ${command} `, "m"), command);
+      }
+      assert.equal(res.stderr, "");
+    }
+    for (const args of [["create", "--help"], ["create", "-h"], ["help", "create"]]) {
+      const res = await run(args, url);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /^Usage: deno task key create --name NAME/, args.join(" "));
+      assert.match(res.stdout, /--daily-tokens N/);
+    }
+    for (const command of ["list", "deactivate", "activate", "audit"]) {
+      const res = await run([command, "--help"], url);
+      assert.equal(res.code, 0, `${command}: ${res.stderr}`);
+      assert.match(res.stdout, new RegExp(`^Usage: deno task key ${command}`), command);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no database was opened");
+  });
+});
+
+Deno.test("a misspelled option or command says what is wrong, then the usage; exit 2", async () => {
+  await inTempDir(async (dir) => {
+    const url = `sqlite:///${dir}/cli.db`;
+    const typo = await run(["create", "--name", "x", "--dialy-tokens", "5"], url);
+    assert.equal(typo.code, 2);
+    assert.match(
+      typo.stderr,
+      /^Error: unknown option '--dialy-tokens' for 'create' \(did you mean --daily-tokens\?\)\n\nUsage: deno task key create/,
+    );
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ["list", "--jsn"],
+        /^Error: unknown option '--jsn' for 'list' \(did you mean --json\?\)\n\nUsage: deno task key list/,
+      ],
+      [["list", "--json=yes"], /^Error: --json takes no value\n\nUsage: deno task key list/],
+      [["create", "--name"], /^Error: --name needs a value/],
+      [["create", "--name", "--daily-tokens", "5"], /^Error: --name needs a value/],
+      [["list", "extra"], /^Error: unexpected argument 'extra'\n\nUsage: deno task key list/],
+      [
+        ["deactivate"],
+        /^Error: an ID \(a whole number\) is required\n\nUsage: deno task key deactivate/,
+      ],
+      [["frobnicate"], /^Error: unknown command 'frobnicate'\n\nUsage: deno task key <command>/],
+      [["help", "frobnicate"], /^Error: unknown command 'frobnicate'/],
+      [[], /^Error: a command is required\n\nUsage: deno task key <command>/],
+    ];
+    for (const [args, expected] of cases) {
+      const res = await run(args, url);
+      assert.equal(res.code, 2, args.join(" "));
+      assert.match(res.stderr, expected, args.join(" "));
+      assert.doesNotMatch(
+        res.stderr,
+        /To specify a positional argument|ERR_PARSE_ARGS/,
+        "no Node wording",
+      );
+    }
+  });
+});
+
+Deno.test("list prints a header and aligned columns, expiry as the last valid day in APP_TZ", async () => {
+  await inTempDir(async (dir) => {
+    const url = `sqlite:///${dir}/cli.db`;
+    const berlin = { APP_TZ: "Europe/Berlin" };
+    const created = await run(
+      ["create", "--name", "Alice", "--daily-requests", "100", "--expires", "2026-12-31"],
+      url,
+      berlin,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /valid through 2026-12-31 \(Europe\/Berlin\)/);
+    assert.equal((await run(["create", "--name", "日本語のキー 🔑"], url)).code, 0);
+    assert.equal((await run(["create", "--name", "n".repeat(200)], url)).code, 0);
+
+    const listed = await run(["list"], url, berlin);
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.split("\n");
+    assert.match(
+      lines[0],
+      /^ID +NAME +PREFIX +STATUS +REQUESTS TODAY +TOKENS TODAY +REQUESTS MONTH +TOKENS MONTH +VALID THROUGH$/,
+    );
+    const rows = lines.slice(1, 4);
+    assert.match(
+      rows[0],
+      /^1 +Alice +sk-\S+ +active +0\/100 +0\/unlimited +0\/unlimited +0\/unlimited +2026-12-31$/,
+    );
+    assert.doesNotMatch(listed.stdout, /T23:00:00/, "no UTC instant");
+    assert.match(rows[1], / no expiry$/);
+    // Every row's prefix starts in the header's PREFIX column (the wide characters counted twice).
+    const column = lines[0].indexOf("PREFIX");
+    const cells = (row: string) =>
+      [...row].reduce((w, ch) => w + (/[\u3000-\u9fff\u{1f300}-\u{1f64f}]/u.test(ch) ? 2 : 1), 0);
+    for (const row of rows) assert.equal(cells(row.slice(0, row.indexOf("sk-"))), column, row);
+    assert.match(rows[2], /n{39}… /, "a long name is cut in the table");
+    assert.match(listed.stdout, /APP_TZ Europe\/Berlin/);
+
+    // The same expiry, read in a time zone 14 hours ahead, ends on the next local day.
+    const kiritimati = await run(["list"], url, { APP_TZ: "Pacific/Kiritimati" });
+    assert.match(kiritimati.stdout.split("\n")[1], / 2027-01-01$/);
+  });
+});
+
+Deno.test("list --json gives every key in full, with its expiry as instant and local day", async () => {
+  await inTempDir(async (dir) => {
+    const url = `sqlite:///${dir}/cli.db`;
+    await run(["create", "--name", "n".repeat(200), "--expires", "2026-12-31"], url);
+    const res = await run(["list", "--json"], url, { APP_TZ: "Europe/Berlin" });
+    assert.equal(res.code, 0, res.stderr);
+    const [key] = JSON.parse(res.stdout);
+    assert.equal(key.name, "n".repeat(200));
+    assert.equal(key.expires_at, "2026-12-31T23:00:00.000Z");
+    assert.equal(key.valid_through, "2026-12-31");
+    assert.equal(key.status, "active");
+    assert.deepEqual(key.usage.today, {
+      requests: 0,
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      tokens: 0,
+    });
+    assert.equal(key.key_hash, undefined);
+    assert.deepEqual(
+      JSON.parse((await run(["list", "--json"], `sqlite:///${dir}/empty.db`)).stdout),
+      [],
+    );
+  });
+});
+
+Deno.test("names with control characters are refused; ones stored before are printed escaped", async () => {
+  await inTempDir(async (dir) => {
+    const url = `sqlite:///${dir}/cli.db`;
+    for (
+      const name of [
+        "a\tb",
+        "line\nbreak",
+        "\u001b[31mred",
+        "bell\u0007",
+        "rtl\u202eevil",
+        "c1\u0085",
+      ]
+    ) {
+      const res = await run(["create", "--name", name], url);
+      assert.equal(res.code, 2, JSON.stringify(name));
+      assert.match(res.stderr, /^Error: --name must not contain control characters/);
+    }
+    const long = await run(["create", "--name", "n".repeat(201)], url);
+    assert.equal(long.code, 2);
+    assert.match(long.stderr, /^Error: --name must be at most 200 characters/);
+    // A name stored before the rule existed, straight into the database.
+    const store = await openStore(url);
+    try {
+      await store.createKey({
+        name: "evil\u001b]0;pwned\u0007\r\nfake row",
+        prefix: "sk-oldoldol",
+        key_hash: "0".repeat(64),
+        created_at: "2026-01-01T00:00:00.000Z",
+        expires_at: null,
+        policy: OPEN_POLICY,
+      });
+    } finally {
+      await store.close();
+    }
+    const listed = await run(["list"], url);
+    assert.doesNotMatch(listed.stdout, /[^\P{Cc}\n]/u, "no raw control character");
+    assert.match(listed.stdout, /evil\\u\{1b\}\]0;pwned\\u\{7\}\\u\{d\}\\u\{a\}fake r/);
+    assert.equal(listed.stdout.trim().split("\n").length, 4, "header, one row, blank, footer");
+  });
+});
+
+Deno.test("key CLI create takes every policy field as a flag", async () => {
+  const dir = await Deno.makeTempDir();
+  const url = `sqlite:///${dir}/cli.db`;
+  try {
+    const created = await run([
+      "create",
+      "--name",
+      "batch",
+      "--requests-per-minute",
+      "30",
+      "--tokens-per-minute",
+      "5000",
+      "--max-concurrent",
+      "2",
+      "--models",
+      "llama3, qwen3:*",
+      "--max-output-tokens",
+      "256",
+      "--max-num-ctx",
+      "8192",
+      "--idle-days",
+      "30",
+    ], url);
+    assert.equal(created.code, 0, created.stderr);
+    const help = await run(["create", "--help"], url);
+    assert.match(help.stdout, /--requests-per-minute N\s+requests per minute/);
+    assert.match(help.stdout, /--max-concurrent N\s+requests at a time/);
+    const bad = await run(["create", "--name", "x", "--models", " , "], url);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--models needs at least one model/);
+    const store = await openStore(url);
+    try {
+      const [key] = await store.listKeys();
+      assert.deepEqual(key.policy, {
+        limits: [
+          { metric: "requests", window: "minute", max: 30 },
+          { metric: "tokens", window: "minute", max: 5000 },
+          { metric: "concurrent", window: "none", max: 2 },
+        ],
+        models: ["llama3", "qwen3:*"],
+        max_output_tokens: 256,
+        max_num_ctx: 8192,
+        idle_days: 30,
+      });
+    } finally {
+      await store.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

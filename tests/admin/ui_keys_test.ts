@@ -363,12 +363,12 @@ uiTest("a form posted as JSON or with odd fields is a validation error, not a cr
   assert.equal(json.status, 422);
   assert.match(await json.text(), /Give the key a name/);
   const huge = await f.post("/keys", {
-    name: "x".repeat(101),
+    name: "x".repeat(201),
     daily_request_limit: "9".repeat(30),
   });
   assert.equal(huge.status, 422);
   const html = await huge.text();
-  assert.match(html, /Use at most 100 characters/);
+  assert.match(html, /Use at most 200 characters/);
   assert.match(html, /This number is too large/);
 });
 

@@ -256,10 +256,10 @@ browserTest("without JavaScript every form still works by plain POST", async (t,
   const page = await context.newPage();
   await signIn(page, t);
   // The server's check (the browser's own ones cannot be bypassed by typing), then a fix.
-  await page.getByLabel("Name", { exact: true }).fill("n".repeat(101));
+  await page.getByLabel("Name", { exact: true }).fill("n".repeat(201));
   await page.getByLabel("Tokens per day").fill("1000");
   await page.getByRole("button", { name: "Create key" }).click();
-  assert.ok(await page.getByText("Use at most 100 characters").isVisible());
+  assert.ok(await page.getByText("Use at most 200 characters").isVisible());
   assert.equal(await page.getByLabel("Tokens per day").inputValue(), "1000", "value kept");
   await screenshot(page, "10-create-error-nojs");
   // A past expiry is asked about without JavaScript too; the date corrected, the key is created.

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../core/config.ts";
 
+const PASSWORD = "a-long-enough-admin-password";
+
 Deno.test("config defaults match the documented ones", () => {
-  const c = parseConfig({ ADMIN_PASSWORD: "pw" });
+  const c = parseConfig({ ADMIN_PASSWORD: PASSWORD });
   assert.equal(c.proxyHost, "0.0.0.0");
   assert.equal(c.proxyPort, 8000);
   assert.equal(c.adminHost, "127.0.0.1");
@@ -29,7 +31,7 @@ Deno.test("a wrong value stops start-up with one line naming the variable", () =
     ]]
   ) {
     assert.throws(
-      () => parseConfig({ ADMIN_PASSWORD: "pw", [name]: value }),
+      () => parseConfig({ ADMIN_PASSWORD: PASSWORD, [name]: value }),
       (e) => e instanceof ConfigError && e.message.includes(name) && !e.message.includes("\n"),
     );
   }
@@ -37,22 +39,22 @@ Deno.test("a wrong value stops start-up with one line naming the variable", () =
 
 Deno.test("ALLOWED_ORIGINS is a comma-separated list", () => {
   const c = parseConfig({
-    ADMIN_PASSWORD: "pw",
+    ADMIN_PASSWORD: PASSWORD,
     ALLOWED_ORIGINS: "https://a.example, http://b:3000/",
   });
   assert.deepEqual(c.allowedOrigins, ["https://a.example", "http://b:3000"]);
 });
 
 Deno.test("PUBLIC_URL is an http(s) base URL, kept without its trailing slash", () => {
-  assert.equal(parseConfig({ ADMIN_PASSWORD: "pw" }).publicUrl, null, "unset: none");
-  assert.equal(parseConfig({ ADMIN_PASSWORD: "pw", PUBLIC_URL: "" }).publicUrl, null);
-  const c = parseConfig({ ADMIN_PASSWORD: "pw", PUBLIC_URL: "https://LLM.example.com/gw/" });
+  assert.equal(parseConfig({ ADMIN_PASSWORD: PASSWORD }).publicUrl, null, "unset: none");
+  assert.equal(parseConfig({ ADMIN_PASSWORD: PASSWORD, PUBLIC_URL: "" }).publicUrl, null);
+  const c = parseConfig({ ADMIN_PASSWORD: PASSWORD, PUBLIC_URL: "https://LLM.example.com/gw/" });
   assert.equal(c.publicUrl, "https://llm.example.com/gw");
   for (
     const bad of ["ftp://x", "gpu-box:8000", "http://user:pw@x", "http://x/?a=1", "http://x/#f"]
   ) {
     assert.throws(
-      () => parseConfig({ ADMIN_PASSWORD: "pw", PUBLIC_URL: bad }),
+      () => parseConfig({ ADMIN_PASSWORD: PASSWORD, PUBLIC_URL: bad }),
       (e) =>
         e instanceof ConfigError && /^Cannot start: PUBLIC_URL must be an http/.test(e.message),
       bad,
@@ -73,7 +75,7 @@ Deno.test("a number that is not one says which variable and what is allowed, not
     ]
   ) {
     assert.throws(
-      () => parseConfig({ ADMIN_PASSWORD: "pw", [name]: value }),
+      () => parseConfig({ ADMIN_PASSWORD: PASSWORD, [name]: value }),
       new ConfigError(`Cannot start: ${name} ${allowed}; got ${JSON.stringify(value)}`),
     );
   }
@@ -82,7 +84,7 @@ Deno.test("a number that is not one says which variable and what is allowed, not
 Deno.test("DATABASE_URL of another kind lists the SQLite and PostgreSQL forms and hides the rest", () => {
   for (const [url, got] of [["mysql://u:secret@h/db", "mysql://…"], ["./x.db", "no URL scheme"]]) {
     assert.throws(
-      () => parseConfig({ ADMIN_PASSWORD: "pw", DATABASE_URL: url }),
+      () => parseConfig({ ADMIN_PASSWORD: PASSWORD, DATABASE_URL: url }),
       (e) =>
         e instanceof ConfigError && e.message.includes("sqlite:////absolute/path") &&
         e.message.includes("postgres://") && e.message.endsWith(`got ${got}`) &&
@@ -90,18 +92,18 @@ Deno.test("DATABASE_URL of another kind lists the SQLite and PostgreSQL forms an
     );
   }
   for (const url of ["sqlite:///./x.db", "postgresql://u@h/db", "postgres://h/db"]) {
-    assert.equal(parseConfig({ ADMIN_PASSWORD: "pw", DATABASE_URL: url }).databaseUrl, url);
+    assert.equal(parseConfig({ ADMIN_PASSWORD: PASSWORD, DATABASE_URL: url }).databaseUrl, url);
   }
 });
 
 Deno.test("connection caps default to derived ones; the timeouts default to 30 s and 75 s", () => {
-  const c = parseConfig({ ADMIN_PASSWORD: "pw" });
+  const c = parseConfig({ ADMIN_PASSWORD: PASSWORD });
   assert.equal(c.proxyMaxConnections, null);
   assert.equal(c.adminMaxConnections, null);
   assert.equal(c.headersTimeoutMs, 30_000);
   assert.equal(c.idleTimeoutMs, 75_000);
   const set = parseConfig({
-    ADMIN_PASSWORD: "pw",
+    ADMIN_PASSWORD: PASSWORD,
     PROXY_MAX_CONNECTIONS: "500",
     ADMIN_MAX_CONNECTIONS: "50",
     HEADERS_TIMEOUT_SECONDS: "0.5",

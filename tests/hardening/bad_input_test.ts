@@ -348,7 +348,7 @@ gatewayTest("admin API bodies: malformed JSON is 400, wrong or unknown fields 42
     ["POST", "/api/api-keys", "null", 422, /^body: /],
     ["POST", "/api/api-keys", '{"name":5}', 422, /^name: must be a text/],
     ["POST", "/api/api-keys", '{"name":"  "}', 422, /^name: must not be empty/],
-    ["POST", "/api/api-keys", JSON.stringify({ name: "x".repeat(101) }), 422, /^name: /],
+    ["POST", "/api/api-keys", JSON.stringify({ name: "x".repeat(201) }), 422, /^name: /],
     [
       "POST",
       "/api/api-keys",
@@ -610,6 +610,8 @@ gatewayTest(
     const errors = t.logs.filter((l) => / ERROR /.test(l));
     assert.deepEqual(errors, [], "no unexpected error was logged");
   },
+  // The admin answers only to its own names (tests/hardening/admin_host_test.ts).
+  { env: { ADMIN_ALLOWED_HOSTS: "llm-quota.example,gw_1" } },
 );
 
 gatewayTest(
