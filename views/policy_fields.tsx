@@ -95,8 +95,9 @@ export function PolicyFields(
 ) {
   const limitsHint = `${idPrefix}limits-hint`;
   const rateHint = `${idPrefix}rate-hint`;
+  // Open when something in it is set (an entry with an error is one: empty is always valid).
   const set = FOLDED.filter((name) => (values[name] ?? "").trim() !== "").length;
-  const open = set > 0 || FOLDED.some((name) => errors[name]);
+  const open = set > 0;
   const common = { values, errors, idPrefix };
   return (
     <>
