@@ -41,7 +41,9 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
     const now = deps.clock.now();
     const [keys, live] = await Promise.all([
       listKeyViews(deps.store, now, tz),
-      deps.store.liveUsageByKey(requestWindows(now, tz).minute),
+      // In a callback: a store that throws at once (SQLite) then rejects this promise instead of
+      // leaving the one above rejected with nobody listening.
+      Promise.resolve().then(() => deps.store.liveUsageByKey(requestWindows(now, tz).minute)),
     ]);
     return keys.map((k) => ({ ...k, live: live.get(k.id) ?? NO_LIVE_USAGE }));
   };

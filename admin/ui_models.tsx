@@ -16,7 +16,8 @@ export function createModelRoutes(deps: Deps): Hono<UiEnv> {
     const settings = await deps.settings.get();
     const [models, keys] = await Promise.all([
       modelList(settings.ollama_url),
-      deps.store.listKeys(),
+      // In a callback: a store that throws at once (SQLite) rejects here, after the list is asked.
+      Promise.resolve().then(() => deps.store.listKeys()),
     ]);
     const page = (
       <ModelsPage

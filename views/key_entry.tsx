@@ -43,6 +43,9 @@ export function KeyEntry(
     ? { action: "deactivate", label: "Deactivate" }
     : { action: "activate", label: "Activate" };
   const idle = idleState(ctx, k);
+  // Hono renders to a string once: a key would only be printed as an attribute.
+  // deno-lint-ignore jsx-key
+  const usageCells = USAGE_COLUMNS.map((column) => <UsageCell column={column} keyRow={k} />);
   return (
     <tbody id={`key-${k.id}`} class={editing ? "editing" : undefined}>
       <tr>
@@ -73,7 +76,7 @@ export function KeyEntry(
             : !idle && <span class="expiry muted">No expiry</span>}
           {idle && <IdleNote state={idle} />}
         </td>
-        {USAGE_COLUMNS.map((column) => <UsageCell column={column} keyRow={k} />)}
+        {usageCells}
         <td class="actions">
           {!editing && (
             <a

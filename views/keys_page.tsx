@@ -107,6 +107,9 @@ export function KeyTable(
   },
 ) {
   const filtered = filter.name !== "" || filter.status !== "all";
+  // Hono renders to a string once: a key would only be printed as an attribute.
+  // deno-lint-ignore jsx-key
+  const usageHeads = USAGE_COLUMNS.map((column) => <th scope="col">{column.label}</th>);
   return (
     <div id="key-table">
       {keys.length === 0
@@ -126,7 +129,7 @@ export function KeyTable(
               <tr>
                 <th scope="col">Key</th>
                 <th scope="col">Status</th>
-                {USAGE_COLUMNS.map((column) => <th scope="col">{column.label}</th>)}
+                {usageHeads}
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
                 </th>
