@@ -308,6 +308,7 @@ browserTest("the pages work on a phone screen", async (t, browser) => {
     daily_request_limit: 10,
     requests_per_minute: 20,
     max_concurrent: 2,
+    models: ["llama3"],
   });
   for (let i = 0; i < 9; i++) assert.equal(await chat(t, key), 200);
   await t.createKey({ name: "Unlimited" });
@@ -349,6 +350,7 @@ browserTest("the pages work on a phone screen", async (t, browser) => {
     await page.goto(t.gateway.adminUrl + path);
     const w = await page.evaluate<number>("document.documentElement.scrollWidth");
     assert.ok(w <= 390, `${path} is ${w}px wide`);
+    if (path === "/models") await screenshot(page, "20-models-phone");
   }
   // The proxy listens on 127.0.0.1 in tests: the page says the address works on this machine only.
   assert.match(await page.locator("#url-source").innerText(), /works only on the gateway's own/);
