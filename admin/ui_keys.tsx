@@ -5,19 +5,15 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import {
-  createApiKey,
-  type KeyView,
-  listKeyViews,
-  parseExpiry,
-  updateApiKey,
-} from "../core/api_keys.ts";
+import { createApiKey, listKeyViews, parseExpiry, updateApiKey } from "../core/api_keys.ts";
 import type { Deps } from "../deps.ts";
 import { expiryFromDate } from "../core/key_expiry.ts";
 import { filterKeyViews, type KeyFilter } from "../core/key_filter.ts";
+import { requestWindows } from "../core/windows.ts";
 import { CreateKeySection } from "../views/create_key.tsx";
 import { DeleteKeyPage } from "../views/delete_key_page.tsx";
 import { type Editing, KeyEntry } from "../views/key_entry.tsx";
+import { type KeyRow, NO_LIVE_USAGE } from "../views/key_usage.tsx";
 import { KeyList, KeysPage, KeyTable } from "../views/keys_page.tsx";
 import type { FormState } from "../views/form_state.ts";
 import { Notice } from "../views/parts.tsx";
@@ -40,8 +36,18 @@ const PAGE = { title: "API keys", active: "keys" } as const;
 export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
   const tz = deps.config.timeZone;
-  const list = () => listKeyViews(deps.store, deps.clock.now(), tz);
-  const find = async (c: Context): Promise<KeyView> => {
+  // Every key with its day, month and live usage: three queries however many keys there are.
+  const list = async (): Promise<KeyRow[]> => {
+    const now = deps.clock.now();
+    const [keys, live] = await Promise.all([
+      listKeyViews(deps.store, now, tz),
+      // In a callback: a store that throws at once (SQLite) then rejects this promise instead of
+      // leaving the one above rejected with nobody listening.
+      Promise.resolve().then(() => deps.store.liveUsageByKey(requestWindows(now, tz).minute)),
+    ]);
+    return keys.map((k) => ({ ...k, live: live.get(k.id) ?? NO_LIVE_USAGE }));
+  };
+  const find = async (c: Context): Promise<KeyRow> => {
     const id = keyIdParam(c);
     const key = (await list()).find((k) => k.id === id);
     if (!key) throw new AdminError(404, "This key does not exist (it may have been deleted)");
@@ -134,9 +140,9 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
       const ctx = viewContext(c, deps);
       return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={editing} />, 422);
     }
-    const { expires_on, name, ...limits } = checked.data;
+    const { expires_on, name, ...policy } = checked.data;
     const expires_at = expiryFromDate(expires_on, key.expires_at, tz);
-    // Only a newly chosen date is asked about: saving the limits of an expired key is not.
+    // Only a newly chosen date is asked about: saving the policy of an expired key is not.
     const warned = expires_at !== key.expires_at &&
       askIfPast("edit", values, expires_on, expires_at);
     if (warned) {
@@ -148,7 +154,7 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
     await updateApiKey(
       deps.store,
       key.id,
-      { ...limits, ...(name && { name }), expires_at },
+      { ...policy, ...(name && { name }), expires_at },
       deps.clock.now(),
     );
     deps.log.info("api key changed", { id: key.id, via: "ui" });

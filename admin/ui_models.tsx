@@ -1,5 +1,5 @@
 /**
- * The Models page: Ollama's installed models, read-only.
+ * The Models page: Ollama's installed models, read-only, with the keys that may use each.
  * @module
  */
 import { Hono } from "hono";
@@ -14,9 +14,16 @@ export function createModelRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
   app.get("/models", async (c) => {
     const settings = await deps.settings.get();
+    const [models, keys] = await Promise.all([
+      modelList(settings.ollama_url),
+      // In a callback: a store that throws at once (SQLite) rejects here, after the list is asked.
+      Promise.resolve().then(() => deps.store.listKeys()),
+    ]);
     const page = (
       <ModelsPage
-        models={await modelList(settings.ollama_url)}
+        models={models}
+        keys={keys}
+        cloudAllowed={settings.allow_cloud_models}
         ollamaUrl={settings.ollama_url}
         defaultModel={settings.default_model}
         timeZone={deps.config.timeZone}

@@ -30,7 +30,17 @@ export function touchesPolicy(fields: Record<string, unknown>): boolean {
   );
 }
 
-const POLICY_FIELDS = ["models", "max_output_tokens", "max_num_ctx", "idle_days"] as const;
+/** The policy's caps besides its limits and model list, each a flat field of the admin API. */
+export const CAP_FIELDS = [
+  "max_output_tokens",
+  "max_num_ctx",
+  "idle_days",
+] as const satisfies ReadonlyArray<keyof Policy>;
+
+/** The name of a cap field. */
+export type CapField = typeof CAP_FIELDS[number];
+
+const POLICY_FIELDS = ["models", ...CAP_FIELDS] as const;
 
 /** The policy after applying flat admin fields to `base`. */
 export function policyWith(base: Policy, fields: Record<string, unknown>): Policy {
@@ -94,7 +104,11 @@ export type KeyStatus = "active" | "deactivated" | "expired" | "idle";
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** When an idle key stops working (ms since epoch); null when it cannot go idle. */
-export function idleAtMs(key: ApiKey): number | null {
+export function idleAtMs(
+  key: Pick<ApiKey, "created_at" | "last_used_at" | "activated_at"> & {
+    policy: Pick<Policy, "idle_days">;
+  },
+): number | null {
   const days = key.policy.idle_days;
   if (days === null) return null;
   const since = [key.created_at, key.last_used_at, key.activated_at]

@@ -11,7 +11,7 @@ export interface KeyFilter {
 }
 
 /** Keys whose name contains `filter.name` (ignoring case) and whose status matches. */
-export function filterKeyViews(keys: KeyView[], filter: KeyFilter): KeyView[] {
+export function filterKeyViews<T extends KeyView>(keys: T[], filter: KeyFilter): T[] {
   const needle = filter.name.trim().toLocaleLowerCase();
   return keys.filter((k) =>
     (filter.status === "all" || k.status === filter.status) &&

@@ -3,7 +3,7 @@
  * @module
  */
 import type { FormState } from "./form_state.ts";
-import { LimitFields } from "./limit_fields.tsx";
+import { PolicyFields } from "./policy_fields.tsx";
 import { CopyButton, CsrfField, Field, Notice } from "./parts.tsx";
 import { ConfirmPastExpiry } from "./past_expiry.tsx";
 import type { ViewContext } from "./view_context.ts";
@@ -52,7 +52,7 @@ export function CreateKeySection(
             hint="Empty = never expires"
           />
         </div>
-        <LimitFields values={v} errors={e} />
+        <PolicyFields values={v} errors={e} />
         <div class="form-actions">
           <button type="submit" class="btn primary">Create key</button>
           <ConfirmPastExpiry form={form} kind="create" />

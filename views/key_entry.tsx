@@ -2,14 +2,14 @@
  * One key in the Keys table: its row of status and usage, and the inline edit form.
  * @module
  */
-import type { KeyView } from "../core/api_keys.ts";
 import { lastValidDay } from "../core/key_expiry.ts";
 import type { FormState } from "./form_state.ts";
 import { formatAgo, formatDate, formatDateTime } from "./format.ts";
-import { LimitFields, LIMITS } from "./limit_fields.tsx";
+import { IdleNote, idleState } from "./idle_note.tsx";
+import { type KeyRow, USAGE_COLUMNS, UsageCell } from "./key_usage.tsx";
 import { CsrfField, Field } from "./parts.tsx";
 import { ConfirmPastExpiry } from "./past_expiry.tsx";
-import { UsageBar } from "./usage_bar.tsx";
+import { PolicyFields, policyFormValues } from "./policy_fields.tsx";
 import type { ViewContext } from "./view_context.ts";
 
 /** The key being edited inline, with what was entered when a save failed. */
@@ -32,68 +32,51 @@ function isPast(expiresAt: string, now: Temporal.Instant): boolean {
 
 /** One key: its row, and below it the edit form while it is being edited. */
 export function KeyEntry(
-  { ctx, keyView: k, editing }: { ctx: ViewContext; keyView: KeyView; editing?: Editing },
+  { ctx, keyView: k, editing }: { ctx: ViewContext; keyView: KeyRow; editing?: Editing },
 ) {
   const lastDay = lastValidDay(k.expires_at, ctx.timeZone);
   const target = `#key-${k.id}`;
+  // An idle key is still switched on: activating it again is what restarts its clock.
+  const toggle = k.status === "idle"
+    ? { action: "activate", label: "Reactivate" }
+    : k.active
+    ? { action: "deactivate", label: "Deactivate" }
+    : { action: "activate", label: "Activate" };
+  const idle = idleState(ctx, k);
+  // Hono renders to a string once: a key would only be printed as an attribute.
+  // deno-lint-ignore jsx-key
+  const usageCells = USAGE_COLUMNS.map((column) => <UsageCell column={column} keyRow={k} />);
   return (
     <tbody id={`key-${k.id}`} class={editing ? "editing" : undefined}>
       <tr>
         <td class="key-cell" data-label="Key">
           <span class="key-name">{k.name}</span>
           <code class="prefix">{k.prefix}…</code>
+          <span class="last-used">
+            {k.last_used_at
+              ? (
+                <span title={formatDateTime(k.last_used_at, ctx.timeZone)}>
+                  Used {formatAgo(k.last_used_at, ctx.now)}
+                </span>
+              )
+              : <span class="muted">Never used</span>}
+          </span>
         </td>
         <td class="status-cell" data-label="Status">
           <span class={`badge ${k.status}`}>{STATUS_LABEL[k.status]}</span>
-          <span class="expiry">
-            {lastDay
-              ? (
-                <span title={`Ends ${formatDateTime(k.expires_at!, ctx.timeZone)}`}>
-                  {/* Past is past whether or not the key is also deactivated. */}
-                  {isPast(k.expires_at!, ctx.now) ? "Expired on" : "Valid through"}{" "}
-                  {formatDate(lastDay)}
-                </span>
-              )
-              : <span class="muted">No expiry</span>}
-          </span>
-        </td>
-        <td class="used-cell" data-label="Last used">
-          {k.last_used_at
+          {lastDay
             ? (
-              <span title={formatDateTime(k.last_used_at, ctx.timeZone)}>
-                {formatAgo(k.last_used_at, ctx.now)}
+              <span class="expiry" title={`Ends ${formatDateTime(k.expires_at!, ctx.timeZone)}`}>
+                {/* Past is past whether or not the key is also deactivated. */}
+                {isPast(k.expires_at!, ctx.now) ? "Expired on" : "Valid through"}{" "}
+                {formatDate(lastDay)}
               </span>
             )
-            : <span class="muted">Never</span>}
+            // The idle clock says more than the lack of an expiry date.
+            : !idle && <span class="expiry muted">No expiry</span>}
+          {idle && <IdleNote state={idle} />}
         </td>
-        <td class="usage-cell" data-label="Today">
-          <UsageBar
-            label="Requests"
-            what="request"
-            used={k.usage.today.requests}
-            limit={k.daily_request_limit}
-          />
-          <UsageBar
-            label="Tokens"
-            what="token"
-            used={k.usage.today.tokens}
-            limit={k.daily_token_limit}
-          />
-        </td>
-        <td class="usage-cell" data-label="This month">
-          <UsageBar
-            label="Requests"
-            what="request"
-            used={k.usage.month.requests}
-            limit={k.monthly_request_limit}
-          />
-          <UsageBar
-            label="Tokens"
-            what="token"
-            used={k.usage.month.tokens}
-            limit={k.monthly_token_limit}
-          />
-        </td>
+        {usageCells}
         <td class="actions">
           {!editing && (
             <a
@@ -108,14 +91,14 @@ export function KeyEntry(
           )}
           <form
             method="post"
-            action={`/keys/${k.id}/${k.active ? "deactivate" : "activate"}`}
-            hx-post={`/keys/${k.id}/${k.active ? "deactivate" : "activate"}`}
+            action={`/keys/${k.id}/${toggle.action}`}
+            hx-post={`/keys/${k.id}/${toggle.action}`}
             hx-target={target}
             hx-swap="outerHTML"
           >
             <CsrfField token={ctx.csrf} />
             <button type="submit" class="btn secondary small">
-              {k.active ? "Deactivate" : "Activate"}
+              {toggle.label}
               <span class="visually-hidden">“{k.name}”</span>
             </button>
           </form>
@@ -136,24 +119,20 @@ export function KeyEntry(
   );
 }
 
-function limitText(n: number | null): string {
-  return n === null ? "" : String(n);
-}
-
-/** The inline form that changes a key's name, limits and expiry. */
+/** The inline form that changes a key's name, policy and expiry. */
 function EditRow(
-  { ctx, keyView: k, form }: { ctx: ViewContext; keyView: KeyView; form?: FormState },
+  { ctx, keyView: k, form }: { ctx: ViewContext; keyView: KeyRow; form?: FormState },
 ) {
   const values = form?.values ?? {
     name: k.name,
     expires_on: lastValidDay(k.expires_at, ctx.timeZone),
-    ...Object.fromEntries(LIMITS.map(([name]) => [name, limitText(k[name] as number | null)])),
+    ...policyFormValues(k),
   };
   const errors = form?.errors ?? {};
   const prefix = `key-${k.id}-`;
   return (
     <tr class="edit-row">
-      <td colspan={6}>
+      <td colspan={3 + USAGE_COLUMNS.length}>
         <form
           method="post"
           action={`/keys/${k.id}`}
@@ -185,7 +164,7 @@ function EditRow(
               hint="Empty = never expires"
             />
           </div>
-          <LimitFields values={values} errors={errors} idPrefix={prefix} />
+          <PolicyFields values={values} errors={errors} idPrefix={prefix} />
           <div class="form-actions">
             <button type="submit" class="btn primary small">Save changes</button>
             <ConfirmPastExpiry form={form} kind="edit" small />

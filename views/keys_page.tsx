@@ -3,18 +3,18 @@
  * Its parts are also the fragments htmx swaps: the create section, the table, one key's rows.
  * @module
  */
-import type { KeyView } from "../core/api_keys.ts";
 import type { KeyFilter } from "../core/key_filter.ts";
 import { type CreatedKey, CreateKeySection } from "./create_key.tsx";
 import type { FormState } from "./form_state.ts";
 import { type Editing, KeyEntry } from "./key_entry.tsx";
+import { type KeyRow, USAGE_COLUMNS } from "./key_usage.tsx";
 import { PageHeader } from "./parts.tsx";
 import type { ViewContext } from "./view_context.ts";
 
 /** Everything the Keys page shows. */
 export interface KeysPageProps {
   ctx: ViewContext;
-  keys: KeyView[];
+  keys: KeyRow[];
   filter: KeyFilter;
   create?: FormState;
   created?: CreatedKey;
@@ -26,8 +26,9 @@ export function KeysPage(p: KeysPageProps) {
   return (
     <>
       <PageHeader title="API keys">
-        Hand out a key per person or app, with limits per day and month. Usage counts from midnight
-        and from the 1st of the month in {p.ctx.timeZone}.
+        Hand out a key per person or app, with limits per day, month and minute, the models it may
+        use and caps on what one request may ask of Ollama. Usage counts from midnight and from the
+        1st of the month in {p.ctx.timeZone}.
       </PageHeader>
       <CreateKeySection ctx={p.ctx} form={p.create} created={p.created} />
       <KeyList ctx={p.ctx} keys={p.keys} filter={p.filter} editing={p.editing} />
@@ -39,7 +40,7 @@ export function KeysPage(p: KeysPageProps) {
 export function KeyList(
   { ctx, keys, filter, editing, oob }: {
     ctx: ViewContext;
-    keys: KeyView[];
+    keys: KeyRow[];
     filter: KeyFilter;
     editing?: Editing;
     /** Sent next to another fragment, replacing the list in place (htmx out-of-band swap). */
@@ -83,6 +84,7 @@ export function KeyList(
               ["active", "Active"],
               ["deactivated", "Deactivated"],
               ["expired", "Expired"],
+              ["idle", "Idle too long"],
             ].map(([value, label]) => (
               <option value={value} selected={filter.status === value}>{label}</option>
             ))}
@@ -99,12 +101,15 @@ export function KeyList(
 export function KeyTable(
   { ctx, keys, filter, editing }: {
     ctx: ViewContext;
-    keys: KeyView[];
+    keys: KeyRow[];
     filter: KeyFilter;
     editing?: Editing;
   },
 ) {
   const filtered = filter.name !== "" || filter.status !== "all";
+  // Hono renders to a string once: a key would only be printed as an attribute.
+  // deno-lint-ignore jsx-key
+  const usageHeads = USAGE_COLUMNS.map((column) => <th scope="col">{column.label}</th>);
   return (
     <div id="key-table">
       {keys.length === 0
@@ -118,15 +123,13 @@ export function KeyTable(
         : (
           <table class="keys">
             <caption class="visually-hidden">
-              API keys with today's and this month's usage against their limits
+              API keys with today's, this month's and this minute's usage against their limits
             </caption>
             <thead>
               <tr>
                 <th scope="col">Key</th>
                 <th scope="col">Status</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Today</th>
-                <th scope="col">This month</th>
+                {usageHeads}
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
                 </th>

@@ -1,25 +1,75 @@
 /**
- * The Models page: what Ollama has installed, read-only.
+ * The Models page: what Ollama has installed, read-only, and which keys may use each model.
  * @module
  */
-import { formatBytes, formatDateTime } from "./format.ts";
+import type { ApiKey } from "../core/model.ts";
+import { isCloudModel, modelAllowed, modelMatches } from "../core/model_names.ts";
+import { countOf, formatBytes, formatDateTime } from "./format.ts";
 import { Notice, PageHeader } from "./parts.tsx";
 import type { ModelList } from "./settings_page.tsx";
 
+/** The keys that may use one model: those without a model list, and those whose list allows it. */
+function ModelKeys(
+  { model, keys, cloudAllowed }: { model: string; keys: ApiKey[]; cloudAllowed: boolean },
+) {
+  if (keys.length === 0) return <span class="muted">No keys yet</span>;
+  if (!cloudAllowed && isCloudModel(model)) {
+    return <span class="muted">No key: cloud models are switched off</span>;
+  }
+  const open = keys.filter((k) => k.policy.models === null);
+  const listed = keys.filter((k) =>
+    k.policy.models !== null && modelAllowed(k.policy.models, model)
+  );
+  if (open.length === keys.length) return <span>Every key</span>;
+  if (open.length === 0 && listed.length === 0) return <span class="muted">No key</span>;
+  return (
+    <ul class="key-chips">
+      {open.length > 0 && (
+        <li class="muted" title={open.map((k) => k.name).join(", ")}>
+          {countOf(open.length, "key")} without a model list
+        </li>
+      )}
+      {listed.map((k) => (
+        <li>
+          <a class="chip" href={`/keys?name=${encodeURIComponent(k.name)}`}>{k.name}</a>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Entries of keys' model lists that match no installed model: usually a typo. */
+function unmatchedEntries(keys: ApiKey[], installed: string[]): Array<[ApiKey, string[]]> {
+  const out: Array<[ApiKey, string[]]> = [];
+  for (const key of keys) {
+    const missing = (key.policy.models ?? []).filter((pattern) =>
+      !installed.some((name) => modelMatches(pattern, name))
+    );
+    if (missing.length > 0) out.push([key, missing]);
+  }
+  return out;
+}
+
 /** The whole Models page content. */
 export function ModelsPage(
-  { models, ollamaUrl, defaultModel, timeZone }: {
+  { models, keys, cloudAllowed, ollamaUrl, defaultModel, timeZone }: {
     models: ModelList;
+    /** Every key, for who may use which model. */
+    keys: ApiKey[];
+    /** Whether the gateway lets keys use models that run on ollama.com. */
+    cloudAllowed: boolean;
     ollamaUrl: string;
     defaultModel: string;
     timeZone: string;
   },
 ) {
+  const unmatched = models.ok ? unmatchedEntries(keys, models.models.map((m) => m.name)) : [];
   return (
     <>
       <PageHeader title="Models">
         What Ollama at <code>{ollamaUrl}</code>{" "}
-        offers. Install or remove models with Ollama itself; the gateway does not let keys do it.
+        offers, and which keys may use each model (a key without a model list may use all of them).
+        Install or remove models with Ollama itself; the gateway does not let keys do it.
       </PageHeader>
       <section class="card">
         {!models.ok
@@ -41,6 +91,7 @@ export function ModelsPage(
                   <th scope="col">Quantization</th>
                   <th scope="col" class="num">Size</th>
                   <th scope="col">Modified</th>
+                  <th scope="col">Keys</th>
                 </tr>
               </thead>
               <tbody>
@@ -65,11 +116,34 @@ export function ModelsPage(
                         ? formatDateTime(m.modified_at, timeZone)
                         : <span class="muted">–</span>}
                     </td>
+                    <td data-label="Keys" class="model-keys">
+                      <ModelKeys model={m.name} keys={keys} cloudAllowed={cloudAllowed} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
             </table>
           )}
+        {unmatched.length > 0 && (
+          <Notice kind="warning">
+            <p>
+              Model lists that name no installed model (a typo, or a model not pulled yet):
+            </p>
+            <ul class="unmatched">
+              {unmatched.map(([key, patterns]) => (
+                <li>
+                  <a href={`/keys?name=${encodeURIComponent(key.name)}`}>{key.name}</a>:{" "}
+                  {patterns.map((p, i) => (
+                    <>
+                      {i > 0 && ", "}
+                      <code>{p}</code>
+                    </>
+                  ))}
+                </li>
+              ))}
+            </ul>
+          </Notice>
+        )}
       </section>
     </>
   );

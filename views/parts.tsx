@@ -30,6 +30,8 @@ export interface FieldProps {
   min?: string;
   autofocus?: boolean;
   class?: string;
+  /** A text area of this many rows instead of a one-line input. */
+  rows?: number;
 }
 
 /** A labelled input with its hint and, after a failed submit, its error next to it. */
@@ -46,21 +48,40 @@ export function Field(p: FieldProps) {
   return (
     <div class={`field${state}${p.class ? ` ${p.class}` : ""}`}>
       <label for={id}>{p.label}</label>
-      <input
-        id={id}
-        name={p.name}
-        type={p.type ?? "text"}
-        value={p.value ?? ""}
-        required={p.required}
-        placeholder={p.placeholder}
-        autocomplete={p.autocomplete ?? "off"}
-        inputmode={p.inputmode}
-        min={p.min}
-        step={p.type === "number" ? "1" : undefined}
-        autofocus={p.autofocus}
-        aria-invalid={p.error ? "true" : undefined}
-        aria-describedby={described || undefined}
-      />
+      {p.rows
+        ? (
+          <textarea
+            id={id}
+            name={p.name}
+            rows={p.rows}
+            required={p.required}
+            placeholder={p.placeholder}
+            autocomplete={p.autocomplete ?? "off"}
+            spellcheck={false}
+            autofocus={p.autofocus}
+            aria-invalid={p.error ? "true" : undefined}
+            aria-describedby={described || undefined}
+          >
+            {p.value ?? ""}
+          </textarea>
+        )
+        : (
+          <input
+            id={id}
+            name={p.name}
+            type={p.type ?? "text"}
+            value={p.value ?? ""}
+            required={p.required}
+            placeholder={p.placeholder}
+            autocomplete={p.autocomplete ?? "off"}
+            inputmode={p.inputmode}
+            min={p.min}
+            step={p.type === "number" ? "1" : undefined}
+            autofocus={p.autofocus}
+            aria-invalid={p.error ? "true" : undefined}
+            aria-describedby={described || undefined}
+          />
+        )}
       {p.hint && <p class="hint" id={`${id}-hint`}>{p.hint}</p>}
       {p.error && <p class="field-error" id={`${id}-error`}>{p.error}</p>}
       {warning && <p class="field-warning" id={`${id}-warning`}>{warning}</p>}

@@ -18,16 +18,22 @@ export function usageLevel(used: number, limit: number): UsageLevel {
 
 /**
  * One labelled bar, e.g. "Requests ▮▮▯ 2 / 3"; unlimited windows show the count alone. `what` is
- * the counted noun in the singular ("request").
+ * the counted noun in the singular ("request"); `per` ends the spoken text (" this minute").
  */
 export function UsageBar(
-  { label, what, used, limit }: { label: string; what: string; used: number; limit: number | null },
+  { label, what, per = "", used, limit }: {
+    label: string;
+    what: string;
+    per?: string;
+    used: number;
+    limit: number | null;
+  },
 ) {
   if (limit === null) {
     return (
       <div class="usage unlimited">
         <span class="usage-label">{label}</span>
-        <span class="usage-num" title={`${countOf(used, what)}, no limit`}>
+        <span class="usage-num" title={`${countOf(used, what)}${per}, no limit`}>
           {formatCount(used)} <span class="muted">/ unlimited</span>
         </span>
       </div>
@@ -35,7 +41,7 @@ export function UsageBar(
   }
   const level = usageLevel(used, limit);
   // The noun agrees with the limit: "0 of 1 token", "1 of 2 tokens".
-  const text = `${formatWhole(used)} of ${countOf(limit, what)}`;
+  const text = `${formatWhole(used)} of ${countOf(limit, what)}${per}`;
   return (
     <div class={`usage ${level}`}>
       <span class="usage-label">{label}</span>

@@ -1,6 +1,8 @@
 import { keyFields } from "../../core/api_keys.ts";
+import { LIMIT_KINDS } from "../../core/limits.ts";
+import { requestWindows } from "../../core/windows.ts";
 import assert from "node:assert/strict";
-import { uiTest } from "./ui_fixture.ts";
+import { type UiFixture, uiTest } from "./ui_fixture.ts";
 
 const EVIL = "<script>alert(1)</script>";
 
@@ -497,4 +499,291 @@ uiTest("counts in the keys table agree with their noun", async (f) => {
   assert.match(html, /aria-label="1 of 1 request"/, "today");
   assert.match(html, /title="1 request, no limit"/, "this month");
   assert.doesNotMatch(html, /\b1 (requests|tokens)\b/);
+});
+
+/** Every policy field of the forms with a valid value, and the stored value it becomes. */
+const POLICY_FORM: Record<string, string> = {
+  daily_request_limit: "10",
+  monthly_request_limit: "200",
+  daily_token_limit: "5000",
+  monthly_token_limit: "90000",
+  requests_per_minute: "3",
+  tokens_per_minute: "1000",
+  max_concurrent: "2",
+  models: " llama3,qwen3:*\n phi3  llama3 ",
+  max_output_tokens: "256",
+  max_num_ctx: "4096",
+  idle_days: "30",
+};
+const POLICY_STORED: Record<string, unknown> = {
+  ...Object.fromEntries(LIMIT_KINDS.map((k) => [k.field, Number(POLICY_FORM[k.field])])),
+  models: ["llama3", "qwen3:*", "phi3"],
+  max_output_tokens: 256,
+  max_num_ctx: 4096,
+  idle_days: 30,
+};
+const POLICY_NAMES = Object.keys(POLICY_STORED);
+
+/** The policy fields of a stored key, flat. */
+async function storedPolicy(f: UiFixture, id: number): Promise<Record<string, unknown>> {
+  const k = keyFields((await f.deps.store.getKey(id))!) as unknown as Record<string, unknown>;
+  return Object.fromEntries(POLICY_NAMES.map((name) => [name, k[name]]));
+}
+
+uiTest("every policy field is set through the create form, with and without htmx", async (f) => {
+  await f.signIn();
+  assert.deepEqual(POLICY_NAMES.sort(), [...Object.keys(POLICY_FORM)].sort(), "one per field");
+  for (const htmx of [false, true]) {
+    const res = await f.post("/keys", { name: `Batch ${htmx}`, ...POLICY_FORM }, { htmx });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /value="sk-/);
+    const key = (await f.deps.store.listKeys()).find((k) => k.name === `Batch ${htmx}`)!;
+    assert.deepEqual(await storedPolicy(f, key.id), POLICY_STORED, `htmx: ${htmx}`);
+  }
+  // The policy applies at once: a model off the list is refused.
+  const { key } = await f.createKey({ name: "Only llama3", models: "llama3" });
+  assert.equal((await f.chat(key)).status, 200);
+  const refused = await f.chat(key, { model: "llama3.2" });
+  assert.equal(refused.status, 403);
+  assert.match((await refused.json()).error, /llama3\.2/);
+});
+
+uiTest(
+  "a key created with empty policy fields has no limits and may use every model",
+  async (f) => {
+    await f.signIn();
+    const empty = Object.fromEntries(Object.keys(POLICY_FORM).map((name) => [name, " "]));
+    const { id: blank } = await f.createKey({ name: "Blank", ...empty });
+    const { id: absent } = await f.createKey({ name: "Absent" });
+    for (const id of [blank, absent]) {
+      const stored = await storedPolicy(f, id);
+      assert.deepEqual(stored, Object.fromEntries(POLICY_NAMES.map((n) => [n, null])));
+    }
+  },
+);
+
+uiTest(
+  "the create form offers every policy field, grouped, folded while none is set",
+  async (f) => {
+    await f.signIn();
+    const html = await (await f.request("/keys")).text();
+    const create = /<section id="create-key"[\s\S]*?<\/section>/.exec(html)![0];
+    for (const kind of LIMIT_KINDS) {
+      assert.match(create, new RegExp(`<label for="${kind.field}">${kind.label}</label>`));
+    }
+    assert.match(create, /<label for="models">Allowed models<\/label>\s*<textarea id="models"/);
+    assert.match(create, /Empty = every model/);
+    for (const name of ["max_output_tokens", "max_num_ctx", "idle_days"]) {
+      assert.match(create, new RegExp(`name="${name}" type="number"`));
+    }
+    assert.deepEqual(
+      [...create.matchAll(/<legend>([^<]+)<\/legend>/g)].map((m) => m[1]),
+      ["Limits", "Models", "Rate", "Caps"],
+    );
+    assert.match(create, /<details class="policy-more"\s*><summary>Models, rate and caps/);
+    assert.match(create, /\(none set\)/);
+    // A form sent back with a value in the folded part shows it unfolded.
+    const res = await f.post("/keys", { name: "", requests_per_minute: "5" });
+    assert.equal(res.status, 422);
+    assert.match(await res.text(), /<details class="policy-more" open>[\s\S]*?\(1 set\)/);
+  },
+);
+
+uiTest("policy field errors show next to each field with the values kept", async (f) => {
+  await f.signIn();
+  const bad: Record<string, [string, RegExp]> = {
+    requests_per_minute: ["-1", /Enter a whole number of 0 or more/],
+    tokens_per_minute: ["1.5", /Enter a whole number of 0 or more/],
+    max_concurrent: ["9".repeat(30), /This number is too large/],
+    max_output_tokens: ["0", /Enter a whole number of 1 or more, or leave empty for no cap/],
+    max_num_ctx: ["big", /Enter a whole number of 1 or more/],
+    idle_days: ["-7", /Enter a whole number of 1 or more/],
+    models: ["llama3, qwen*", /“qwen\*”: a \* stands only for a whole tag, as in qwen3:\*/],
+  };
+  const form = Object.fromEntries(Object.entries(bad).map(([name, [value]]) => [name, value]));
+  const { id } = await f.createKey({ name: "Alice", requests_per_minute: "7" });
+  for (const htmx of [false, true]) {
+    for (const [path, prefix] of [["/keys", ""], [`/keys/${id}`, `key-${id}-`]]) {
+      const res = await f.post(path, { name: "Bob", ...form }, { htmx });
+      assert.equal(res.status, 422, `${path} htmx: ${htmx}`);
+      const html = await res.text();
+      for (const [name, [value, message]] of Object.entries(bad)) {
+        const error = new RegExp(`id="${prefix}${name}-error">([^<]*)<`).exec(html)?.[1];
+        assert.match(error ?? "", message, `${path} ${name}`);
+        const escaped = value.replaceAll("&", "&amp;");
+        assert.ok(
+          html.includes(`name="${name}" type="number" value="${escaped}"`) ||
+            html.includes(`name="${name}" rows="2"`) && html.includes(`>${escaped}</textarea>`),
+          `${path} keeps ${name}`,
+        );
+      }
+      assert.match(html, /<details class="policy-more" open>/, "unfolded to show the errors");
+    }
+  }
+  assert.equal((await f.deps.store.listKeys()).length, 1, "nothing created");
+  assert.equal((await storedPolicy(f, id)).requests_per_minute, 7, "nothing changed");
+});
+
+uiTest("the models field refuses what would match nothing and says what to write", async (f) => {
+  await f.signIn();
+  const cases: Array<[string, RegExp]> = [
+    ["*", /Leave the field empty to allow every model/],
+    ["llama3:7b*", /a \* stands only for a whole tag/],
+    ["llama3;rm", /“llama3;rm” is not a model name/],
+    ["x".repeat(601), /is too long for a model name/],
+    [Array.from({ length: 1001 }, (_, i) => `m${i}`).join(","), /Name at most 1,000 models/],
+  ];
+  for (const [value, message] of cases) {
+    const res = await f.post("/keys", { name: "Alice", models: value }, { htmx: true });
+    assert.equal(res.status, 422, value.slice(0, 20));
+    assert.match(/id="models-error">([^<]*)</.exec(await res.text())?.[1] ?? "", message);
+  }
+  const ok = ["hf.co/bartowski/Llama-3.2-1B-GGUF:Q4_K_M", "registry.ollama.ai/library/llama3"];
+  const { id } = await f.createKey({ name: "Alice", models: ok.join("\n") });
+  assert.deepEqual((await storedPolicy(f, id)).models, ok);
+});
+
+uiTest("policy fields are edited inline; emptied means none, absent means unchanged", async (f) => {
+  await f.signIn();
+  const { id, key } = await f.createKey({ name: "Alice", ...POLICY_FORM });
+  const edit = await (await f.request(`/keys/${id}/edit`, { htmx: true })).text();
+  assert.match(edit, /<details class="policy-more" open>[\s\S]*?\(7 set\)/);
+  assert.match(edit, />llama3, qwen3:\*, phi3<\/textarea>/);
+  for (const name of POLICY_NAMES.filter((n) => n !== "models")) {
+    assert.match(edit, new RegExp(`name="${name}" type="number" value="${POLICY_STORED[name]}"`));
+  }
+
+  // Without JavaScript: a redirect back to the list.
+  const changed = { ...POLICY_FORM, requests_per_minute: "9", models: "llama3.2:*", idle_days: "" };
+  const plain = await f.post(`/keys/${id}`, changed);
+  assert.equal(plain.status, 303);
+  assert.deepEqual(await storedPolicy(f, id), {
+    ...POLICY_STORED,
+    requests_per_minute: 9,
+    models: ["llama3.2:*"],
+    idle_days: null,
+  });
+  assert.equal((await f.chat(key)).status, 403, "llama3 is no longer allowed");
+  assert.equal((await f.chat(key, { model: "llama3.2" })).status, 200);
+
+  // With htmx: the key's rows; every field emptied removes every limit and cap.
+  const emptied = Object.fromEntries(Object.keys(POLICY_FORM).map((name) => [name, ""]));
+  const res = await f.post(`/keys/${id}`, emptied, { htmx: true });
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /^<tbody id="key-\d+" >[\s\S]*No rate limits/);
+  assert.deepEqual(
+    await storedPolicy(f, id),
+    Object.fromEntries(POLICY_NAMES.map((n) => [n, null])),
+  );
+
+  // A form without the policy fields (a page from before they existed) changes none of them.
+  await f.post(`/keys/${id}`, POLICY_FORM).then((r) => r.body?.cancel());
+  await f.post(`/keys/${id}`, { name: "Alice B" }).then((r) => r.body?.cancel());
+  assert.deepEqual(await storedPolicy(f, id), POLICY_STORED);
+  assert.equal((await f.deps.store.getKey(id))!.name, "Alice B");
+});
+
+uiTest("the keys table shows this minute's and in-flight usage against their limits", async (f) => {
+  await f.signIn();
+  const { id, key } = await f.createKey({
+    name: "Batch",
+    requests_per_minute: "3",
+    tokens_per_minute: "1000",
+    max_concurrent: "2",
+  });
+  await f.createKey({ name: "Plain", daily_request_limit: "5" });
+  for (let i = 0; i < 2; i++) assert.equal((await f.chat(key)).status, 200);
+  // One stream held open: in flight until it is read to the end or left.
+  f.mock.set({ chunks: 1000, chunkDelayMs: 10 });
+  const stream = await f.chat(key, { stream: true });
+  assert.equal(stream.status, 200);
+  const html = await (await f.request("/keys")).text();
+  const batch = rowsOf(html, "Batch");
+  const now = /<td class="usage-cell usage-now" data-label="Now">[\s\S]*?<\/td>/.exec(batch)![0];
+  const labels = [...now.matchAll(/<span class="usage-label">([^<]+)</g)].map((m) => m[1]);
+  assert.deepEqual(labels, ["Requests/min", "Tokens/min", "Running"]);
+  assert.match(now, /<div class="usage full">[\s\S]*?aria-label="3 of 3 requests this minute"/);
+  assert.match(now, /aria-label="[\d,]+ of 1,000 tokens this minute"/);
+  assert.match(now, /<div class="usage ok">[\s\S]*?aria-label="1 of 2 requests running now"/);
+  assert.match(now, /1 \/ 2/);
+  assert.match(
+    batch,
+    /data-label="Today">[\s\S]*?Requests[\s\S]*?3 <span class="muted">\/ unlimited/,
+  );
+  const plain = rowsOf(html, "Plain");
+  assert.match(
+    plain,
+    /<td class="usage-cell usage-now none" data-label="Now">[\s\S]*No rate limits/,
+  );
+  assert.match(
+    html,
+    /<th scope="col">Today<\/th><th scope="col">This month<\/th><th scope="col">Now<\/th>/,
+  );
+
+  await stream.body?.cancel();
+  // The stream the client left is settled (in the background), and its slot freed.
+  const minute = requestWindows(f.clock.now(), f.deps.config.timeZone).minute;
+  for (let i = 0; i < 100; i++) {
+    if (!(await f.deps.store.liveUsageByKey(minute)).get(id)?.inFlight) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await f.mock.idle();
+  // A minute later the minute's bars start again; the in-flight one is empty.
+  f.clock.set("2026-06-15T10:01:00Z");
+  const later = rowsOf(await (await f.request("/keys")).text(), "Batch");
+  assert.match(later, /aria-label="0 of 3 requests this minute"/);
+  assert.match(later, /aria-label="0 of 2 requests running now"/);
+});
+
+uiTest("an idle key says since when and how long unused; Reactivate restarts it", async (f) => {
+  await f.signIn();
+  // Made on 15 Jun, used on 20 Jun; 30 unused days end on 20 Jul.
+  const { id, key } = await f.createKey({ name: "Old CI", idle_days: "30" });
+  f.clock.set("2026-06-20T09:00:00Z");
+  assert.equal((await f.chat(key)).status, 200);
+  f.clock.set("2026-07-27T12:00:00Z");
+  await f.signIn();
+  assert.equal((await f.chat(key)).status, 401, "idle keys are refused");
+  for (const htmx of [false, true]) {
+    const html = rowsOf(await (await f.request("/keys", { htmx })).text(), "Old CI");
+    assert.match(html, /<span class="badge idle">Idle too long<\/span>/);
+    assert.match(
+      html,
+      /<span>Idle since 20 Jul 2026,<\/span> <span>unused for 37 days<\/span>/,
+    );
+    assert.doesNotMatch(html, /No expiry/, "the idle clock says more");
+    assert.match(html, new RegExp(`action="/keys/${id}/activate"[\\s\\S]*?>Reactivate<`));
+    assert.doesNotMatch(html, /Deactivate/);
+  }
+  const filtered = await (await f.request("/keys?status=idle", { htmx: true })).text();
+  assert.deepEqual([...filtered.matchAll(/class="key-name">([^<]+)</g)].map((m) => m[1]), [
+    "Old CI",
+  ]);
+
+  const res = await f.post(`/keys/${id}/activate`, {}, { htmx: true });
+  assert.equal(res.status, 200);
+  const row = await res.text();
+  assert.match(row, /badge active">Active/);
+  assert.doesNotMatch(row, /idle-note/);
+  assert.equal((await f.chat(key)).status, 200, "the clock restarted");
+});
+
+uiTest("a key one week from idle says when it goes idle; earlier it says nothing", async (f) => {
+  await f.signIn();
+  // Made at 10:00 on 15 Jun: idle from 10:00 on 15 Jul.
+  await f.createKey({ name: "Nightly", idle_days: "30" });
+  await f.createKey({ name: "No clock" });
+  const note = async (iso: string) => {
+    f.clock.set(iso);
+    await f.signIn();
+    const html = rowsOf(await (await f.request("/keys")).text(), "Nightly");
+    return /<span class="idle-note[^"]*"[^>]*>([\s\S]*?)<\/span>\s*<\/td>/.exec(html)?.[1] ?? null;
+  };
+  assert.equal(await note("2026-07-08T09:59:00Z"), null, "more than a week ahead");
+  assert.equal(await note("2026-07-08T10:00:00Z"), "Goes idle on 15 Jul 2026");
+  assert.equal(await note("2026-07-15T09:59:00Z"), "Goes idle on 15 Jul 2026");
+  assert.match((await note("2026-07-15T10:00:00Z"))!, /Idle since 15 Jul 2026/);
+  const other = rowsOf(await (await f.request("/keys")).text(), "No clock");
+  assert.doesNotMatch(other, /idle-note/);
+  assert.match(other, /No expiry/);
 });

@@ -6,6 +6,7 @@ import {
   htmxSettled,
   launchChromium,
   screenshot,
+  screenshotOf,
   watchProblems,
 } from "./browser.ts";
 
@@ -55,13 +56,17 @@ async function chat(t: TestGateway, key: string, model?: string): Promise<number
 browserTest(
   "an admin hands out a key, watches its quota, changes it and the settings",
   async (t, browser) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], {
       origin: t.gateway.adminUrl,
     });
     const page = await context.newPage();
     page.on("dialog", (dialog) => dialog.accept());
     const problems = watchProblems(page);
+    // Two keys made on 15 Jun that go idle after 30 and 40 unused days; today is 20 Jul.
+    const oldCi = await t.createKey({ name: "Old CI job", idle_days: 30 });
+    await t.createKey({ name: "Nightly report", idle_days: 40 });
+    t.clock.set("2026-07-20T10:00:00Z");
 
     await page.goto(t.gateway.adminUrl + "/login");
     await screenshot(page, "01-login");
@@ -98,6 +103,78 @@ browserTest(
 
     // The third call is refused.
     assert.equal(await chat(t, key), 429);
+
+    // A key for a batch job: one model family, 3 requests a minute, 2 at a time, short answers.
+    await page.getByLabel("Name", { exact: true }).fill("Batch job");
+    const more = page.locator("#create-key details.policy-more");
+    assert.equal(await more.getAttribute("open"), null, "folded while nothing is set");
+    await more.locator("summary").click();
+    await page.getByLabel("Allowed models").fill("llama3, qwen3:*");
+    await page.getByLabel("Requests per minute").fill("3");
+    await page.getByLabel("Requests at a time").fill("2");
+    await page.getByLabel("Longest answer (tokens)").fill("256");
+    await screenshot(page, "16-create-policy");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await newKey.waitFor();
+    await htmxSettled(page);
+    const batchKey = await newKey.inputValue();
+    for (let i = 0; i < 3; i++) assert.equal(await chat(t, batchKey), 200);
+    assert.equal(await chat(t, batchKey), 429, "the fourth request of the minute");
+    assert.equal(await chat(t, batchKey, "llama3.2"), 403, "a model not on its list");
+    assert.equal(
+      (t.mock.requests.at(-1)!.body as { options?: { num_predict?: number } })
+        .options?.num_predict,
+      256,
+    );
+    await page.reload();
+    const batch = keyRows(page, "Batch job");
+    const now = batch.locator("td.usage-now .usage");
+    assert.deepEqual(await now.locator(".usage-label").allInnerTexts(), [
+      "Requests/min",
+      "Running",
+    ]);
+    assert.match(await now.first().locator(".usage-num").innerText(), /^3 \/ 3\s+\(limit/);
+    assert.equal(await now.nth(1).locator(".usage-num").innerText(), "0 / 2");
+    assert.equal(
+      await keyRows(page, "Alice's laptop").locator("td.usage-now").innerText(),
+      "No rate limits",
+    );
+    // Idle keys: one stopped on 15 Jul, one stops in five days.
+    const oldRows = keyRows(page, "Old CI job");
+    assert.equal(await oldRows.locator(".badge").innerText(), "Idle too long");
+    assert.equal(
+      await oldRows.locator(".idle-note").innerText(),
+      "Idle since 15 Jul 2026,\nunused for 35 days",
+    );
+    assert.equal(
+      await keyRows(page, "Nightly report").locator(".idle-note").innerText(),
+      "Goes idle on 25 Jul 2026",
+    );
+    await screenshot(page, "17-keys-policy");
+    const table = await page.locator("#key-table").evaluate((
+      el,
+    ) => [el.scrollWidth, el.clientWidth]);
+    assert.ok(table[0] <= table[1], `the table fits the page (${table[0]} > ${table[1]} px)`);
+    await oldRows.getByRole("button", { name: /^Reactivate/ }).click();
+    await oldRows.locator(".badge.active").waitFor();
+    await htmxSettled(page);
+    assert.equal(await oldRows.locator(".idle-note").count(), 0, "the clock restarted");
+    assert.equal(await chat(t, oldCi.key), 200);
+
+    // Its edit form opens with the policy unfolded; a higher rate applies at once.
+    await batch.getByRole("link", { name: /^Edit/ }).click();
+    const rpm = batch.getByLabel("Requests per minute");
+    await rpm.waitFor();
+    await htmxSettled(page);
+    assert.equal(await batch.getByLabel("Allowed models").inputValue(), "llama3, qwen3:*");
+    assert.equal(await batch.getByLabel("Longest answer (tokens)").inputValue(), "256");
+    await rpm.fill("10");
+    await screenshot(page, "18-edit-policy");
+    await batch.getByRole("button", { name: "Save changes" }).click();
+    await batch.locator(".edit-row").waitFor({ state: "detached" });
+    await htmxSettled(page);
+    assert.equal(await now.first().locator(".usage-num").innerText(), "3 / 10");
+    assert.equal(await chat(t, batchKey), 200);
 
     // Raise the limit inline and rename the key: the call passes again.
     await alice.getByRole("link", { name: /^Edit/ }).click();
@@ -153,6 +230,20 @@ browserTest(
     await page.getByRole("link", { name: "Models" }).click();
     await page.getByRole("cell", { name: "llama3.2:latest" }).waitFor();
     assert.ok(await page.getByRole("cell", { name: "Q4_K_M" }).first().isVisible());
+    // Who may use which model: the three keys without a list everywhere, the batch job on llama3.
+    const keysOf = (model: string) =>
+      page.locator("table.models tr").filter({ has: page.getByRole("cell", { name: model }) })
+        .locator("td.model-keys");
+    assert.equal(
+      await keysOf("llama3:latest").innerText(),
+      "3 keys without a model list\nBatch job",
+    );
+    assert.equal(await keysOf("llama3.2:latest").innerText(), "3 keys without a model list");
+    assert.match(
+      await page.locator(".notice.warning").innerText(),
+      /Batch job: qwen3:\*/,
+      "a list entry that matches nothing installed is pointed out",
+    );
     await screenshot(page, "07-models");
     await page.getByRole("link", { name: "Proxy info" }).click();
     await page.waitForURL(/\/proxy$/);
@@ -209,7 +300,16 @@ browserTest("the pages work on a phone screen", async (t, browser) => {
   });
   const page = await context.newPage();
   const problems = watchProblems(page);
-  const { key } = await t.createKey({ name: "Phone test", daily_request_limit: 10 });
+  // Made on 15 Jun, unused for 30 days: idle since 15 Jul; today is 20 Jul.
+  await t.createKey({ name: "Idle", idle_days: 30 });
+  t.clock.set("2026-07-20T10:00:00Z");
+  const { key } = await t.createKey({
+    name: "Phone test",
+    daily_request_limit: 10,
+    requests_per_minute: 20,
+    max_concurrent: 2,
+    models: ["llama3"],
+  });
   for (let i = 0; i < 9; i++) assert.equal(await chat(t, key), 200);
   await t.createKey({ name: "Unlimited" });
   const old = await t.createKey({ name: "Old", expires_at: "2020-01-01", daily_token_limit: 1 });
@@ -219,17 +319,38 @@ browserTest("the pages work on a phone screen", async (t, browser) => {
   assert.ok(width <= 390, `no sideways scrolling (page is ${width}px wide)`);
   const bar = keyRows(page, "Phone test").locator('td[data-label="Today"] .usage').first();
   assert.match((await bar.getAttribute("class"))!, /\bnear\b/, "amber at 9 of 10");
+  const live = keyRows(page, "Phone test").locator("td.usage-now .usage-num");
+  assert.deepEqual(await live.allInnerTexts(), ["9 / 20", "0 / 2"]);
   assert.equal(await keyRows(page, "Old").locator(".expiry").innerText(), "Expired on 1 Jan 2020");
+  assert.match(await keyRows(page, "Idle").locator(".idle-note").innerText(), /^Idle since 15 Jul/);
+  // Without rate limits the card has no "Now" line at all.
+  assert.equal(await keyRows(page, "Unlimited").locator("td.usage-now").isVisible(), false);
+  await screenshot(page, "09-keys-phone");
   // A key is a dense card: a screen holds three of them (each one was ~430 px high).
-  for (const name of ["Phone test", "Unlimited", "Old"]) {
+  for (const name of ["Unlimited", "Old", "Idle"]) {
     const card = (await keyRows(page, name).boundingBox())!;
     assert.ok(card.height <= 270, `the card of ${name} is ${card.height}px high`);
   }
-  await screenshot(page, "09-keys-phone");
+  // Rate limits add their lines, and no more.
+  const card = (await keyRows(page, "Phone test").boundingBox())!;
+  assert.ok(card.height <= 330, `the card of Phone test is ${card.height}px high`);
+  // The policy fields, unfolded, on a phone: nothing runs off the screen.
+  await page.getByLabel("Name", { exact: true }).fill("Phone form");
+  await page.locator("#create-key details.policy-more summary").click();
+  await page.getByLabel("Allowed models").fill("qwen*");
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.locator("#models-error").waitFor();
+  await htmxSettled(page);
+  assert.match(await page.locator("#models-error").innerText(), /qwen3:\*/);
+  assert.ok(await page.locator("#create-key details.policy-more[open]").isVisible());
+  const formWidth = await page.evaluate<number>("document.documentElement.scrollWidth");
+  assert.ok(formWidth <= 390, `the form is ${formWidth}px wide`);
+  await screenshotOf(page.locator("#create-key"), "19-create-policy-phone");
   for (const path of ["/settings", "/models", "/proxy"]) {
     await page.goto(t.gateway.adminUrl + path);
     const w = await page.evaluate<number>("document.documentElement.scrollWidth");
     assert.ok(w <= 390, `${path} is ${w}px wide`);
+    if (path === "/models") await screenshot(page, "20-models-phone");
   }
   // The proxy listens on 127.0.0.1 in tests: the page says the address works on this machine only.
   assert.match(await page.locator("#url-source").innerText(), /works only on the gateway's own/);
@@ -269,15 +390,26 @@ browserTest("without JavaScript every form still works by plain POST", async (t,
   assert.match(await page.locator("#expires_on-warning").innerText(), /is in the past/);
   assert.ok(await page.getByRole("button", { name: "Create it expired" }).isVisible());
   await page.getByLabel("Valid through").fill("");
+  // The folded policy opens without a script (<details>); a bad entry is refused, then fixed.
+  await page.locator("#create-key details.policy-more summary").click();
+  await page.getByLabel("Allowed models").fill("llama3 qwen*");
+  await page.getByRole("button", { name: "Create key" }).click();
+  assert.match(await page.locator("#models-error").innerText(), /a \* stands only for a whole tag/);
+  assert.equal(await page.getByLabel("Allowed models").inputValue(), "llama3 qwen*", "value kept");
+  await page.getByLabel("Allowed models").fill("llama3");
+  await page.getByLabel("Requests at a time").fill("1");
   await page.getByRole("button", { name: "Create key" }).click();
   const key = await page.locator("#new-key").inputValue();
   assert.match(key, /^sk-/);
   assert.equal(await page.getByRole("button", { name: "Copy key" }).isVisible(), false);
   assert.equal(await chat(t, key), 200);
+  assert.equal(await chat(t, key, "llama3.2"), 403, "only llama3");
 
   const rows = keyRows(page, "No-JS key");
   await rows.getByRole("link", { name: /^Edit/ }).click();
   await page.waitForURL(/\/keys\/\d+\/edit$/);
+  assert.equal(await rows.getByLabel("Allowed models").inputValue(), "llama3", "unfolded");
+  assert.equal(await rows.getByLabel("Requests at a time").inputValue(), "1");
   await rows.getByLabel("Requests per day").fill("0");
   await rows.getByRole("button", { name: "Save changes" }).click();
   await page.waitForURL(/\/keys$/);

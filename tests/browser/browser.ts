@@ -2,7 +2,7 @@
  * Debian's Chromium driven by playwright-core, headless, for the admin UI's browser tests.
  * @module
  */
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 
 /** Where Debian installs Chromium (`apt-get install chromium`; .ci/run does it). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -70,4 +70,10 @@ export async function htmxSettled(page: Page): Promise<void> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname, fullPage: true });
+}
+
+/** Saves a screenshot of one element as test-output/screenshots/<name>.png (a tall page's part). */
+export async function screenshotOf(locator: Locator, name: string): Promise<void> {
+  await Deno.mkdir(SCREENSHOTS, { recursive: true });
+  await locator.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname });
 }

@@ -14,6 +14,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { idSchema } from "../../admin/schemas.ts";
+import { CAP_FIELDS } from "../../core/api_keys.ts";
+import { LIMIT_KINDS } from "../../core/limits.ts";
 import { INFERENCE_ROUTES, MANAGEMENT_PATHS, READ_ONLY_ROUTES } from "../../proxy/routes.ts";
 import { testDialects, testPostgresUrl } from "../support/databases.ts";
 import { ADMIN_PASSWORD, startTestGateway, type TestGateway } from "../support/gateway.ts";
@@ -274,10 +276,14 @@ function formFields(mockUrl: string, csrf: string | null) {
       next: fc.oneof(fc.constantFrom("/keys", "//evil.example", "https://evil.example"), text),
       name: text,
       expires_on: fc.oneof(fc.constantFrom("2030-01-31", "2026-02-30", ""), text),
-      daily_request_limit: text,
-      monthly_request_limit: text,
-      daily_token_limit: text,
-      monthly_token_limit: text,
+      // Every policy field of the key forms: each limit kind, the model list, the caps.
+      ...Object.fromEntries(
+        [...LIMIT_KINDS.map((k) => k.field), ...CAP_FIELDS].map((name) => [name, text]),
+      ),
+      models: fc.oneof(
+        fc.constantFrom("llama3, qwen3:*", "*", "qwen*", " , ,", "a;b", "x".repeat(700)),
+        text,
+      ),
       ollama_url: ollamaUrls(mockUrl),
       default_model: text,
       _csrf: csrf === null ? text : fc.oneof(fc.constant(csrf), text),
