@@ -16,6 +16,7 @@ import { GatewayMetrics } from "./ops/gateway_metrics.ts";
 import { formatStartupReport, gatherStartupFacts } from "./ops/startup_report.ts";
 import { timedStore } from "./ops/timed_store.ts";
 import { withKeyCache } from "./db/key_cache.ts";
+import { startUpstreamProbes } from "./ops/upstreams.ts";
 
 /** A running gateway. */
 export interface Gateway {
@@ -83,6 +84,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   await releaseStale();
   const reaper = setInterval(releaseStale, beatMs);
   Deno.unrefTimer(reaper);
+  // Several Ollama boxes are probed for health, models and loaded runners (ops/upstreams.ts).
+  const stopProbes = startUpstreamProbes(deps);
   // The proxy starts first so the admin's proxy info can name the port it really got.
   let proxyApp: ReturnType<typeof createProxyApp> | null = null;
   const proxy = Deno.serve(
@@ -103,6 +106,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     adminUrl: url(admin.addr),
     async close(graceSeconds?: number) {
       clearInterval(reaper);
+      await stopProbes();
       const drained = Promise.all([proxy.shutdown(), admin.shutdown()]);
       const timer = graceSeconds === undefined
         ? undefined
