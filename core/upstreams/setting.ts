@@ -28,11 +28,13 @@ export function upstreamName(url: string): string {
   }
 }
 
-let last: { setting: string; boxes: UpstreamConfig[] } | null = null;
+/** The boxes of recent settings (a setting rarely changes; a few entries are plenty). */
+const recent = new Map<string, UpstreamConfig[]>();
 
 /** The boxes of a setting (the same array for the same text, so the pool sees no change). */
 export function upstreamsFromSetting(setting: string): UpstreamConfig[] {
-  if (last?.setting === setting) return last.boxes;
+  const known = recent.get(setting);
+  if (known) return known;
   const urls = upstreamUrls(setting);
   const names = new Map<string, number>();
   const boxes = urls.map((url): UpstreamConfig => {
@@ -48,6 +50,7 @@ export function upstreamsFromSetting(setting: string): UpstreamConfig[] {
       maxInFlight: urls.length > 1 ? DEFAULT_MAX_IN_FLIGHT : null,
     };
   });
-  last = { setting, boxes };
+  if (recent.size >= 8) recent.clear();
+  recent.set(setting, boxes);
   return boxes;
 }
