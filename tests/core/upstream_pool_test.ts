@@ -6,7 +6,7 @@ import {
   UpstreamPool,
   type Want,
 } from "../../core/upstreams/pool.ts";
-import { LocalSlots } from "../../core/upstreams/slots.ts";
+import { LocalSlots, type SlotLedger } from "../../core/upstreams/slots.ts";
 import type { UpstreamConfig } from "../../core/upstreams/types.ts";
 import {
   FIRST_EJECTION_MS,
@@ -32,7 +32,7 @@ async function poolOver(
     random?: () => number;
     queueMax?: number;
     queueTimeoutMs?: number;
-    ledger?: LocalSlots;
+    ledger?: SlotLedger;
   } = {},
 ) {
   const sched = new ManualScheduler();
@@ -288,9 +288,14 @@ Deno.test("a box saturated down to nothing rests, then takes one request again",
   await settle();
   assert.equal(t.pool.queueDepth, 1);
   t.sched.advance(SATURATION_REST_MS);
-  t.pool.kick();
+  // A newcomer arriving before the pool looks again queues behind the one that waited.
+  const newcomer = t.pool.acquire(want({ key: "k2" }));
+  await settle();
   const l = leased(await waiting);
   assert.equal(l.upstream.id, "a");
+  assert.equal(t.pool.queueDepth, 1);
+  l.release("ok");
+  assert.equal(leased(await newcomer).upstream.id, "a");
 });
 
 Deno.test("the queue is fair across keys: 50 queued requests of one key delay another key's by one slot", async () => {
@@ -470,6 +475,47 @@ Deno.test("a box added, changed or re-enabled is probed at once and starts afres
   await t.pool.sync();
   assert.deepEqual(t.probes, []);
   assert.equal(t.pool.status()[0].maxInFlight, 4);
+});
+
+/** A ledger that decides later, as one in a database would: counts change only when it does. */
+class LaterSlots implements SlotLedger {
+  readonly #slots = new LocalSlots();
+  inFlight(box: string): number {
+    return this.#slots.inFlight(box);
+  }
+  take(box: string, limit: number | null): Promise<boolean> {
+    return Promise.resolve().then(() => Promise.resolve()).then(() => this.#slots.take(box, limit));
+  }
+  give(box: string): void {
+    this.#slots.give(box);
+  }
+}
+
+Deno.test("two pools sharing a ledger that decides later never exceed a box's max_in_flight together", async () => {
+  const ledger = new LaterSlots();
+  const boxes = [box("a", { maxInFlight: 2 }), box("b", { maxInFlight: 1 })];
+  const one = await poolOver(boxes, { ledger });
+  const two = await poolOver(boxes, { ledger });
+  for (const t of [one, two]) for (const b of boxes) t.teach(b.id, { tags: ["llama3"] });
+  const active: Lease[] = [];
+  const placements = [];
+  // All asked in the same moment: both pools see empty boxes; the ledger decides.
+  for (let i = 0; i < 12; i++) {
+    const t = i % 2 ? one : two;
+    placements.push(t.pool.acquire(want({ key: `k${i}` })).then((p) => active.push(leased(p))));
+  }
+  await settle(30);
+  assert.equal(active.length, 3);
+  const rand = seededRandom(9);
+  while (active.length > 0) {
+    assert.ok(ledger.inFlight("a") <= 2 && ledger.inFlight("b") <= 1);
+    active.splice(Math.floor(rand() * active.length), 1)[0].release("ok");
+    one.pool.kick();
+    two.pool.kick();
+    await settle(30);
+  }
+  await Promise.all(placements);
+  assert.deepEqual([ledger.inFlight("a"), ledger.inFlight("b")], [0, 0]);
 });
 
 Deno.test("two pools sharing one ledger never exceed a box's max_in_flight together", async () => {

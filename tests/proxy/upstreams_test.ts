@@ -299,3 +299,26 @@ boxesTest(
     assert.deepEqual(counts.toSorted(), [0, 0, 6], `one box took the conversation: ${counts}`);
   },
 );
+
+boxesTest(
+  "a stream holds its box until it ends: in flight while it runs, free once the client leaves",
+  [
+    { mock: { models: ["llama3:latest"], hang: true, chunkDelayMs: 20 } },
+    { mock: { models: ["llama3:latest"], hang: true, chunkDelayMs: 20 } },
+  ],
+  async ({ t, pool }) => {
+    const { key } = await t.createKey();
+    const inFlight = () => pool.status().map((s) => s.inFlight);
+    const streams = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await t.post("/api/chat", key, { model: "llama3", messages, stream: true });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      await reader.read();
+      streams.push(reader);
+    }
+    assert.deepEqual(inFlight(), [1, 1], "each stream keeps its box's one slot");
+    for (const reader of streams) await reader.cancel();
+    await until(() => inFlight().every((n) => n === 0), "the slots to be given back");
+  },
+);
