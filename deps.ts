@@ -10,6 +10,7 @@ import type { SettingsCache } from "./core/settings.ts";
 import type { Store } from "./core/store.ts";
 import type { InFlight } from "./core/inflight.ts";
 import type { GatewayMetrics } from "./ops/gateway_metrics.ts";
+import type { UpstreamPool } from "./core/upstreams/pool.ts";
 
 /** Everything a listener needs at run time. */
 export interface Deps {
@@ -24,4 +25,6 @@ export interface Deps {
   instanceId: string;
   /** The process's metrics; created on first use when the builder of Deps left it out. */
   metrics?: GatewayMetrics;
+  /** The Ollama boxes and their queue; created on first use (ops/upstreams.ts) when left out. */
+  upstreams?: UpstreamPool;
 }

@@ -26,6 +26,7 @@ import { type ListenerAddress, listenerAddresses, listenProblem } from "./ops/po
 import { timedStore } from "./ops/timed_store.ts";
 import { withKeyCache } from "./db/key_cache.ts";
 import { loadEnvFile } from "./ops/env_file.ts";
+import { startUpstreamProbes } from "./ops/upstreams.ts";
 
 /** A running gateway. */
 export interface Gateway {
@@ -146,6 +147,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   await releaseStale();
   const reaper = setInterval(releaseStale, beatMs);
   Deno.unrefTimer(reaper);
+  // Several Ollama boxes are probed for health, models and loaded runners (ops/upstreams.ts).
+  const stopProbes = startUpstreamProbes(deps);
   const proxyApp = createProxyApp(deps);
   const adminApp = createAdminApp(deps);
   proxy.serve((req, info) => proxyApp.fetch(req, info));
@@ -159,6 +162,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     connections: { ...caps, openFileLimit: openFiles },
     async close(graceSeconds?: number) {
       clearInterval(reaper);
+      await stopProbes();
       const drained = Promise.all([proxy.shutdown(), admin.shutdown()]);
       let cut: ReturnType<typeof setTimeout> | undefined;
       const timer = graceSeconds === undefined ? undefined : setTimeout(() => {

@@ -30,6 +30,24 @@ const positiveInt = wholeNumber(1);
 export const DATABASE_URL_FORMS =
   "sqlite:///relative/path, sqlite:////absolute/path, sqlite:///:memory: or " +
   "postgres://user:password@host:5432/database (postgresql:// too)";
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+/**
+ * OLLAMA_URL: one Ollama URL, or several separated by commas (one box each); normalised to
+ * the URLs without trailing slashes, joined by commas.
+ */
+const ollamaUrls = z.string().transform((text, ctx) => {
+  const urls = text.split(",").map((u) => u.trim()).filter(Boolean);
+  if (urls.length === 0 || urls.some((u) => !httpUrl.safeParse(u).success)) {
+    // The value is not quoted: a URL may carry a password.
+    ctx.addIssue({
+      code: "custom",
+      message: "must be an http:// or https:// URL, or several separated by commas",
+    });
+    return z.NEVER;
+  }
+  return urls.map((u) => u.replace(/\/+$/, "")).join(",");
+});
 
 const schema = z.object({
   ADMIN_PASSWORD: z.string({ error: "ADMIN_PASSWORD is required" }).min(
@@ -50,7 +68,7 @@ const schema = z.object({
         }`,
     },
   ),
-  OLLAMA_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:11434"),
+  OLLAMA_URL: ollamaUrls.default("http://localhost:11434"),
   DEFAULT_MODEL: z.string().min(1).default("llama3"),
   PUBLIC_URL: publicUrlField(
     "PUBLIC_URL must be an http:// or https:// URL without user name, query or fragment, e.g. https://llm.example.com",
@@ -64,6 +82,8 @@ const schema = z.object({
   DB_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
   DB_CONNECT_TIMEOUT_SECONDS: positiveInt.default(30),
   UPSTREAM_CONNECT_TIMEOUT: positiveInt.default(600),
+  QUEUE_MAX: z.coerce.number().int().min(0).default(256),
+  QUEUE_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
   MAX_BODY_BYTES: positiveInt.default(10 * 1024 * 1024),
   SHUTDOWN_GRACE_SECONDS: seconds(0).default(30),
   PROXY_MAX_CONNECTIONS: positiveInt.optional(),
@@ -93,6 +113,7 @@ export interface Config {
   adminHost: string;
   adminPort: number;
   databaseUrl: string;
+  /** The Ollama box, or several separated by commas (each without a trailing slash). */
   ollamaUrl: string;
   defaultModel: string;
   /**
@@ -109,6 +130,10 @@ export interface Config {
   dbConnectTimeoutSeconds: number;
   /** How long to wait for Ollama's response headers (model loads take minutes), in ms. */
   upstreamConnectTimeoutMs: number;
+  /** Requests that may wait for a free Ollama box at most (QUEUE_MAX). */
+  queueMax: number;
+  /** How long a request waits for a free Ollama box at most (QUEUE_TIMEOUT_SECONDS), in ms. */
+  queueTimeoutMs: number;
   maxBodyBytes: number;
   shutdownGraceSeconds: number;
   /** Open connections per listener at most; null: derived from the open-file limit at start. */
@@ -218,8 +243,9 @@ export function parseConfig(
     const issue = result.error.issues[0];
     const name = String(issue.path[0] ?? "config");
     let message = issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
-    if (issue.message.startsWith("must be a")) {
-      // Numbers are never secret: showing the value makes a typo obvious.
+    if (/^must be a (whole )?number/.test(issue.message)) {
+      // Numbers are never secret: showing the value makes a typo obvious. (Other values, URLs
+      // above all, may carry a password and are never shown.)
       const value = String(cleaned[name]);
       message = `${name} ${issue.message}; got ${
         JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)
@@ -258,7 +284,7 @@ export function parseConfig(
     adminHost: c.ADMIN_HOST,
     adminPort: c.ADMIN_PORT,
     databaseUrl: c.DATABASE_URL,
-    ollamaUrl: c.OLLAMA_URL.replace(/\/+$/, ""),
+    ollamaUrl: c.OLLAMA_URL,
     defaultModel: c.DEFAULT_MODEL,
     publicUrl: c.PUBLIC_URL || null,
     timeZone: c.APP_TZ,
@@ -270,6 +296,8 @@ export function parseConfig(
     dbStatementTimeoutMs: c.DB_STATEMENT_TIMEOUT_MS,
     dbConnectTimeoutSeconds: c.DB_CONNECT_TIMEOUT_SECONDS,
     upstreamConnectTimeoutMs: c.UPSTREAM_CONNECT_TIMEOUT * 1000,
+    queueMax: c.QUEUE_MAX,
+    queueTimeoutMs: Math.round(c.QUEUE_TIMEOUT_SECONDS * 1000),
     maxBodyBytes: c.MAX_BODY_BYTES,
     shutdownGraceSeconds: c.SHUTDOWN_GRACE_SECONDS,
     proxyMaxConnections: c.PROXY_MAX_CONNECTIONS ?? null,

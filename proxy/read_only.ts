@@ -12,7 +12,8 @@ import { ProxyError } from "./errors.ts";
 import { SHOW_REQUEST } from "./ollama_shapes.ts";
 import { modelNotAllowed } from "./quota_errors.ts";
 import type { ReadOnlyRoute } from "./routes.ts";
-import { clientHeaders, unreachableReason, upstreamHeaders } from "./upstream.ts";
+import { clientHeaders } from "./upstream.ts";
+import { readUpstream } from "./read_upstream.ts";
 
 type Json = Record<string, unknown>;
 
@@ -40,21 +41,7 @@ export async function handleReadOnly(
       throw new ProxyError(404, `model '${model}' not found`, "model_not_found");
     }
   }
-  let upstream: Response;
-  try {
-    upstream = await fetch(settings.ollama_url + upstreamPath, {
-      method,
-      headers: upstreamHeaders(c.req.raw.headers),
-      body,
-      signal: c.req.raw.signal,
-    });
-  } catch (err) {
-    throw new ProxyError(
-      502,
-      `Cannot reach Ollama: ${unreachableReason(err)}`,
-      "upstream_unavailable",
-    );
-  }
+  const upstream = await readUpstream(c, route, upstreamPath, body, settings.ollama_url, deps);
   const headers = clientHeaders(upstream.headers);
   if (route.listing && models !== null && upstream.ok) {
     const listing = await upstream.json().catch(() => null) as Json | null;

@@ -20,6 +20,8 @@ export class SettlementTicket {
   /** Aborts the upstream request: the client left, the header timeout fired, or shutdown. */
   readonly upstream = new AbortController();
   #settled = false;
+  #outcome: Outcome | null = null;
+  #onSettled: Array<(outcome: Outcome) => void> = [];
   #unregister: () => void;
   readonly #startedMs = performance.now();
 
@@ -41,6 +43,15 @@ export class SettlementTicket {
   }
 
   /**
+   * Runs `fn` with the outcome when the request is settled (the upstream slot is given back
+   * then: a stream holds its box until it ends); at once when it is settled already.
+   */
+  onSettled(fn: (outcome: Outcome) => void): void {
+    if (this.#outcome) fn(this.#outcome);
+    else this.#onSettled.push(fn);
+  }
+
+  /**
    * Settles the request (only the first call counts): ends its log line and metrics, and
    * resolves once the usage is recorded (or the first attempt failed and retries are queued).
    * `completionEstimate` counts the output when Ollama reported no count for it.
@@ -48,7 +59,16 @@ export class SettlementTicket {
   async settle(outcome: Outcome, completionEstimate: () => number = () => 0): Promise<void> {
     if (this.#settled) return;
     this.#settled = true;
+    this.#outcome = outcome;
     this.#unregister();
+    for (const fn of this.#onSettled.splice(0)) {
+      try {
+        fn(outcome);
+      } catch (err) {
+        // A hook must never cost the usage record; what failed is logged.
+        this.deps.log.error("settlement hook failed", { error: (err as Error).message });
+      }
+    }
     if (outcome.kind === "answered" && outcome.reported?.invalid) {
       this.deps.log.warn("Ollama reported unusable token counts; estimated instead", {
         fields: outcome.reported.invalid.join(","),
