@@ -12,6 +12,7 @@ import {
   keyFields,
   keyStatus,
   listKeyViews,
+  noUsage,
   parseExpiry,
   updateApiKey,
 } from "../core/api_keys.ts";
@@ -21,13 +22,26 @@ import type { ApiKey } from "../core/model.ts";
 import { requireAdminBearer } from "./auth.ts";
 import type { CredentialGuard } from "./credential_guard.ts";
 import { AdminError, validationError } from "./errors.ts";
+import { DelegationProblem } from "../core/delegation.ts";
+import {
+  createGroup,
+  groupFields,
+  memberFields,
+  memberLimitsWith,
+  updateGroup,
+} from "../core/groups.ts";
+import type { Group } from "../core/model.ts";
+import { requestWindows } from "../core/windows.ts";
 import { proxyInfo } from "./proxy_info.ts";
 import {
+  createGroupSchema,
   createKeySchema,
   idSchema,
   limitsSchema,
   settingsSchema,
+  updateGroupSchema,
   updateKeySchema,
+  updateMemberSchema,
 } from "./schemas.ts";
 
 /** Reads a JSON body and validates it, or throws 400 (not JSON) / 422 (invalid field). */
@@ -76,8 +90,28 @@ export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
     if (!key) throw new AdminError(404, "API key not found");
     return view(key);
   };
-  const patch = async (c: Context, changes: KeyChanges) =>
-    c.json(found(await updateApiKey(deps.store, parseId(c), changes, deps.clock.now())));
+  const secrets = deps.config.secretsKey;
+  // A key's group must exist; delegation input must make sense (core/delegation.ts).
+  const checked = async <T>(changes: KeyChanges, write: () => Promise<T>): Promise<T> => {
+    const groupId = changes.group_id;
+    if (typeof groupId === "number" && !await deps.store.getGroup(groupId)) {
+      throw new AdminError(422, `group_id: there is no group ${groupId}`, "group_id");
+    }
+    try {
+      return await write();
+    } catch (err) {
+      if (err instanceof DelegationProblem) throw new AdminError(422, err.message, err.field);
+      throw err;
+    }
+  };
+  const patch = async (c: Context, changes: KeyChanges) => {
+    const id = parseId(c);
+    const updated = await checked(
+      changes,
+      () => updateApiKey(deps.store, id, changes, deps.clock.now(), secrets),
+    );
+    return c.json(found(updated));
+  };
 
   api.use(requireAdminBearer(deps, guard));
 
@@ -85,11 +119,13 @@ export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
 
   api.post("/api-keys", async (c) => {
     const input = await parseJson(c, createKeySchema);
-    const created = await createApiKey(
-      deps.store,
-      { ...input, expires_at: expiryOrError(input.expires_at, tz) },
-      deps.clock.now(),
-    );
+    const created = await checked(input, () =>
+      createApiKey(
+        deps.store,
+        { ...input, expires_at: expiryOrError(input.expires_at, tz) },
+        deps.clock.now(),
+        secrets,
+      ));
     deps.log.info("api key created", { id: created.id, key: created.prefix });
     return c.json({ ...view(created), key: created.key }, 201);
   });
@@ -103,6 +139,86 @@ export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
   });
   api.delete("/api-keys/:id", async (c) => {
     if (!await deps.store.deleteKey(parseId(c))) throw new AdminError(404, "API key not found");
+    return c.body(null, 204);
+  });
+
+  api.get("/api-keys/:id/members", async (c) => {
+    const key = await deps.store.getKey(parseId(c));
+    if (!key) throw new AdminError(404, "API key not found");
+    const [members, usage] = await Promise.all([
+      deps.store.listMembers(key.id),
+      deps.store.usageByOwner("member", requestWindows(deps.clock.now(), tz)),
+    ]);
+    return c.json(members.map((m) => memberFields(key, m, usage.get(m.id) ?? noUsage())));
+  });
+  api.patch("/api-keys/:id/members/:member", async (c) => {
+    const key = await deps.store.getKey(parseId(c));
+    const memberId = idSchema.safeParse(c.req.param("member"));
+    if (!key || !memberId.success) throw new AdminError(404, "Member not found");
+    const input = await parseJson(c, updateMemberSchema);
+    const member = (await deps.store.listMembers(key.id)).find((m) => m.id === memberId.data);
+    if (!member) throw new AdminError(404, "Member not found");
+    const updated = await deps.store.updateMember(key.id, member.id, {
+      blocked: input.blocked,
+      limits: input.limits === undefined
+        ? undefined
+        : memberLimitsWith(key, member, input.limits as Record<string, number | null> | null),
+    });
+    const usage = await deps.store.usageByOwner("member", requestWindows(deps.clock.now(), tz));
+    return c.json(memberFields(key, updated!, usage.get(member.id) ?? noUsage()));
+  });
+
+  const groupView = async (group: Group) => {
+    const [keys, usage] = await Promise.all([
+      deps.store.listKeys(),
+      deps.store.usageByOwner("group", requestWindows(deps.clock.now(), tz)),
+    ]);
+    return {
+      ...groupFields(group),
+      key_ids: keys.filter((k) => k.group_id === group.id).map((k) => k.id),
+      usage: usage.get(group.id) ?? noUsage(),
+    };
+  };
+  const groupId = (c: Context) => {
+    const id = idSchema.safeParse(c.req.param("id"));
+    if (!id.success) throw new AdminError(404, "Group not found");
+    return id.data;
+  };
+  api.get("/groups", async (c) => {
+    const groups = await deps.store.listGroups();
+    return c.json(await Promise.all(groups.map(groupView)));
+  });
+  api.post("/groups", async (c) => {
+    const input = await parseJson(c, createGroupSchema);
+    if ((await deps.store.listGroups()).some((g) => g.name === input.name)) {
+      throw new AdminError(409, `name: a group named ${JSON.stringify(input.name)} exists`, "name");
+    }
+    const group = await createGroup(deps.store, input, deps.clock.now());
+    deps.log.info("group created", { id: group.id });
+    return c.json(await groupView(group), 201);
+  });
+  api.patch("/groups/:id", async (c) => {
+    const id = groupId(c);
+    const input = await parseJson(c, updateGroupSchema);
+    if (
+      input.name !== undefined &&
+      (await deps.store.listGroups()).some((g) => g.name === input.name && g.id !== id)
+    ) {
+      throw new AdminError(409, `name: a group named ${JSON.stringify(input.name)} exists`, "name");
+    }
+    const group = await updateGroup(deps.store, id, input);
+    if (!group) throw new AdminError(404, "Group not found");
+    return c.json(await groupView(group));
+  });
+  api.delete("/groups/:id", async (c) => {
+    const result = await deps.store.deleteGroup(groupId(c), c.req.query("force") === "true");
+    if (result === "missing") throw new AdminError(404, "Group not found");
+    if (result === "has_keys") {
+      throw new AdminError(
+        409,
+        "The group still has keys; move them out first, or delete with ?force=true to detach them",
+      );
+    }
     return c.body(null, 204);
   });
 

@@ -6,6 +6,9 @@ import { z } from "zod";
 import { LIMIT_KINDS, type LimitField } from "../core/limits.ts";
 import { publicUrlField } from "../core/public_url.ts";
 import { keyNameSchema } from "../core/key_name.ts";
+import { parseCidr } from "../core/cidr.ts";
+import { MEMBER_LIMIT_FIELDS } from "../core/groups.ts";
+import { hasControlCharacters } from "../core/text.ts";
 
 const limit = z.number({ error: "must be a whole number ≥ 0 or null" }).int(
   "must be a whole number ≥ 0 or null",
@@ -36,13 +39,80 @@ export const limitsSchema = z.strictObject({
   idle_days: positiveOrNull,
 });
 
+const cidr = z.string({ error: "must be a list of IP addresses or CIDR ranges" }).trim().refine(
+  (v) => parseCidr(v) !== null,
+  { error: (i) => `${JSON.stringify(i.input)} is not an IP address or CIDR range (10.0.0.0/8)` },
+);
+const headerName = z.string().trim().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, {
+  error: "must be an HTTP header name",
+});
+
+/** The limits a delegating key gives each person (day and month, per minute, at a time). */
+const memberLimitsSchema = z.strictObject(
+  Object.fromEntries(MEMBER_LIMIT_FIELDS.map((f) => [f, limit])) as Record<string, typeof limit>,
+);
+
+/** The delegation fields of a key (core/delegation.ts); identity_secret is write-only. */
+const delegationFields = {
+  group_id: z.number({ error: "must be a group id or null" }).int().positive().nullable()
+    .optional(),
+  identity: z.enum(["openwebui-headers", "openwebui-jwt"], {
+    error: 'must be "openwebui-headers", "openwebui-jwt" or null',
+  }).nullable().optional(),
+  trusted_peers: z.array(cidr).max(100).optional(),
+  identity_headers: z.strictObject({
+    user_id: headerName.optional(),
+    email: headerName.optional(),
+    name: headerName.optional(),
+    role: headerName.optional(),
+    chat_id: headerName.optional(),
+    jwt: headerName.optional(),
+  }).optional(),
+  identity_secret: z.string({ error: "must be a text, or null" }).min(
+    16,
+    "must be at least 16 characters (Open WebUI's FORWARD_USER_INFO_HEADER_JWT_SECRET)",
+  ).max(1000).nullable().optional(),
+  member_limits: memberLimitsSchema.optional(),
+  on_missing_identity: z.enum(["reject", "unattributed"], {
+    error: 'must be "reject" or "unattributed"',
+  }).optional(),
+};
+
 /** POST /api/api-keys. */
-export const createKeySchema = limitsSchema.extend({ name, expires_at: expiresAt });
+export const createKeySchema = limitsSchema.extend({
+  name,
+  expires_at: expiresAt,
+  ...delegationFields,
+});
 
 /** PATCH /api/api-keys/{id}. */
 export const updateKeySchema = limitsSchema.extend({
   name: name.optional(),
   expires_at: expiresAt,
+  ...delegationFields,
+});
+
+const groupName = z.string({ error: "must be a text" }).trim().min(1, "must not be empty").max(
+  100,
+  "must be at most 100 characters",
+).refine((v) => !hasControlCharacters(v), "must not contain control characters");
+
+/** The limits a group may have: those of keys, and a model list; no caps. */
+const groupLimits = limitsSchema.pick({
+  ...Object.fromEntries(LIMIT_KINDS.map((k) => [k.field, true])) as Record<LimitField, true>,
+  models: true,
+});
+
+/** POST /api/groups. */
+export const createGroupSchema = groupLimits.extend({ name: groupName });
+
+/** PATCH /api/groups/{id}. */
+export const updateGroupSchema = groupLimits.extend({ name: groupName.optional() });
+
+/** PATCH /api/api-keys/{id}/members/{member_id}: block, or own limits (null: the key's). */
+export const updateMemberSchema = z.strictObject({
+  blocked: z.boolean({ error: "must be true or false" }).optional(),
+  limits: memberLimitsSchema.nullable().optional(),
 });
 
 const count = (min: number) =>

@@ -8,6 +8,13 @@ import { OPEN_POLICY } from "./model.ts";
 import { LIMIT_KINDS, type LimitFields, limitFieldsOf, withLimitFields } from "./limits.ts";
 import { requestWindows } from "./windows.ts";
 import { displayPrefix, generateApiKey, hashApiKey } from "./secrets.ts";
+import {
+  type DelegationInput,
+  type DelegationView,
+  delegationView,
+  delegationWith,
+  touchesDelegation,
+} from "./delegation.ts";
 
 /** The policy fields of the admin API besides the limits (absent: unchanged, null: none). */
 export interface PolicyFields {
@@ -56,6 +63,7 @@ export async function createApiKey(
   store: Store,
   input: CreateKeyInput,
   now: Temporal.Instant,
+  secretsKey = "",
 ): Promise<ApiKey & { key: string }> {
   const key = generateApiKey();
   const created = await store.createKey({
@@ -65,6 +73,10 @@ export async function createApiKey(
     created_at: new Date(now.epochMilliseconds).toISOString(),
     expires_at: input.expires_at ?? null,
     policy: policyWith(OPEN_POLICY, input),
+    group_id: typeof input.group_id === "number" ? input.group_id : null,
+    delegation: touchesDelegation(input)
+      ? delegationWith(null, input as DelegationInput, secretsKey)
+      : null,
   });
   return { ...created, key };
 }
@@ -85,15 +97,20 @@ export async function updateApiKey(
   id: number,
   changes: KeyChanges,
   now: Temporal.Instant,
+  secretsKey = "",
 ): Promise<ApiKey | null> {
   const { name, expires_at, active } = changes;
   const patch: ApiKeyPatch = { name, expires_at, active };
+  if (changes.group_id !== undefined) patch.group_id = changes.group_id as number | null;
   // Activating restarts an idle key's clock.
   if (active === true) patch.activated_at = new Date(now.epochMilliseconds).toISOString();
-  if (touchesPolicy(changes)) {
+  if (touchesPolicy(changes) || touchesDelegation(changes)) {
     const current = await store.getKey(id);
     if (!current) return null;
-    patch.policy = policyWith(current.policy, changes);
+    if (touchesPolicy(changes)) patch.policy = policyWith(current.policy, changes);
+    if (touchesDelegation(changes)) {
+      patch.delegation = delegationWith(current.delegation, changes as DelegationInput, secretsKey);
+    }
   }
   return await store.updateKey(id, patch);
 }
@@ -132,15 +149,17 @@ export function keyStatus(key: ApiKey, now: Temporal.Instant): KeyStatus {
 
 /** A key in the flat form of the admin API: limits as fields, the policy's caps beside them. */
 export type KeyFields =
-  & Omit<ApiKey, "policy">
+  & Omit<ApiKey, "policy" | "delegation">
   & LimitFields
-  & Required<PolicyFields>;
+  & Required<PolicyFields>
+  & DelegationView;
 
 /** The flat admin form of a key. */
 export function keyFields(key: ApiKey): KeyFields {
-  const { policy, ...rest } = key;
+  const { policy, delegation, ...rest } = key;
   return {
     ...rest,
+    ...delegationView(delegation),
     ...limitFieldsOf(policy),
     models: policy.models,
     max_output_tokens: policy.max_output_tokens,
@@ -152,7 +171,8 @@ export function keyFields(key: ApiKey): KeyFields {
 /** A key with its status and today's and this month's usage, as admins see it. */
 export type KeyView = KeyFields & { status: KeyStatus; usage: KeyUsage };
 
-const noUsage = (): KeyUsage => ({
+/** Usage of an owner that used nothing yet. */
+export const noUsage = (): KeyUsage => ({
   today: { requests: 0, prompt_tokens: 0, completion_tokens: 0, tokens: 0 },
   month: { requests: 0, prompt_tokens: 0, completion_tokens: 0, tokens: 0 },
 });

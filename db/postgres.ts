@@ -454,10 +454,15 @@ export class PostgresStore implements Store {
           continue;
         }
         const member = job.start.memberId === null ? null : members.get(job.start.memberId);
+        // A named member that is not there would drop its limits: fail instead.
+        if (job.start.memberId !== null && (!member || member.key_id !== key.id)) {
+          outcomes.push({ kind: "missing" });
+          continue;
+        }
         const owners: Owners = {
           key,
           group: key.group_id === null ? null : groups.get(key.group_id) ?? null,
-          member: member && member.key_id === key.id ? member : null,
+          member: member ?? null,
         };
         const scopes = scopesFor(
           owners,

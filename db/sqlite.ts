@@ -496,6 +496,10 @@ export class SqliteStore implements Store {
         start.memberId,
         start.keyId,
       );
+      // A named member that is not there would drop its limits: fail instead.
+      if (start.memberId !== null && !memberRow) {
+        throw new Error(`member ${start.memberId} of key ${start.keyId} not found`);
+      }
       const owners: Owners = {
         key,
         group: groupRow ? toGroup(groupRow) : null,

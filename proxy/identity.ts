@@ -27,7 +27,8 @@ const UNATTRIBUTED: Person = { external_id: "", email: null, name: null, role: n
 
 /** How long a member read for a person is reused before its row is touched again (ms). */
 const MEMBER_CACHE_MS = 60_000;
-const memberCache = new Map<string, { member: Member; at: number }>();
+/** Members read per store (a process may hold several, tests above all). */
+const memberCaches = new WeakMap<object, Map<string, { member: Member; at: number }>>();
 
 /** The address the request came from: the peer, or X-Forwarded-For from a trusted proxy. */
 export function clientAddress(c: Context, trustedProxies: ReadonlyArray<string>): string {
@@ -129,6 +130,8 @@ export async function memberOfRequest(
     }
     person = UNATTRIBUTED;
   }
+  let memberCache = memberCaches.get(deps.store);
+  if (!memberCache) memberCaches.set(deps.store, memberCache = new Map());
   const cacheKey = JSON.stringify([
     key.id,
     person.external_id,

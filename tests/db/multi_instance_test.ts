@@ -184,4 +184,50 @@ for (const dialect of testDialects()) {
       }
     },
   );
+
+  Deno.test(
+    `[${dialect}] two gateway processes: a group's 50 requests over 4 of its keys, exactly 50`,
+    async () => {
+      const db = await createTestDatabase(dialect);
+      const mock = await startMockOllama({ firstByteDelayMs: 2 });
+      const gateways: GatewayProcess[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          gateways.push(
+            await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: mock.url, LOG_LEVEL: "warn" }),
+          );
+        }
+        const admin = (path: string, body: unknown) =>
+          fetch(gateways[0].adminUrl + path, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${ADMIN_PASSWORD}`,
+              "content-type": "application/json",
+            },
+            body: JSON.stringify(body),
+          }).then((r) => r.json());
+        const group = await admin("/api/groups", { name: "team", daily_request_limit: 50 });
+        const keys: Array<{ key: string }> = [];
+        for (let i = 0; i < 4; i++) {
+          keys.push(await admin("/api/api-keys", { name: `k${i}`, group_id: group.id }));
+        }
+        const statuses = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+          const res = await fetch(gateways[i % 2].proxyUrl + "/api/chat", {
+            method: "POST",
+            headers: { authorization: `Bearer ${keys[i % 4].key}` },
+            body: chat(),
+          });
+          await res.body?.cancel();
+          return res.status;
+        }));
+        assert.equal(statuses.filter((s) => s === 200).length, 50);
+        assert.equal(statuses.filter((s) => s === 429).length, 150);
+        assert.equal(mock.inferenceCount(), 50);
+      } finally {
+        for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
+        await mock.close();
+        await db.drop();
+      }
+    },
+  );
 }
