@@ -10,10 +10,19 @@ const KEY_HINT = /(?:s|%(?:25)*73)(?:k|%(?:25)*6b)(?:-|%(?:25)*2d)/i;
 const KEY_IN_PATH =
   /(?:(?<![a-z0-9])|(?<=%[0-9a-f]{2}))(?:s|%(?:25)*73)(?:k|%(?:25)*6b)(?:-|%(?:25)*2d)[^/]*/gi;
 
-/** A URL path with each key-like part (`sk-…` to the end of its segment) shown as `sk-***`. */
+/** Longest path shown in log lines and messages: a client's path must not make them unbounded. */
+const MAX_SHOWN_PATH = 1024;
+
+/**
+ * A URL path for log lines and messages: each key-like part (`sk-…` to the end of its segment)
+ * shown as `sk-***`, and cut after MAX_SHOWN_PATH characters.
+ */
 export function redactPath(path: string): string {
   // On every request: one test, and replacement work only when `sk-` occurs.
-  return KEY_HINT.test(path) ? path.replace(KEY_IN_PATH, "sk-***") : path;
+  const shown = KEY_HINT.test(path) ? path.replace(KEY_IN_PATH, "sk-***") : path;
+  return shown.length > MAX_SHOWN_PATH
+    ? `${shown.slice(0, MAX_SHOWN_PATH)}…(${shown.length - MAX_SHOWN_PATH} more)`
+    : shown;
 }
 
 /** A URL with its username and password (if any) shown as `***`: `http://***@host:11434`. */

@@ -48,3 +48,12 @@ Deno.test("redactUrlsIn shows the credentials of every URL in a text as ***", ()
     "mail me@example.com at http://host/",
   );
 });
+
+Deno.test("a long path is cut for log lines and messages, its keys still hidden", () => {
+  const long = `/api/sk-secret${"/a".repeat(5000)}`;
+  const shown = redactPath(long);
+  assert.ok(shown.length < 1100, String(shown.length));
+  assert.ok(shown.startsWith("/api/sk-***/a/a"));
+  assert.match(shown, /…\(\d+ more\)$/);
+  assert.equal(redactPath("/api/tags"), "/api/tags");
+});
