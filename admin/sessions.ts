@@ -4,6 +4,7 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
+import { randomToken } from "../core/base64url.ts";
 
 /** How long a session lives without a request (milliseconds). */
 export const SESSION_IDLE_MS = 30 * 60 * 1000;
@@ -19,12 +20,6 @@ export interface Session {
 /** Options for a session store. */
 export interface SessionStoreOptions {
   idleMs?: number;
-}
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
 }
 
 /** Sessions by id, each ending after `idleMs` without use. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { fromBase64url } from "./base64url.ts";
 
 /** Seconds of clock difference allowed between Open WebUI and the gateway. */
 export const JWT_SKEW_SECONDS = 60;
@@ -21,9 +22,11 @@ export interface IdentityClaims {
 export class InvalidIdentity extends Error {}
 
 function base64urlDecode(part: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(part)) throw new InvalidIdentity("token is not base64url");
-  const b64 = part.replaceAll("-", "+").replaceAll("_", "/");
-  return Uint8Array.from(atob(b64 + "=".repeat((4 - b64.length % 4) % 4)), (c) => c.charCodeAt(0));
+  try {
+    return fromBase64url(part);
+  } catch {
+    throw new InvalidIdentity("token is not base64url");
+  }
 }
 
 function jsonPart(part: string): Record<string, unknown> {

@@ -5,18 +5,13 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { fromBase64url, toBase64url } from "./base64url.ts";
 
 const VERSION = "v1";
 
 function keyOf(material: string): Uint8Array {
   return createHash("sha256").update(`llm-quota secret box\0${material}`).digest();
 }
-
-const b64url = (b: Uint8Array) =>
-  btoa(String.fromCharCode(...b)).replaceAll("+", "-")
-    .replaceAll("/", "_").replace(/=+$/, "");
-const fromB64url = (s: string) =>
-  Uint8Array.from(atob(s.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
 
 /** The stored form of `plaintext`: `v1.<iv>.<ciphertext and tag>`, base64url. */
 export function seal(plaintext: string, material: string): string {
@@ -27,7 +22,7 @@ export function seal(plaintext: string, material: string): string {
     ...cipher.final(),
     ...cipher.getAuthTag(),
   ]);
-  return `${VERSION}.${b64url(iv)}.${b64url(body)}`;
+  return `${VERSION}.${toBase64url(iv)}.${toBase64url(body)}`;
 }
 
 /** The plaintext of a sealed value, or null when it was sealed under other material. */
@@ -35,8 +30,8 @@ export function open(sealed: string, material: string): string | null {
   const [version, iv, body] = sealed.split(".");
   if (version !== VERSION || !iv || !body) return null;
   try {
-    const bytes = fromB64url(body);
-    const decipher = createDecipheriv("aes-256-gcm", keyOf(material), fromB64url(iv));
+    const bytes = fromBase64url(body);
+    const decipher = createDecipheriv("aes-256-gcm", keyOf(material), fromBase64url(iv));
     decipher.setAuthTag(bytes.subarray(bytes.length - 16));
     return new TextDecoder().decode(
       new Uint8Array([

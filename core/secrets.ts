@@ -3,6 +3,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { randomToken } from "./base64url.ts";
 
 const KEY_BYTES = 32;
 /** How many characters of a key (after `sk-`) are kept for display. */
@@ -10,9 +11,7 @@ const PREFIX_CHARS = 8;
 
 /** Creates a new plaintext API key: `sk-` followed by 32 random bytes, base64url. */
 export function generateApiKey(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(KEY_BYTES));
-  return "sk-" + btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  return "sk-" + randomToken(KEY_BYTES);
 }
 
 /** SHA-256 hex of a key; synchronous because it is on every request's path. */
