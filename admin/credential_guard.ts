@@ -33,6 +33,7 @@
  * several gateway processes each has its own budget.
  * @module
  */
+import { randomToken } from "../core/base64url.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
 import { secretsEqual } from "../core/secrets.ts";
@@ -186,7 +187,7 @@ export class CredentialGuard {
    * already holds when that one is still trusted, else a new one.
    */
   trustDevice(current?: string): string {
-    const id = current !== undefined && this.#devices.has(current) ? current : randomId();
+    const id = current !== undefined && this.#devices.has(current) ? current : randomToken();
     this.#devices.delete(id); // re-inserted last: the most recently used is forgotten last
     this.#devices.set(id, 0);
     while (this.#devices.size > this.#o.maxDevices) {
@@ -194,9 +195,4 @@ export class CredentialGuard {
     }
     return id;
   }
-}
-
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
