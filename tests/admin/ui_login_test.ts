@@ -140,7 +140,7 @@ uiTest(
   async (f) => {
     const first = await f.request("/login", { form: { password: PASSWORD } });
     assert.equal(first.status, 303);
-    const device = /llmq_device=([0-9a-f]{64});/.exec(first.headers.get("set-cookie") ?? "");
+    const device = /llmq_device=([A-Za-z0-9_-]{43});/.exec(first.headers.get("set-cookie") ?? "");
     assert.ok(device, "a trusted-device cookie is set");
     assert.match(first.headers.get("set-cookie")!, /llmq_device=[^,]*Path=\/login; HttpOnly/);
     const trusted = { cookie: `llmq_device=${device[1]}` };
@@ -155,7 +155,7 @@ uiTest(
     assert.equal(admin.status, 303, "the trusted browser is checked and let in");
     const forged = await f.request("/login", {
       form: { password: PASSWORD },
-      headers: { cookie: `llmq_device=${"0".repeat(64)}` },
+      headers: { cookie: `llmq_device=${"A".repeat(43)}` },
       anonymous: true,
     });
     assert.equal(forged.status, 429, "a made-up device id is worth nothing");
