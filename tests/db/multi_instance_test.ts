@@ -3,9 +3,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createTestDatabase, testDialects } from "../support/databases.ts";
+import { createTestDatabase, type Dialect, testDialects } from "../support/databases.ts";
 import { ADMIN_PASSWORD } from "../support/gateway.ts";
-import { startMockOllama } from "../support/mock_ollama.ts";
+import { type MockBehaviour, type MockOllama, startMockOllama } from "../support/mock_ollama.ts";
 import { type GatewayProcess, spawnGateway } from "../support/processes.ts";
 
 const chat = (extra: Record<string, unknown> = {}) =>
@@ -16,118 +16,112 @@ const chat = (extra: Record<string, unknown> = {}) =>
     ...extra,
   });
 
-for (const dialect of testDialects()) {
-  Deno.test(`[${dialect}] two gateway processes on one database admit exactly the limit`, async () => {
-    const db = await createTestDatabase(dialect);
-    const mock = await startMockOllama({ firstByteDelayMs: 2, promptTokens: 5, chunks: 20 });
-    const gateways: GatewayProcess[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        gateways.push(
-          await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: mock.url, LOG_LEVEL: "warn" }),
-        );
-      }
-      const admin = (g: GatewayProcess, path: string, init: RequestInit = {}) =>
-        fetch(g.adminUrl + path, {
-          ...init,
+/** Two gateway processes on one fresh database in front of one mock, and what tests need. */
+interface TwoGateways {
+  gateways: GatewayProcess[];
+  mock: MockOllama;
+  /** Creates a key (or a group, with `path`) through the first gateway's admin API. */
+  create(body: Record<string, unknown>, path?: string): Promise<{ id: number; key: string }>;
+  /** Sends `n` chats spread over both gateways, with `keyOf(i)`; returns their statuses. */
+  burst(n: number, keyOf: (i: number) => string, body?: string): Promise<number[]>;
+}
+
+async function withTwoGateways(
+  dialect: Dialect,
+  behaviour: MockBehaviour,
+  fn: (t: TwoGateways) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const db = await createTestDatabase(dialect);
+  const mock = await startMockOllama(behaviour);
+  const gateways: GatewayProcess[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      gateways.push(
+        await spawnGateway({
+          DATABASE_URL: db.url,
+          OLLAMA_URL: mock.url,
+          LOG_LEVEL: "warn",
+          ...env,
+        }),
+      );
+    }
+    await fn({
+      gateways,
+      mock,
+      create: (body, path = "/api/api-keys") =>
+        fetch(gateways[0].adminUrl + path, {
+          method: "POST",
           headers: {
             authorization: `Bearer ${ADMIN_PASSWORD}`,
             "content-type": "application/json",
           },
-        }).then((r) => r.json());
+          body: JSON.stringify(body),
+        }).then((r) => r.json()),
+      burst: (n, keyOf, body = chat()) =>
+        Promise.all(Array.from({ length: n }, async (_, i) => {
+          const res = await fetch(gateways[i % 2].proxyUrl + "/api/chat", {
+            method: "POST",
+            headers: { authorization: `Bearer ${keyOf(i)}` },
+            body,
+          });
+          await res.body?.cancel();
+          return res.status;
+        })),
+    });
+  } finally {
+    for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
+    await mock.close();
+    await db.drop();
+  }
+}
+
+const count = (statuses: number[], status: number) => statuses.filter((s) => s === status).length;
+
+for (const dialect of testDialects()) {
+  Deno.test(`[${dialect}] two gateway processes on one database admit exactly the limit`, () =>
+    withTwoGateways(dialect, { firstByteDelayMs: 2, promptTokens: 5, chunks: 20 }, async (t) => {
       const usage = async (id: number) =>
-        (await admin(gateways[1], "/api/api-keys")).find((k: { id: number }) => k.id === id).usage
-          .today;
+        (await (await fetch(t.gateways[1].adminUrl + "/api/api-keys", {
+          headers: { authorization: `Bearer ${ADMIN_PASSWORD}` },
+        })).json()).find((k: { id: number }) => k.id === id).usage.today;
 
       // Requests: 200 in parallel over both gateways on a 50-request key.
-      const requestsKey = await admin(gateways[0], "/api/api-keys", {
-        method: "POST",
-        body: JSON.stringify({ name: "requests", daily_request_limit: 50 }),
-      });
-      const statuses = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-        const res = await fetch(gateways[i % 2].proxyUrl + "/api/chat", {
-          method: "POST",
-          headers: { authorization: `Bearer ${requestsKey.key}` },
-          body: chat(),
-        });
-        await res.body?.cancel();
-        return res.status;
-      }));
-      assert.equal(statuses.filter((s) => s === 200).length, 50);
-      assert.equal(statuses.filter((s) => s === 429).length, 150);
-      assert.equal(mock.inferenceCount(), 50);
+      const requestsKey = await t.create({ name: "requests", daily_request_limit: 50 });
+      const statuses = await t.burst(200, () => requestsKey.key);
+      assert.deepEqual([count(statuses, 200), count(statuses, 429)], [50, 150]);
+      assert.equal(t.mock.inferenceCount(), 50);
       assert.equal((await usage(requestsKey.id)).requests, 50);
 
-      // Tokens: the mock's prompt count equals the gateway's estimate, so the limit holds exactly.
-      const tokensKey = await admin(gateways[1], "/api/api-keys", {
-        method: "POST",
-        body: JSON.stringify({ name: "tokens", daily_token_limit: 1000 }),
-      });
-      const tokenStatuses = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-        const res = await fetch(gateways[i % 2].proxyUrl + "/api/chat", {
-          method: "POST",
-          headers: { authorization: `Bearer ${tokensKey.key}` },
-          body: chat({ options: { num_predict: 20 } }),
-        });
-        await res.body?.cancel();
-        return res.status;
-      }));
+      // Tokens: every request reserves its bound, so the limit holds whatever Ollama counts.
+      const tokensKey = await t.create({ name: "tokens", daily_token_limit: 1000 });
+      const tokenStatuses = await t.burst(
+        200,
+        () => tokensKey.key,
+        chat({ options: { num_predict: 20 } }),
+      );
       const tokens = await usage(tokensKey.id);
       assert.ok(tokens.tokens <= 1000, `used ${tokens.tokens} of 1000`);
       // Each admitted request used its 5 prompt tokens and at most its 20 output tokens (the
       // last ones are capped to what was left).
-      const admitted = tokenStatuses.filter((s) => s === 200).length;
+      const admitted = count(tokenStatuses, 200);
       assert.ok(tokens.tokens <= 25 * admitted, `used ${tokens.tokens} by ${admitted} requests`);
       assert.equal(tokens.requests, admitted);
       assert.ok(tokens.tokens >= 500, `only ${tokens.tokens} of 1000 tokens were usable`);
-    } finally {
-      for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
-      await mock.close();
-      await db.drop();
-    }
-  });
+    }));
 
   Deno.test(
     `[${dialect}] two gateway processes: requests_per_minute 50 admits exactly 50 of 200`,
-    async () => {
-      const db = await createTestDatabase(dialect);
-      const mock = await startMockOllama({ firstByteDelayMs: 2 });
-      const gateways: GatewayProcess[] = [];
-      try {
-        for (let i = 0; i < 2; i++) {
-          gateways.push(
-            await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: mock.url, LOG_LEVEL: "warn" }),
-          );
-        }
-        const created = await fetch(gateways[0].adminUrl + "/api/api-keys", {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${ADMIN_PASSWORD}`,
-            "content-type": "application/json",
-          },
-          body: JSON.stringify({ name: "rpm", requests_per_minute: 50 }),
-        }).then((r) => r.json());
+    () =>
+      withTwoGateways(dialect, { firstByteDelayMs: 2 }, async (t) => {
+        const created = await t.create({ name: "rpm", requests_per_minute: 50 });
         // Wall-clock minutes: start early in one, so all 200 fall into it.
         const intoMinute = Date.now() % 60_000;
         if (intoMinute > 45_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
-        const statuses = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-          const res = await fetch(gateways[i % 2].proxyUrl + "/api/chat", {
-            method: "POST",
-            headers: { authorization: `Bearer ${created.key}` },
-            body: chat(),
-          });
-          await res.body?.cancel();
-          return res.status;
-        }));
-        assert.equal(statuses.filter((s) => s === 200).length, 50);
-        assert.equal(statuses.filter((s) => s === 429).length, 150);
-        assert.equal(mock.inferenceCount(), 50);
-      } finally {
-        for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
-        await mock.close();
-        await db.drop();
-      }
-    },
+        const statuses = await t.burst(200, () => created.key);
+        assert.deepEqual([count(statuses, 200), count(statuses, 429)], [50, 150]);
+        assert.equal(t.mock.inferenceCount(), 50);
+      }),
   );
 
   Deno.test(
@@ -187,47 +181,16 @@ for (const dialect of testDialects()) {
 
   Deno.test(
     `[${dialect}] two gateway processes: a group's 50 requests over 4 of its keys, exactly 50`,
-    async () => {
-      const db = await createTestDatabase(dialect);
-      const mock = await startMockOllama({ firstByteDelayMs: 2 });
-      const gateways: GatewayProcess[] = [];
-      try {
-        for (let i = 0; i < 2; i++) {
-          gateways.push(
-            await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: mock.url, LOG_LEVEL: "warn" }),
-          );
-        }
-        const admin = (path: string, body: unknown) =>
-          fetch(gateways[0].adminUrl + path, {
-            method: "POST",
-            headers: {
-              authorization: `Bearer ${ADMIN_PASSWORD}`,
-              "content-type": "application/json",
-            },
-            body: JSON.stringify(body),
-          }).then((r) => r.json());
-        const group = await admin("/api/groups", { name: "team", daily_request_limit: 50 });
-        const keys: Array<{ key: string }> = [];
+    () =>
+      withTwoGateways(dialect, { firstByteDelayMs: 2 }, async (t) => {
+        const group = await t.create({ name: "team", daily_request_limit: 50 }, "/api/groups");
+        const keys: string[] = [];
         for (let i = 0; i < 4; i++) {
-          keys.push(await admin("/api/api-keys", { name: `k${i}`, group_id: group.id }));
+          keys.push((await t.create({ name: `k${i}`, group_id: group.id })).key);
         }
-        const statuses = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-          const res = await fetch(gateways[i % 2].proxyUrl + "/api/chat", {
-            method: "POST",
-            headers: { authorization: `Bearer ${keys[i % 4].key}` },
-            body: chat(),
-          });
-          await res.body?.cancel();
-          return res.status;
-        }));
-        assert.equal(statuses.filter((s) => s === 200).length, 50);
-        assert.equal(statuses.filter((s) => s === 429).length, 150);
-        assert.equal(mock.inferenceCount(), 50);
-      } finally {
-        for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
-        await mock.close();
-        await db.drop();
-      }
-    },
+        const statuses = await t.burst(200, (i) => keys[i % 4]);
+        assert.deepEqual([count(statuses, 200), count(statuses, 429)], [50, 150]);
+        assert.equal(t.mock.inferenceCount(), 50);
+      }),
   );
 }
