@@ -3,7 +3,7 @@
  * implements it (db/); both are held to the same contract tests.
  * @module
  */
-import type { Ask, Decision, Scope } from "./admission.ts";
+import type { Ask, Decision, Scope, Snapshot } from "./admission.ts";
 import type {
   ApiKey,
   ApiKeyPatch,
@@ -143,6 +143,16 @@ export interface Store {
 
   /** Usage of each owner of a scope in a day and month (owners without usage are absent). */
   usageByOwner(scope: Scope, windows: WindowKeys): Promise<Map<number, KeyUsage>>;
+  /**
+   * What admission would see for these owners in these windows (settled, reserved, in flight),
+   * without admitting anything: for showing a key holder what is left.
+   */
+  snapshots(
+    owners: ReadonlyArray<{ scope: Scope; id: number }>,
+    windows: WindowKeys,
+  ): Promise<Map<string, Snapshot>>;
+  /** A key's charged usage per local day and model, from `fromDay` (inclusive), oldest first. */
+  usageHistory(keyId: number, fromDay: string): Promise<DayModelUsage[]>;
   /** Requests of each key in flight now, and per-minute usage in `minute` (absent: none). */
   liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>>;
 
@@ -165,6 +175,15 @@ export interface Store {
   releaseStale(cutoffs: StaleCutoffs): Promise<number>;
   /** Recomputes every day counter from the request ledger and returns the differences. */
   audit(): Promise<AuditDifference[]>;
+}
+
+/** Usage of one model on one local day. */
+export interface DayModelUsage {
+  day: string;
+  model: string;
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
 }
 
 /** A key's usage that is not in the day counters: in flight now, and this minute. */

@@ -25,12 +25,14 @@ import {
   policyToJson,
   snapshotsFromRows,
   toApiKey,
+  toDayModelUsage,
   toGroup,
   toLiveUsageMap,
   toMember,
   toUsageMap,
+  USAGE_HISTORY_SQL,
 } from "./rows.ts";
-import { admitted, type Ask, emptySnapshot, type Scope } from "../core/admission.ts";
+import { admitted, type Ask, emptySnapshot, type Scope, type Snapshot } from "../core/admission.ts";
 import { admissionDecision, type Owners, scopesFor, scopesNeed } from "../core/scopes.ts";
 import type {
   ApiKey,
@@ -45,6 +47,7 @@ import type {
 import type {
   Admission,
   AuditDifference,
+  DayModelUsage,
   LiveUsage,
   RequestStart,
   Settlement,
@@ -333,6 +336,40 @@ export class PostgresStore implements Store {
          AND bucket >= ${w.monthStart} AND bucket < ${w.monthEnd}
        GROUP BY owner_id`;
     return toUsageMap(rows);
+  }
+
+  async snapshots(
+    owners: ReadonlyArray<{ scope: Scope; id: number }>,
+    w: WindowKeys,
+  ): Promise<Map<string, Snapshot>> {
+    const scopes = owners.map((o) => o.scope);
+    const ids = owners.map((o) => o.id);
+    const [rows, flights] = await Promise.all([
+      this.#sql`
+        SELECT c.scope, c.owner_id, c.period, c.bucket, c.requests,
+               c.prompt_tokens + c.completion_tokens AS tokens, c.reserved_tokens
+          FROM usage_counters c
+          JOIN unnest(${scopes}::text[], ${ids}::bigint[]) AS o(scope, owner_id)
+            USING (scope, owner_id)
+         WHERE (c.period = 'day' AND c.bucket >= ${w.monthStart} AND c.bucket < ${w.monthEnd})
+            OR (c.period = 'minute' AND c.bucket = ${w.minute})`,
+      this.#sql`
+        SELECT o.scope, o.owner_id, COUNT(r.id)::bigint AS in_flight
+          FROM unnest(${scopes}::text[], ${ids}::bigint[]) AS o(scope, owner_id)
+          LEFT JOIN request_log r ON r.state = 'pending' AND (
+            (o.scope = 'key' AND r.key_id = o.owner_id) OR
+            (o.scope = 'group' AND r.group_id = o.owner_id) OR
+            (o.scope = 'member' AND r.member_id = o.owner_id))
+         GROUP BY o.scope, o.owner_id`,
+    ]);
+    const out = snapshotsFromRows(rows, w);
+    addInFlight(out, flights);
+    return out;
+  }
+
+  async usageHistory(keyId: number, fromDay: string): Promise<DayModelUsage[]> {
+    // Constant SQL shared with SQLite, values bound as parameters.
+    return (await this.#sql.unsafe(USAGE_HISTORY_SQL, [keyId, fromDay])).map(toDayModelUsage);
   }
 
   async liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>> {

@@ -5,7 +5,7 @@
 import { emptySnapshot, type Scope, type Snapshot } from "../core/admission.ts";
 import type { ApiKey, Delegation, Group, KeyUsage, Limit, Member, Policy } from "../core/model.ts";
 import { OPENWEBUI_HEADERS } from "../core/model.ts";
-import type { AuditDifference, LiveUsage } from "../core/store.ts";
+import type { AuditDifference, DayModelUsage, LiveUsage } from "../core/store.ts";
 
 const toIso = (v: unknown): string | null =>
   v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
@@ -296,4 +296,27 @@ export function ledgerOwners(
   add("key", row.key_id);
   add("member", row.member_id);
   return out;
+}
+
+/**
+ * A key's charged usage per day and model from a day on ($1 key, $2 first day); the ledger's
+ * (key_id, day) index serves it.
+ */
+export const USAGE_HISTORY_SQL = `
+SELECT day, model, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,
+       SUM(completion_tokens) AS completion_tokens
+  FROM request_log
+ WHERE key_id = $1 AND day >= $2 AND (state = 'pending' OR charged = TRUE)
+ GROUP BY day, model
+ ORDER BY day, model`;
+
+/** A row of USAGE_HISTORY_SQL. */
+export function toDayModelUsage(row: Record<string, unknown>): DayModelUsage {
+  return {
+    day: String(row.day),
+    model: String(row.model),
+    requests: Number(row.requests),
+    prompt_tokens: Number(row.prompt_tokens ?? 0),
+    completion_tokens: Number(row.completion_tokens ?? 0),
+  };
 }

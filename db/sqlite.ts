@@ -21,12 +21,14 @@ import {
   policyToJson,
   snapshotsFromRows,
   toApiKey,
+  toDayModelUsage,
   toGroup,
   toLiveUsageMap,
   toMember,
   toUsageMap,
+  USAGE_HISTORY_SQL,
 } from "./rows.ts";
-import { type Ask, emptySnapshot, type Scope } from "../core/admission.ts";
+import { type Ask, emptySnapshot, type Scope, type Snapshot } from "../core/admission.ts";
 import { admissionDecision, type Owners, scopesFor, scopesNeed } from "../core/scopes.ts";
 import type {
   ApiKey,
@@ -42,6 +44,7 @@ import { counterChanges, type PriorState } from "../core/settlement.ts";
 import type {
   Admission,
   AuditDifference,
+  DayModelUsage,
   LiveUsage,
   RequestStart,
   Settlement,
@@ -465,6 +468,49 @@ export class SqliteStore implements Store {
       w.monthEnd,
     );
     return Promise.resolve(toUsageMap(rows));
+  }
+
+  snapshots(
+    owners: ReadonlyArray<{ scope: Scope; id: number }>,
+    w: WindowKeys,
+  ): Promise<Map<string, Snapshot>> {
+    const rows: Row[] = [];
+    const flights: Array<Record<string, unknown>> = [];
+    for (const o of owners) {
+      rows.push(...this.#all(
+        `SELECT scope, owner_id, period, bucket, requests,
+                prompt_tokens + completion_tokens AS tokens, reserved_tokens
+           FROM usage_counters
+          WHERE scope = ? AND owner_id = ?
+            AND ((period = 'day' AND bucket >= ? AND bucket < ?)
+              OR (period = 'minute' AND bucket = ?))`,
+        o.scope,
+        o.id,
+        w.monthStart,
+        w.monthEnd,
+        w.minute,
+      ));
+      flights.push({
+        scope: o.scope,
+        owner_id: o.id,
+        in_flight: this.#get(
+          `SELECT COUNT(*) AS n FROM request_log WHERE ${
+            IN_FLIGHT_COLUMN[o.scope]
+          } = ? AND state = 'pending'`,
+          o.id,
+        )!.n,
+      });
+    }
+    const out = snapshotsFromRows(rows, w);
+    addInFlight(out, flights);
+    return Promise.resolve(out);
+  }
+
+  usageHistory(keyId: number, fromDay: string): Promise<DayModelUsage[]> {
+    return Promise.resolve(
+      this.#all(USAGE_HISTORY_SQL.replace(/\$\d/g, "?"), keyId, fromDay)
+        .map(toDayModelUsage),
+    );
   }
 
   liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>> {

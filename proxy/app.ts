@@ -12,6 +12,7 @@ import { cors } from "./cors.ts";
 import { errorResponse, ProxyError } from "./errors.ts";
 import { handleInference } from "./inference.ts";
 import { handleReadOnly } from "./read_only.ts";
+import { handleSelfService } from "./self_service.ts";
 import { familyOf, INFERENCE_ROUTES, MANAGEMENT_PATHS, READ_ONLY_ROUTES } from "./routes.ts";
 import { createHealthRoutes } from "../ops/health_routes.ts";
 import { trackRequests } from "../ops/request_log.ts";
@@ -45,6 +46,10 @@ export function createProxyApp(deps: Deps): Hono<ProxyEnv> {
   app.route("/", createHealthRoutes(deps));
 
   app.use(requireApiKey(deps));
+
+  // "How much do I have left?": the key's own limits and usage (never quota).
+  app.get("/v1/usage", (c) => handleSelfService(c, deps));
+  app.get("/api/usage", (c) => handleSelfService(c, deps));
 
   for (const route of INFERENCE_ROUTES) {
     app.post(route.path, (c) => handleInference(c, route, deps));

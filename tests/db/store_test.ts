@@ -580,6 +580,26 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await store.audit(), []);
     }));
 
+  Deno.test(`[${dialect}] snapshots show what admission sees, without admitting`, () =>
+    withStore(dialect, async (store) => {
+      const key = await store.createKey(newKey({ daily_token_limit: 1000, max_concurrent: 5 }));
+      const id = admittedId(await admit(store, key.id));
+      admittedId(await admit(store, key.id));
+      await store.settle(settlement(id));
+      const snapshots = await store.snapshots([{ scope: "key", id: key.id }], JAN_15);
+      const s = snapshots.get(`key:${key.id}`)!;
+      assert.deepEqual([s.day.requests, s.day.tokens, s.day.reserved, s.inFlight], [2, 42, 110, 1]);
+      assert.deepEqual(s.month, s.day);
+      const history = await store.usageHistory(key.id, "2025-01-01");
+      assert.deepEqual(history, [{
+        day: "2025-01-15",
+        model: "llama3",
+        requests: 2,
+        prompt_tokens: 12,
+        completion_tokens: 30,
+      }]);
+    }));
+
   Deno.test(`[${dialect}] usageByOwner reports each key separately`, () =>
     withStore(dialect, async (store) => {
       const a = await store.createKey(newKey());

@@ -252,3 +252,44 @@ gatewayTest("a key unused for idle_days counts as expired, with its own message"
   assert.equal((await activate.json()).status, "active");
   assert.equal((await send(t, "/api/chat", key, BODIES[0][1]("llama3"))).status, 200);
 });
+
+gatewayTest(
+  "GET /v1/usage tells a key holder what is left, as the x-ratelimit headers do",
+  async (t) => {
+    const { key } = await t.createKey({
+      daily_request_limit: 10,
+      monthly_token_limit: 1000,
+      requests_per_minute: 5,
+    });
+    const answered = await send(t, "/v1/chat/completions", key, { model: "llama3", messages });
+    assert.equal(answered.status, 200);
+    for (const path of ["/v1/usage", "/api/usage"]) {
+      const res = await get(t, path, key);
+      assert.equal(res.status, 200);
+      const by = (limit: string) =>
+        res.json.limits.find((l: { limit: string }) => l.limit === limit);
+      assert.deepEqual(
+        [by("daily_request_limit").used, by("daily_request_limit").remaining],
+        [1, 9],
+      );
+      assert.equal(by("daily_request_limit").resets_at, "2026-06-16T00:00:00+02:00");
+      assert.equal(by("requests_per_minute").remaining, 4);
+      assert.equal(
+        by("requests_per_minute").remaining,
+        Number(answered.headers.get("x-ratelimit-remaining-requests")),
+        "the tightest request window agrees with the headers",
+      );
+      // Tokens: the headers counted this request's reservation; settled, it used 7 + 3.
+      assert.deepEqual(
+        [by("monthly_token_limit").used, by("monthly_token_limit").remaining],
+        [10, 990],
+      );
+      assert.deepEqual(
+        res.json.days.map((d: { model: string; requests: number }) => [d.model, d.requests]),
+        [["llama3", 1]],
+      );
+    }
+    assert.equal(t.mock.inferenceCount(), 1, "asking never reaches Ollama");
+    assert.equal((await get(t, "/v1/usage", "sk-nope")).status, 401);
+  },
+);
