@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
 import { refusedPort } from "../support/ports.ts";
 import { pointGatewayAt } from "../support/scripted_upstream.ts";
+import { OLLAMA_SINCE } from "../../proxy/ollama_versions.ts";
 
 const messages = [{ role: "user", content: "Hi" }];
 
@@ -102,4 +103,15 @@ gatewayTest("Ollama's own JSON errors on read routes pass through unchanged", as
   assert.equal(res.status, 404);
   const direct = await fetch(t.mock.url + "/v1/models/no-such-model");
   assert.equal(await res.text(), await direct.text());
+});
+
+Deno.test("the README's table of Ollama releases names the same release for every route", () => {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const table = readme.slice(readme.indexOf("**Which Ollama each route needs.**"));
+  for (const [route, since] of Object.entries(OLLAMA_SINCE)) {
+    const shown = route.replace(":model", "{model}");
+    const row = table.split("\n").find((l) => l.startsWith("| ") && l.includes(`\`${shown}\``));
+    assert.ok(row, `no row for ${shown}`);
+    assert.equal(row.split(" | ")[1], `v${since}`, row);
+  }
 });
