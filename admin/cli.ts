@@ -267,6 +267,13 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
         );
         console.log("Store it now: it is shown only once.");
         console.log(key.key);
+        if (key.expires_at !== null && Date.parse(key.expires_at) <= now.epochMilliseconds) {
+          // Created all the same, as asked (a script may mean it); the admin UI asks first.
+          console.error(
+            `Warning: ${through} is in the past: the key is expired from the start and refuses ` +
+              "every request. Give it another expiry in the admin UI (Keys, Edit), or delete it.",
+          );
+        }
         return 0;
       }
       case "list": {

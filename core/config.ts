@@ -23,6 +23,12 @@ function seconds(min: 0 | "positive" = "positive") {
   const n = z.coerce.number({ error }).refine(Number.isFinite, { error });
   return min === 0 ? n.min(0, { error }) : n.positive({ error });
 }
+/** One of `values`; the message lists them (zod's own says "Invalid option: expected …"). */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `must be one of ${values.join(", ")}` });
+}
+/** true or false (also 1/0, yes/no, on/off). */
+const flag = () => z.stringbool({ error: "must be true or false" });
 const port = wholeNumber(0, 65535);
 const positiveInt = wholeNumber(1);
 
@@ -82,8 +88,8 @@ const schema = z.object({
   DB_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
   DB_CONNECT_TIMEOUT_SECONDS: positiveInt.default(30),
   UPSTREAM_CONNECT_TIMEOUT: positiveInt.default(600),
-  QUEUE_MAX: z.coerce.number().int().min(0).default(256),
-  QUEUE_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
+  QUEUE_MAX: wholeNumber(0).default(256),
+  QUEUE_TIMEOUT_SECONDS: seconds().default(60),
   MAX_BODY_BYTES: positiveInt.default(10 * 1024 * 1024),
   SHUTDOWN_GRACE_SECONDS: seconds(0).default(30),
   PROXY_MAX_CONNECTIONS: positiveInt.optional(),
@@ -97,12 +103,12 @@ const schema = z.object({
     { message: "must be comma-separated IP addresses or CIDR ranges such as 10.0.0.0/8" },
   ),
   SECRETS_KEY: z.string().optional(),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-  LOG_FORMAT: z.enum(["text", "json"]).default("text"),
+  LOG_LEVEL: oneOf(["debug", "info", "warn", "error"]).default("info"),
+  LOG_FORMAT: oneOf(["text", "json"]).default("text"),
   METRICS_TOKEN: z.string().optional(),
-  METRICS_KEY_LABELS: z.stringbool().default(false),
+  METRICS_KEY_LABELS: flag().default(false),
   ADMIN_ALLOWED_HOSTS: z.string().default(""),
-  ALLOW_WEAK_ADMIN_PASSWORD: z.stringbool().default(false),
+  ALLOW_WEAK_ADMIN_PASSWORD: flag().default(false),
 });
 
 /** The gateway's validated configuration. */
@@ -115,6 +121,8 @@ export interface Config {
   databaseUrl: string;
   /** The Ollama box, or several separated by commas (each without a trailing slash). */
   ollamaUrl: string;
+  /** Whether OLLAMA_URL was set (environment or .env) rather than left at its default. */
+  ollamaUrlSet: boolean;
   defaultModel: string;
   /**
    * The proxy's address as clients reach it (PUBLIC_URL), for the Proxy info snippets when the
@@ -243,9 +251,9 @@ export function parseConfig(
     const issue = result.error.issues[0];
     const name = String(issue.path[0] ?? "config");
     let message = issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
-    if (/^must be a (whole )?number/.test(issue.message)) {
-      // Numbers are never secret: showing the value makes a typo obvious. (Other values, URLs
-      // above all, may carry a password and are never shown.)
+    if (/^must be (a (whole )?number|one of |true or false)/.test(issue.message)) {
+      // Numbers, levels and flags are never secret: showing the value makes a typo obvious.
+      // (Other values, URLs above all, may carry a password and are never shown.)
       const value = String(cleaned[name]);
       message = `${name} ${issue.message}; got ${
         JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)
@@ -285,6 +293,7 @@ export function parseConfig(
     adminPort: c.ADMIN_PORT,
     databaseUrl: c.DATABASE_URL,
     ollamaUrl: c.OLLAMA_URL,
+    ollamaUrlSet: cleaned.OLLAMA_URL !== undefined,
     defaultModel: c.DEFAULT_MODEL,
     publicUrl: c.PUBLIC_URL || null,
     timeZone: c.APP_TZ,

@@ -3,7 +3,8 @@
  * without its credentials.
  * @module
  */
-import { redactUrl, redactUrlsIn } from "./redact.ts";
+import { fetchFailureHint, fetchFailureWords } from "./fetch_failure.ts";
+import { redactUrl } from "./redact.ts";
 
 /** A model Ollama has installed, as the admin shows it. */
 export interface OllamaModel {
@@ -15,8 +16,28 @@ export interface OllamaModel {
   modified_at: string;
 }
 
-/** Thrown with a message that says exactly why Ollama could not be asked. */
-export class OllamaUnavailable extends Error {}
+/**
+ * Thrown with a message that says why Ollama could not be asked and what to do about it:
+ * `reason` (what went wrong) and `hint` (what to check) also apart, for a line that names the
+ * URL already.
+ */
+export class OllamaUnavailable extends Error {
+  constructor(readonly shownUrl: string, readonly reason: string, readonly hint: string) {
+    super(`Cannot reach Ollama at ${shownUrl}: ${reason}. ${hint}`);
+  }
+}
+
+/** Ollama's URL answered, but not as Ollama does (an error status, or not JSON). */
+class OllamaAnsweredOddly extends OllamaUnavailable {
+  constructor(shownUrl: string, reason: string, hint: string) {
+    super(shownUrl, reason, hint);
+    this.message = `Ollama at ${shownUrl} ${reason}. ${hint}`;
+  }
+}
+
+/** What an answer that is not Ollama's suggests. */
+const NOT_OLLAMA_HINT =
+  "Is it Ollama that answers at this URL? Use Ollama's base URL without a path, e.g. http://localhost:11434.";
 
 async function getJson(baseUrl: string, path: string, timeoutMs: number): Promise<unknown> {
   const shown = redactUrl(baseUrl);
@@ -26,19 +47,29 @@ async function getJson(baseUrl: string, path: string, timeoutMs: number): Promis
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    const reason = (err as Error).name === "TimeoutError"
-      ? `no answer within ${timeoutMs / 1000} s`
-      : redactUrlsIn((err as Error).message.split(baseUrl).join(shown));
-    throw new OllamaUnavailable(`Cannot reach Ollama at ${shown}: ${reason}`);
+    if ((err as Error).name === "TimeoutError") {
+      throw new OllamaUnavailable(
+        shown,
+        `no answer within ${timeoutMs / 1000} s`,
+        fetchFailureHint(err),
+      );
+    }
+    throw new OllamaUnavailable(shown, fetchFailureWords(err), fetchFailureHint(err));
   }
   if (!res.ok) {
     await res.body?.cancel();
-    throw new OllamaUnavailable(`Ollama at ${shown} answered ${res.status} for ${path}`);
+    throw new OllamaAnsweredOddly(
+      shown,
+      `answered ${res.status} for ${path}`,
+      res.status === 401 || res.status === 403
+        ? "A proxy in front of Ollama refuses the gateway: let it through, or use Ollama's own address."
+        : NOT_OLLAMA_HINT,
+    );
   }
   try {
     return await res.json();
   } catch {
-    throw new OllamaUnavailable(`Ollama at ${shown} sent an answer that is not JSON`);
+    throw new OllamaAnsweredOddly(shown, `sent an answer that is not JSON`, NOT_OLLAMA_HINT);
   }
 }
 

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { type Config, weakPasswordProblem } from "../core/config.ts";
 import type { Deps } from "../deps.ts";
 import { isLoopback } from "../core/loopback.ts";
-import { ollamaVersion } from "../core/ollama.ts";
+import { OllamaUnavailable, ollamaVersion } from "../core/ollama.ts";
 import { redactUrl } from "../core/redact.ts";
 import { sqlitePath } from "../db/sqlite.ts";
 import { ASSUMED_LIMIT, type ConnectionLimits, descriptorsNeeded } from "./connection_limits.ts";
@@ -24,7 +24,7 @@ export interface StartupFacts {
   database: string;
   /** The Ollama URL requests use (the stored setting), without credentials. */
   ollamaUrl: string;
-  ollama: { answered: true; version: string } | { answered: false; reason: string };
+  ollama: { answered: true; version: string } | { answered: false; reason: string; hint: string };
   timeZone: string;
   /** The connection caps in force and the open-file limit they were derived from. */
   connections?: ConnectionLimits;
@@ -71,7 +71,8 @@ export function startupWarnings(config: Config, storedOllamaUrl: string): string
   if (/^sqlite:\/\/\/:memory:$/.test(config.databaseUrl)) {
     w.push("DATABASE_URL is an in-memory SQLite database: keys and usage vanish at restart");
   }
-  if (storedOllamaUrl !== config.ollamaUrl) {
+  // Only for an OLLAMA_URL someone wrote down: the default is no choice being ignored.
+  if (config.ollamaUrlSet && storedOllamaUrl !== config.ollamaUrl) {
     w.push(
       `OLLAMA_URL=${redactUrl(config.ollamaUrl)} is not used: the stored setting ` +
         `${redactUrl(storedOllamaUrl)} wins (change it in the admin)`,
@@ -113,12 +114,10 @@ export async function gatherStartupFacts(
   try {
     ollama = { answered: true, version: await ollamaVersion(stored, timeoutMs) };
   } catch (err) {
-    ollama = {
-      answered: false,
-      // The URL is on the line already; the reason alone follows it (messages of
-      // core/ollama.ts name the URL without credentials).
-      reason: (err as Error).message.replace(`Cannot reach Ollama at ${redactUrl(stored)}: `, ""),
-    };
+    // The URL is on the line already: the reason and what to check follow it.
+    ollama = err instanceof OllamaUnavailable
+      ? { answered: false, reason: err.reason, hint: err.hint }
+      : { answered: false, reason: (err as Error).message, hint: "" };
   }
   return {
     proxyUrl,
@@ -165,7 +164,9 @@ export function formatStartupReport(
   }
   const ollama = facts.ollama.answered
     ? `answered (version ${facts.ollama.version})`
-    : `did not answer: ${facts.ollama.reason}; inference requests get 502 until it does`;
+    : `did not answer: ${facts.ollama.reason}; inference requests get 502 until it does${
+      facts.ollama.hint ? `. ${facts.ollama.hint}` : ""
+    }`;
   return [
     "llm-quota started",
     `  proxy listening on ${facts.proxyUrl} (API keys; /healthz, /readyz)`,

@@ -9,7 +9,7 @@
 import type { ProbeKind, ProbeResult, ProbeTarget, UpstreamPool } from "../core/upstreams/pool.ts";
 import { PROBE_KINDS } from "../core/upstreams/pool.ts";
 import { realScheduler, type Scheduler } from "../core/upstreams/scheduler.ts";
-import { redactUrlsIn } from "../core/redact.ts";
+import { fetchFailureDetail } from "../core/fetch_failure.ts";
 
 /** How often each probe runs (ms). */
 export const PROBE_INTERVALS_MS: Readonly<Record<ProbeKind, number>> = {
@@ -174,7 +174,7 @@ export class UpstreamProber {
         ok: false,
         error: controller.signal.reason instanceof ProbeTimeout
           ? `no answer within ${this.#timeoutMs} ms`
-          : redactUrlsIn(String((err as Error)?.message ?? err)),
+          : fetchFailureDetail(err),
       };
     } finally {
       cancelTimeout();

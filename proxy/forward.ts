@@ -11,6 +11,7 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
+import { fetchFailureDetail } from "../core/fetch_failure.ts";
 import { GatewayStopping } from "../core/inflight.ts";
 import type { Outcome } from "../core/settlement.ts";
 import {
@@ -173,7 +174,7 @@ export async function forward(
   await ticket.settle({ kind: "not_sent", status: 502 });
   deps.log.warn("upstream request failed", {
     status: 502,
-    error: (lastError as Error)?.message ?? "no box to try",
+    error: lastError === null ? "no box to try" : fetchFailureDetail(lastError),
   });
   throw new ProxyError(
     502,

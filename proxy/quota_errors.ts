@@ -45,6 +45,9 @@ function unitFor(unit: string, n: number): string {
   return n === 1 ? unit.replace(/^(\w+?)s\b/, "$1") : unit;
 }
 
+/** "is" for one, "are" for any other count. */
+const isAre = (n: number) => n === 1 ? "is" : "are";
+
 const PERIOD: Record<string, string> = { minute: "per-minute", day: "daily", month: "monthly" };
 
 /** How the refusing limit is named, by whom it belongs to, and what it says when used up. */
@@ -102,18 +105,18 @@ export function quotaExceeded(
     const left = Math.max(0, limit.max - refusal.used - refusal.reserved);
     if (reason === "reserved") {
       message =
-        `${what}: ${count(refusal.reserved)} tokens are reserved by requests still running and ${
-          count(left)
-        } are left now; ` +
+        `${what}: ${count(refusal.reserved)} ${
+          refusal.reserved === 1 ? "token is" : "tokens are"
+        } reserved by requests still running and ${count(left)} ${isAre(left)} left now; ` +
         `retry in a few seconds, when they have finished`;
       retryAfter = Math.min(retryAfter, RESERVED_RETRY_SECONDS);
       retrySoon = true;
     } else if (reason === "does_not_fit") {
       message = `${what}: this request needs up to ${
         count(refusal.needed)
-      } tokens (its prompt, estimated, and at least one token of output) but only ${
-        count(left)
-      } are left; it resets ${reset}`;
+      } tokens (its prompt, estimated, and at least one token of output) but only ${count(left)} ${
+        isAre(left)
+      } left; it resets ${reset}`;
     } else {
       message = `${usedUp}; it resets ${reset}`;
     }

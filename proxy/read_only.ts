@@ -12,7 +12,7 @@ import { ProxyError } from "./errors.ts";
 import { SHOW_REQUEST } from "./ollama_shapes.ts";
 import { modelNotAllowed } from "./quota_errors.ts";
 import type { ReadOnlyRoute } from "./routes.ts";
-import { clientHeaders } from "./upstream.ts";
+import { clientHeaders, nonJsonError } from "./upstream.ts";
 import { readUpstream } from "./read_upstream.ts";
 
 type Json = Record<string, unknown>;
@@ -43,6 +43,14 @@ export async function handleReadOnly(
   }
   const upstream = await readUpstream(c, route, upstreamPath, body, settings.ollama_url, deps);
   const headers = clientHeaders(upstream.headers);
+  if (!upstream.ok) {
+    // Ollama's errors are small JSON, passed on as they are; a plain-text one (gin's 404 of an
+    // Ollama older than the route) is put in the route's error shape, as errors always are.
+    const bytes = new Uint8Array(await upstream.arrayBuffer());
+    const wrapped = nonJsonError(upstream.status, upstreamPath, bytes, route.upstream);
+    if (wrapped !== null) throw new ProxyError(upstream.status, wrapped, "upstream_error");
+    return new Response(method === "HEAD" ? null : bytes, { status: upstream.status, headers });
+  }
   if (route.listing && models !== null && upstream.ok) {
     const listing = await upstream.json().catch(() => null) as Json | null;
     if (listing !== null) {

@@ -16,6 +16,10 @@ import { ProxyError } from "./errors.ts";
 import type { ReadOnlyRoute } from "./routes.ts";
 import { unreachableReason, upstreamHeaders } from "./upstream.ts";
 
+/** What a key holder can do about an Ollama the gateway cannot reach. */
+const ADMIN_HINT =
+  "If this persists, the gateway's admin should check that Ollama is running and the Ollama URL in Settings";
+
 /** How long one box may take to answer a read when others could answer instead (ms). */
 export const READ_TIMEOUT_MS = 10_000;
 
@@ -39,7 +43,7 @@ export async function readUpstream(
     } catch (err) {
       throw new ProxyError(
         502,
-        `Cannot reach Ollama: ${unreachableReason(err)}`,
+        `Cannot reach Ollama: ${unreachableReason(err)}. ${ADMIN_HINT}`,
         "upstream_unavailable",
       );
     }
@@ -82,7 +86,7 @@ export async function readUpstream(
     if (merged === null) {
       throw new ProxyError(
         502,
-        "Cannot reach Ollama: no Ollama box answered",
+        `Cannot reach Ollama: no Ollama box answered. ${ADMIN_HINT}`,
         "upstream_unavailable",
       );
     }
@@ -107,7 +111,7 @@ export async function readUpstream(
   }
   throw new ProxyError(
     502,
-    `Cannot reach Ollama: ${unreachableReason(lastError)}`,
+    `Cannot reach Ollama: ${unreachableReason(lastError)}. ${ADMIN_HINT}`,
     "upstream_unavailable",
   );
 }

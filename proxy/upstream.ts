@@ -2,7 +2,9 @@
  * Talking to Ollama: which headers cross the gateway in each direction.
  * @module
  */
+import { fetchFailureWords } from "../core/fetch_failure.ts";
 import { withoutControlCharacters } from "../core/text.ts";
+import { ollamaNeededFor } from "./ollama_versions.ts";
 
 // RFC 9110 hop-by-hop headers, plus what the gateway owns: credentials, Host, the body framing it
 // rewrites, and Origin (CORS is answered by the gateway, and Ollama would reject foreign origins).
@@ -69,22 +71,20 @@ export function clientHeaders(upstream: Headers): Headers {
  * unknown host, reset, TLS) without the URL, which is the admin's business (it is logged).
  */
 export function unreachableReason(err: unknown): string {
-  const text = String((err as Error)?.message ?? err).toLowerCase();
-  if (text.includes("connection refused")) return "the connection was refused";
-  if (text.includes("dns") || text.includes("lookup") || text.includes("name or service")) {
-    return "its host name does not resolve";
-  }
-  if (text.includes("reset")) return "the connection was reset";
-  if (text.includes("certificate") || text.includes("tls")) return "the TLS handshake failed";
-  if (text.includes("timed out")) return "the connection timed out";
-  return "the connection failed";
+  return fetchFailureWords(err);
 }
 
 /**
  * A non-JSON error body of Ollama's (gin's `404 page not found` for a route an older Ollama
  * lacks) as a message for the route's error shape; null when the body is JSON and is passed on.
+ * `route` is the route's pattern (`/v1/models/:model`) when `path` fills one in.
  */
-export function nonJsonError(status: number, path: string, body: Uint8Array): string | null {
+export function nonJsonError(
+  status: number,
+  path: string,
+  body: Uint8Array,
+  route: string = path,
+): string | null {
   const text = new TextDecoder().decode(body).trim();
   if (text.startsWith("{") || text.startsWith("[")) {
     try {
@@ -96,7 +96,7 @@ export function nonJsonError(status: number, path: string, body: Uint8Array): st
   if (status === 404 || status === 405) {
     return `Ollama does not serve ${path} (it answered ${status}${
       shown ? `: ${shown}` : ""
-    }); this route needs a newer Ollama (see the gateway's README)`;
+    }); this route needs ${ollamaNeededFor(route)}`;
   }
   return `Ollama answered ${status}${shown ? `: ${shown}` : " without a body"}`;
 }

@@ -75,7 +75,7 @@ export function ModelsPage(
         {!models.ok
           ? (
             <Notice kind="error" alert>
-              {models.error}. Check the Ollama URL on the <a href="/settings">Settings</a> page.
+              {models.error} The Ollama URL is set on the <a href="/settings">Settings</a> page.
             </Notice>
           )
           : models.models.length === 0

@@ -189,7 +189,7 @@ export function ModelField(
           ? (names.length > 0
             ? "Used when a request names no model. The list comes from Ollama."
             : "Ollama has no models installed; type the name of the model to use.")
-          : `The model list is not available (${models.error}). Type the model name instead.`}
+          : `The model list is not available: ${models.error} Type the model name instead.`}
       </p>
       {error && <p class="field-error" id="default_model-error">{error}</p>}
     </div>

@@ -161,6 +161,22 @@ Deno.test("a misspelled option or command says what is wrong, then the usage; ex
   });
 });
 
+Deno.test("create with a past expiry makes the key but warns that it is expired from the start", async () => {
+  await inTempDir(async (dir) => {
+    const url = `sqlite:///${dir}/cli.db`;
+    const past = await run(["create", "--name", "Old", "--expires", "2020-01-01"], url);
+    assert.equal(past.code, 0, past.stderr);
+    assert.match(past.stdout, /\nsk-\S+\n$/, "the key is still the last line of stdout");
+    assert.match(
+      past.stderr,
+      /^Warning: 2020-01-01 is in the past: the key is expired from the start/m,
+    );
+    const future = await run(["create", "--name", "New", "--expires", "2999-12-31"], url);
+    assert.equal(future.code, 0, future.stderr);
+    assert.doesNotMatch(future.stderr, /Warning/);
+  });
+});
+
 Deno.test("list prints a header and aligned columns, expiry as the last valid day in APP_TZ", async () => {
   await inTempDir(async (dir) => {
     const url = `sqlite:///${dir}/cli.db`;

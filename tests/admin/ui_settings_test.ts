@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { refusedPort } from "../support/ports.ts";
 import { startUi, type UiFixture, uiTest } from "./ui_fixture.ts";
 
-const DEAD = "http://127.0.0.1:9";
+// An Ollama that is not running: its port refuses connections.
+const DEAD = `http://127.0.0.1:${refusedPort()}`;
+const DEAD_RE = DEAD.replaceAll(".", "\\.").replaceAll("/", "\\/");
 
 uiTest("the settings page shows the URL and a model choice from Ollama's live list", async (f) => {
   await f.signIn();
@@ -25,7 +28,9 @@ uiTest("with Ollama down the default model becomes a text field with the reason"
   assert.match(html, /<input id="default_model" name="default_model" type="text" value="mistral"/);
   assert.match(
     html,
-    /The model list is not available \(Cannot reach Ollama at http:\/\/127.0.0.1:9/,
+    new RegExp(
+      `The model list is not available: Cannot reach Ollama at ${DEAD_RE}: the connection was refused\\. Is Ollama running`,
+    ),
   );
 });
 
@@ -96,8 +101,16 @@ uiTest("test connection shows the exact error and does not save the URL", async 
   assert.equal(res.status, 200);
   const html = await res.text();
   assert.match(html, /<!doctype html>/i, "without JS the whole page comes back");
-  assert.match(html, /role="alert">Cannot reach Ollama at http:\/\/127.0.0.1:9: [^<]+</);
-  assert.match(html, /value="http:\/\/127.0.0.1:9"/, "the typed URL is kept");
+  assert.match(
+    html,
+    new RegExp(
+      `role="alert">Cannot reach Ollama at ${DEAD_RE}: the connection was refused\\. [^<]+<`,
+    ),
+  );
+  // What to do, not Deno's bare "fetch failed".
+  assert.match(html, /Is Ollama running \(ollama serve\), on that host and port\?/);
+  assert.doesNotMatch(html, /fetch failed/);
+  assert.match(html, new RegExp(`value="${DEAD_RE}"`), "the typed URL is kept");
   assert.match(html, /<input id="default_model" name="default_model" type="text" value="llama3"/);
   assert.equal((await f.deps.settings.get()).ollama_url, f.mock.url);
 
@@ -125,7 +138,12 @@ uiTest("the models page says why when Ollama cannot be reached", async (f) => {
   await f.deps.settings.update({ ollama_url: DEAD });
   const res = await f.request("/models");
   assert.equal(res.status, 200);
-  assert.match(await res.text(), /role="alert">Cannot reach Ollama at http:\/\/127.0.0.1:9/);
+  const html = await res.text();
+  assert.match(html, new RegExp(`role="alert">Cannot reach Ollama at ${DEAD_RE}: the connection`));
+  assert.match(
+    html,
+    /not only on 127\.0\.0\.1\. The Ollama URL is set on the <a href="\/settings">/,
+  );
 });
 
 uiTest("the proxy page gives base URLs and snippets filled with the proxy URL", async (f) => {

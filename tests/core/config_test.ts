@@ -81,6 +81,44 @@ Deno.test("a number that is not one says which variable and what is allowed, not
   }
 });
 
+Deno.test("every documented variable, given a wrong value, is named with what it allows, never zod's words", () => {
+  // The variables of the README's configuration table, so a new one cannot be left out.
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const names = [...readme.matchAll(/^\| `([A-Z_]+)`(?: \/ `([A-Z_]+)`)? \|/gm)]
+    .flatMap((m) => [m[1], m[2]]).filter((n): n is string => n !== undefined);
+  assert.ok(names.includes("QUEUE_MAX") && names.includes("LOG_LEVEL"), names.join());
+  for (const name of names) {
+    for (const value of ["abc", "-1", "1.5x"]) {
+      try {
+        parseConfig({ ADMIN_PASSWORD: PASSWORD, [name]: value });
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, `${name}=${value}: ${err}`);
+        const { message } = err;
+        assert.match(message, new RegExp(`^Cannot start: [^:]*\\b${name}\\b`), message);
+        assert.doesNotMatch(
+          message,
+          /NaN|Invalid (input|option)|expected|Too (small|big)/,
+          message,
+        );
+      }
+    }
+  }
+  assert.throws(
+    () => parseConfig({ ADMIN_PASSWORD: PASSWORD, QUEUE_MAX: "many" }),
+    new ConfigError('Cannot start: QUEUE_MAX must be a whole number, 0 or more; got "many"'),
+  );
+  assert.throws(
+    () => parseConfig({ ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: "verbose" }),
+    new ConfigError(
+      'Cannot start: LOG_LEVEL must be one of debug, info, warn, error; got "verbose"',
+    ),
+  );
+  assert.equal(
+    parseConfig({ ADMIN_PASSWORD: PASSWORD, QUEUE_TIMEOUT_SECONDS: "0.5" }).queueTimeoutMs,
+    500,
+  );
+});
+
 Deno.test("DATABASE_URL of another kind lists the SQLite and PostgreSQL forms and hides the rest", () => {
   for (const [url, got] of [["mysql://u:secret@h/db", "mysql://…"], ["./x.db", "no URL scheme"]]) {
     assert.throws(

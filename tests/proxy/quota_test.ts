@@ -68,6 +68,22 @@ gatewayTest(
   },
 );
 
+gatewayTest("a 429 counts in words: one token is left, not 'only 1 are left'", async (t) => {
+  const { key, id } = await t.createKey({ daily_token_limit: 1000 });
+  assert.equal((await call(t, key)).status, 200);
+  const used = (await t.usage(id)).today.tokens;
+  // One token more than is used: the next prompt cannot fit the one that is left.
+  const patched = await t.admin(`/api/api-keys/${id}/quota`, {
+    method: "PATCH",
+    body: JSON.stringify({ daily_token_limit: used + 1 }),
+  });
+  assert.equal(patched.status, 200);
+  await patched.body?.cancel();
+  const refused = await call(t, key);
+  assert.equal(refused.status, 429);
+  assert.match(JSON.parse(refused.text).error, /but only 1 is left;/);
+});
+
 gatewayTest("monthly token limit: refused once the month's tokens are used", async (t) => {
   t.mock.set({ promptTokens: 27 });
   const { key } = await t.createKey({ monthly_token_limit: 30 });
