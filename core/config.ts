@@ -266,7 +266,7 @@ export function parseConfig(
     c.PROXY_PORT !== 0 && c.PROXY_PORT === c.ADMIN_PORT && sharesAddress(c.PROXY_HOST, c.ADMIN_HOST)
   ) {
     throw new ConfigError(
-      `Cannot start: PROXY_PORT and ADMIN_PORT are both ${c.PROXY_PORT}; set one of them to another port in .env`,
+      `Cannot start: PROXY_PORT and ADMIN_PORT are both ${c.PROXY_PORT}; set one of them to another port (in .env or the environment)`,
     );
   }
   const weak = requireAdminPassword ? weakPasswordProblem(c.ADMIN_PASSWORD) : null;

@@ -20,14 +20,14 @@ export function listenProblem(address: ListenerAddress, err: unknown): string {
   const where = `port ${port} on ${host} (${variable}, the ${listener} listener)`;
   if (err instanceof Deno.errors.AddrInUse) {
     return `${where} is already in use. ` +
-      `Stop the program using it, or set ${variable} to a free port in .env`;
+      `Stop the program using it, or set ${variable} to a free port (in .env or the environment)`;
   }
   if (err instanceof Deno.errors.PermissionDenied) {
-    return `${where} needs privileges. Set ${variable} to a port above 1023 in .env`;
+    return `${where} needs privileges. Set ${variable} to a port above 1023 (in .env or the environment)`;
   }
   if (err instanceof Deno.errors.AddrNotAvailable) {
     const hostVariable = listener === "proxy" ? "PROXY_HOST" : "ADMIN_HOST";
-    return `${where}: ${host} is not an address of this machine; set ${hostVariable} in .env`;
+    return `${where}: ${host} is not an address of this machine; set ${hostVariable} (in .env or the environment)`;
   }
   return `cannot listen on ${host}:${port} (${variable}, the ${listener} listener): ${
     (err as Error).message

@@ -62,7 +62,7 @@ Deno.test("the same port for both listeners is refused before anything binds", (
   assert.throws(
     () => parseConfig({ ADMIN_PASSWORD, PROXY_PORT: "18555", ADMIN_PORT: "18555" }),
     new ConfigError(
-      "Cannot start: PROXY_PORT and ADMIN_PORT are both 18555; set one of them to another port in .env",
+      "Cannot start: PROXY_PORT and ADMIN_PORT are both 18555; set one of them to another port (in .env or the environment)",
     ),
   );
   // Two different specific addresses may share a port.

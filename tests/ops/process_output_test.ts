@@ -44,7 +44,7 @@ for (const { variable, listener, other } of LISTENERS) {
       assert.equal(
         out.stderr,
         `Cannot start: port ${port} on 127.0.0.1 (${variable}, the ${listener} listener) is ` +
-          `already in use. Stop the program using it, or set ${variable} to a free port in .env\n`,
+          `already in use. Stop the program using it, or set ${variable} to a free port (in .env or the environment)\n`,
       );
       assert.equal(out.stdout, "");
     } finally {
@@ -59,7 +59,7 @@ Deno.test("PROXY_PORT equal to ADMIN_PORT is refused before anything binds", asy
   assert.equal(out.code, 1);
   assert.equal(
     out.stderr,
-    "Cannot start: PROXY_PORT and ADMIN_PORT are both 18601; set one of them to another port in .env\n",
+    "Cannot start: PROXY_PORT and ADMIN_PORT are both 18601; set one of them to another port (in .env or the environment)\n",
   );
 });
 
