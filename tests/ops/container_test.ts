@@ -259,9 +259,38 @@ Deno.test("the health-check script fails when the gateway does not answer", asyn
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net=127.0.0.1", "--allow-env=PROXY_PORT", "tools/healthcheck.ts"],
     cwd: ROOT,
-    env: { PROXY_PORT: String(port) },
+    env: { PROXY_PORT: String(port), NO_COLOR: "1" },
   }).output();
   assert.equal(out.code, 1);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.match(
+    stderr,
+    new RegExp(`health check failed: GET http://127\\.0\\.0\\.1:${port}/healthz failed: `),
+  );
+  assert.match(stderr, /refused/i, "it says why, not only that it failed");
+});
+
+Deno.test("the health-check script names the status of a gateway that answers but is not healthy", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("stopping", { status: 503 }),
+  );
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        "tools/healthcheck.ts",
+        `http://127.0.0.1:${server.addr.port}/healthz`,
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+    }).output();
+    assert.equal(out.code, 1);
+    assert.match(new TextDecoder().decode(out.stderr), /answered 503, not 200/);
+  } finally {
+    await server.shutdown();
+  }
 });
 
 Deno.test("compose.yaml runs the gateway with PostgreSQL, the admin port on loopback only", async () => {
