@@ -97,7 +97,10 @@ export type Decision =
     reservation: number;
     /** The generation cap to send upstream, or null to leave the client's value alone. */
     generationCap: number | null;
+    /** What is left while the request runs (its reservation taken). */
     quota: QuotaState;
+    /** What is left if the request ends up costing nothing (see `afterCharge`). */
+    released: QuotaState;
   }
   /** A scope's model list does not allow the model, or an admin blocked the person. */
   | { ok: false; scope: Scope; reason: "model_not_allowed" | "blocked"; quota: QuotaState }
@@ -219,7 +222,30 @@ export function decide(scopes: ReadonlyArray<ScopeState>, ask: Ask): Decision {
     reservation = ask.promptTokens + (ask.generates ? generationCap ?? 0 : 0);
   }
   const after = scopes.map((s) => ({ ...s, snapshot: admitted(s.snapshot, reservation) }));
-  return { ok: true, reservation, generationCap, quota: quotaState(after) };
+  return {
+    ok: true,
+    reservation,
+    generationCap,
+    quota: quotaState(after),
+    released: quotaState(scopes),
+  };
+}
+
+/**
+ * What is left once an admitted request is settled: its reservation released and its charge
+ * taken, from `released`. The charge is taken in every scope and window alike, so the tightest
+ * limit stays the tightest; concurrency is not part of a quota state.
+ */
+export function afterCharge(
+  released: QuotaState,
+  charge: { charged: boolean; tokens: number },
+): QuotaState {
+  const less = (t: Tightest | null, used: number): Tightest | null =>
+    t === null ? null : { ...t, remaining: Math.max(0, t.remaining - used) };
+  return {
+    requests: less(released.requests, charge.charged ? 1 : 0),
+    tokens: less(released.tokens, charge.tokens),
+  };
 }
 
 /**

@@ -16,14 +16,14 @@ import { databaseUnavailable, refuseUnusableKey } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
 import type { InferenceRequest } from "./inference_request.ts";
 import { modelNotAllowed, quotaExceeded } from "./quota_errors.ts";
-import { setRateLimitHeaders } from "./ratelimit_headers.ts";
+import { RequestQuota, setRateLimitHeaders } from "./ratelimit_headers.ts";
 import type { RequestRecord } from "../ops/request_record.ts";
 
-/** An admitted request: its ledger id, the decision and the x-ratelimit-* headers to send. */
+/** An admitted request: its ledger id, the decision and its x-ratelimit-* headers. */
 export interface Admitted {
   requestId: number;
   decision: Decision & { ok: true };
-  quotaHeaders: Headers;
+  quota: RequestQuota;
 }
 
 /** Admits `request` for `key`, or throws the ProxyError the client gets (401, 429, 503). */
@@ -98,9 +98,12 @@ function admittedOrThrow(
       throw quotaExceeded(refusal, windows, now, deps.config.timeZone, headers);
     }
     case "admitted": {
-      const quotaHeaders = new Headers();
-      setRateLimitHeaders(quotaHeaders, admission.decision.quota, windows, now);
-      return { requestId: admission.requestId, decision: admission.decision, quotaHeaders };
+      const { quota, released } = admission.decision;
+      return {
+        requestId: admission.requestId,
+        decision: admission.decision,
+        quota: new RequestQuota(quota, released, windows, deps.clock),
+      };
     }
   }
 }

@@ -56,7 +56,6 @@ export async function forward(
   request: InferenceRequest,
   ticket: SettlementTicket,
   deps: Deps,
-  quotaHeaders: Headers,
   incoming: Headers,
   keyId: number,
   /** Identity headers of a delegating key, never forwarded (besides X-OpenWebUI-*). */
@@ -66,7 +65,6 @@ export async function forward(
   const headers = upstreamHeaders(incoming, identityHeaders);
   headers.set("content-type", "application/json");
   const body = JSON.stringify(request.body);
-  const extra = Object.fromEntries(quotaHeaders);
   const want: Want = {
     model: request.model,
     numCtx: numCtxOf(request),
@@ -84,10 +82,10 @@ export async function forward(
     const placement = await pool.acquire({ ...want, exclude: tried, retry: attempt > 0 });
     if (placement.kind === "aborted") {
       await held?.response.body?.cancel();
-      return await gone(ticket, placement.reason, cost, extra);
+      return await gone(ticket, placement.reason, cost);
     }
     if (placement.kind !== "leased") {
-      if (attempt === 0) throw await refused(placement, request, ticket, extra);
+      if (attempt === 0) throw await refused(placement, request, ticket);
       break;
     }
     const lease = placement.lease;
@@ -100,7 +98,7 @@ export async function forward(
       if ("gone" in outcome) {
         // The client left (or the gateway stops) while Ollama worked on the prompt: charged.
         await held?.response.body?.cancel();
-        return await gone(ticket, outcome.gone, 2, extra);
+        return await gone(ticket, outcome.gone, 2);
       }
       let end: AttemptEnd = outcome.end;
       let response = "response" in outcome ? outcome.response : null;
@@ -109,7 +107,7 @@ export async function forward(
         const bytes = await response.arrayBuffer().catch(() => null);
         if (bytes === null) {
           if (ticket.upstream.signal.aborted) {
-            return await gone(ticket, ticket.upstream.signal.reason, 2, extra);
+            return await gone(ticket, ticket.upstream.signal.reason, 2);
           }
           end = { kind: "unreachable" };
           response = null;
@@ -163,7 +161,7 @@ export async function forward(
       504,
       "Ollama sent no answer within UPSTREAM_CONNECT_TIMEOUT (is a model still loading?)",
       "upstream_timeout",
-      extra,
+      ticket.quotaHeaders(),
     );
   }
   if (held) {
@@ -182,7 +180,7 @@ export async function forward(
       unreachableReason(lastError)
     }. Nothing was charged; if this persists, the gateway's admin should check that Ollama is running and the Ollama URL in Settings`,
     "upstream_unavailable",
-    extra,
+    ticket.quotaHeaders(),
   );
 }
 
@@ -246,7 +244,6 @@ async function gone(
   ticket: SettlementTicket,
   reason: unknown,
   cost: number,
-  extra: Record<string, string>,
 ): Promise<never> {
   const stopping = reason instanceof GatewayStopping;
   const status = stopping ? 503 : 499;
@@ -256,7 +253,12 @@ async function gone(
       : { kind: "no_answer", status, promptEvaluated: cost === 2 },
   );
   if (stopping) {
-    throw new ProxyError(503, "The gateway is shutting down; retry", "shutting_down", extra);
+    throw new ProxyError(
+      503,
+      "The gateway is shutting down; retry",
+      "shutting_down",
+      ticket.quotaHeaders(),
+    );
   }
   throw new ClientGone();
 }
@@ -266,7 +268,6 @@ async function refused(
   placement: Exclude<Placement, { kind: "leased" } | { kind: "aborted" }>,
   request: InferenceRequest,
   ticket: SettlementTicket,
-  extra: Record<string, string>,
 ): Promise<ProxyError> {
   const model = request.model;
   switch (placement.kind) {
@@ -278,7 +279,7 @@ async function refused(
           ? `Every Ollama box that serves model '${model}' is busy and the gateway's queue is full; nothing was charged, retry in a few seconds`
           : `Every Ollama box that serves model '${model}' stayed busy while the request waited (QUEUE_TIMEOUT_SECONDS); nothing was charged, retry in a few seconds`,
         "all_upstreams_busy",
-        { ...extra, "retry-after": String(placement.retryAfterSeconds) },
+        { ...ticket.quotaHeaders(), "retry-after": String(placement.retryAfterSeconds) },
       );
     case "down":
       await ticket.settle({ kind: "not_sent", status: 503 });
@@ -286,12 +287,17 @@ async function refused(
         503,
         `Every Ollama box that serves model '${model}' is failing and out of rotation for now; nothing was charged, retry in ${placement.retryAfterSeconds} s`,
         "all_upstreams_down",
-        { ...extra, "retry-after": String(placement.retryAfterSeconds) },
+        { ...ticket.quotaHeaders(), "retry-after": String(placement.retryAfterSeconds) },
       );
     case "unknown_model":
       // In Ollama's own words: no box has the model.
       await ticket.settle({ kind: "not_sent", status: 404 });
-      return new ProxyError(404, `model '${model}' not found`, "model_not_found", extra);
+      return new ProxyError(
+        404,
+        `model '${model}' not found`,
+        "model_not_found",
+        ticket.quotaHeaders(),
+      );
     case "exhausted":
     case "no_upstreams":
       await ticket.settle({ kind: "not_sent", status: 502 });
@@ -299,7 +305,7 @@ async function refused(
         502,
         "Cannot reach Ollama: no Ollama URL is configured. Nothing was charged; the gateway's admin should set the Ollama URL in Settings",
         "upstream_unavailable",
-        extra,
+        ticket.quotaHeaders(),
       );
   }
 }

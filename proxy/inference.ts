@@ -28,7 +28,7 @@ export async function handleInference(
   const request = await readInferenceRequest(c, route, key, deps);
   record.model = request.model;
   const member = await memberOfRequest(c, key, deps);
-  const { requestId, decision, quotaHeaders } = await admitRequest(
+  const { requestId, decision, quota } = await admitRequest(
     deps,
     key,
     member,
@@ -47,6 +47,7 @@ export async function handleInference(
     record,
     () => request.promptEstimate(),
     key.prefix,
+    quota,
   );
   // Until the response is handed to Deno, an aborted request signal means the client left;
   // afterwards the stream's cancel() tells (deno.json opts out of Deno's legacy abort, under
@@ -61,14 +62,13 @@ export async function handleInference(
     request,
     ticket,
     deps,
-    quotaHeaders,
     c.req.raw.headers,
     key.id,
     identityHeaders,
   );
   handedOver = true;
-  if (!isStreamed(upstream)) return await bufferedRelay(upstream, request, ticket, quotaHeaders);
-  return streamedRelay(upstream, request, ticket, quotaHeaders, strip);
+  if (!isStreamed(upstream)) return await bufferedRelay(upstream, request, ticket);
+  return streamedRelay(upstream, request, ticket, strip);
 }
 
 /** Asks Ollama for streamed usage; true when the client did not ask and it must be stripped. */

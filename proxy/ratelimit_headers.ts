@@ -2,7 +2,8 @@
  * The x-ratelimit-* headers OpenAI clients read, for the tightest window that has a limit.
  * @module
  */
-import type { QuotaState, Tightest } from "../core/admission.ts";
+import { afterCharge, type QuotaState, type Tightest } from "../core/admission.ts";
+import type { Charge } from "../core/settlement.ts";
 import { type RequestWindows, resetAt, secondsUntil } from "../core/windows.ts";
 
 /** Formats seconds like OpenAI's reset headers: `59s`, `6m0s`, `3h2m1s`. */
@@ -31,4 +32,36 @@ export function setRateLimitHeaders(
   };
   put("requests", quota.requests);
   put("tokens", quota.tokens);
+}
+
+/**
+ * The x-ratelimit-* headers of one admitted request: while it runs they count its reservation;
+ * once it is settled, what it was charged. An answer sent after settlement (an error, a
+ * `stream: false` answer) so says what is really left, and a request that cost nothing gives
+ * its reservation back in the headers too.
+ */
+export class RequestQuota {
+  #settled: QuotaState | null = null;
+
+  constructor(
+    readonly running: QuotaState,
+    readonly released: QuotaState,
+    readonly windows: RequestWindows,
+    readonly clock: { now(): Temporal.Instant },
+  ) {}
+
+  /** Records what the request was charged. */
+  settle(charge: Charge): void {
+    this.#settled = afterCharge(this.released, {
+      charged: charge.charged,
+      tokens: charge.promptTokens + charge.completionTokens,
+    });
+  }
+
+  /** The headers as of now: the reservation's while running, the charge's once settled. */
+  headers(): Record<string, string> {
+    const headers = new Headers();
+    setRateLimitHeaders(headers, this.#settled ?? this.running, this.windows, this.clock.now());
+    return Object.fromEntries(headers);
+  }
 }

@@ -19,10 +19,13 @@ export function isStreamed(upstream: Response): boolean {
   return upstream.ok && (type.includes("ndjson") || type.includes("event-stream"));
 }
 
-/** The headers for the client: Ollama's, minus hop-by-hop ones, plus the quota headers. */
-function responseHeaders(upstream: Response, quotaHeaders: Headers): Headers {
+/**
+ * The headers for the client: Ollama's, minus hop-by-hop ones, plus the quota headers as of
+ * now (the charge's once settled, else the reservation's).
+ */
+function responseHeaders(upstream: Response, ticket: SettlementTicket): Headers {
   const headers = clientHeaders(upstream.headers);
-  for (const [name, value] of quotaHeaders) headers.set(name, value);
+  for (const [name, value] of Object.entries(ticket.quotaHeaders())) headers.set(name, value);
   return headers;
 }
 
@@ -31,7 +34,6 @@ export async function bufferedRelay(
   upstream: Response,
   request: InferenceRequest,
   ticket: SettlementTicket,
-  quotaHeaders: Headers,
 ): Promise<Response> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
@@ -50,7 +52,7 @@ export async function bufferedRelay(
       502,
       "Ollama's answer broke off before it was complete",
       "upstream_incomplete",
-      Object.fromEntries(quotaHeaders),
+      ticket.quotaHeaders(),
     );
   }
   if (!upstream.ok) {
@@ -68,12 +70,12 @@ export async function bufferedRelay(
         upstream.status,
         wrapped,
         "upstream_error",
-        Object.fromEntries(quotaHeaders),
+        ticket.quotaHeaders(),
       );
     }
     return new Response(bytes, {
       status: upstream.status,
-      headers: responseHeaders(upstream, quotaHeaders),
+      headers: responseHeaders(upstream, ticket),
     });
   }
   let json: unknown = null;
@@ -90,7 +92,7 @@ export async function bufferedRelay(
   }, () => request.completionEstimate(completionTextOf(json)));
   return new Response(bytes, {
     status: upstream.status,
-    headers: responseHeaders(upstream, quotaHeaders),
+    headers: responseHeaders(upstream, ticket),
   });
 }
 
@@ -99,7 +101,6 @@ export function streamedRelay(
   upstream: Response,
   request: InferenceRequest,
   ticket: SettlementTicket,
-  quotaHeaders: Headers,
   strip: boolean,
 ): Response {
   const meter = meterFor(request.route, upstream.headers.get("content-type") ?? "", strip);
@@ -122,6 +123,6 @@ export function streamedRelay(
         return finish(499);
       },
     }),
-    { status: upstream.status, headers: responseHeaders(upstream, quotaHeaders) },
+    { status: upstream.status, headers: responseHeaders(upstream, ticket) },
   );
 }

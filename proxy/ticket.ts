@@ -11,6 +11,7 @@ import { chargeOf, type Outcome } from "../core/settlement.ts";
 import { GatewayStopping } from "../core/inflight.ts";
 import type { Settlement } from "../core/store.ts";
 import type { RequestRecord } from "../ops/request_record.ts";
+import type { RequestQuota } from "./ratelimit_headers.ts";
 
 /** Delays between the attempts to record a settlement the database refused (ms). */
 const RETRY_DELAYS_MS = [250, 1000, 4000, 15_000, 30_000];
@@ -32,9 +33,16 @@ export class SettlementTicket {
     /** The prompt's tokens for outcomes without a count from Ollama. */
     readonly promptEstimate: () => number,
     readonly keyPrefix: string,
+    /** Its x-ratelimit-* headers, which follow the charge once it is settled. */
+    readonly quota: RequestQuota,
   ) {
     this.#unregister = deps.inflight.add(() => this.upstream.abort(new GatewayStopping()));
     record.expectSettlement();
+  }
+
+  /** The x-ratelimit-* headers to send now (after settlement: what the request cost). */
+  quotaHeaders(): Record<string, string> {
+    return this.quota.headers();
   }
 
   /** Whether the request is settled already. */
@@ -79,6 +87,7 @@ export class SettlementTicket {
       prompt: this.promptEstimate,
       completion: completionEstimate,
     });
+    this.quota.settle(charge);
     const settlement = {
       requestId: this.requestId,
       charge,

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
+import { refusedPort } from "../support/ports.ts";
+import { pointGatewayAt } from "../support/scripted_upstream.ts";
 
 const chat = { model: "llama3", stream: false, messages: [{ role: "user", content: "hi" }] };
 
@@ -181,6 +183,37 @@ gatewayTest(
     assert.equal(res.headers.get("x-ratelimit-limit-tokens"), "1000");
     assert.ok(Number(res.headers.get("x-ratelimit-remaining-tokens")) < 1000);
     assert.equal(res.headers.get("x-ratelimit-reset-tokens"), "12h0m0s");
+  },
+);
+
+gatewayTest(
+  "a stream:false answer's x-ratelimit headers say what is left after its charge, not its reservation",
+  async (t) => {
+    // The mock reports 17 prompt + 3 completion tokens: 20 charged of 1000.
+    t.mock.set({ promptTokens: 17 });
+    const { key, id } = await t.createKey({ daily_request_limit: 10, daily_token_limit: 1000 });
+    const res = await call(t, key);
+    assert.equal(res.status, 200);
+    assert.equal((await t.usage(id)).today.tokens, 20);
+    assert.equal(res.headers.get("x-ratelimit-remaining-tokens"), "980");
+    assert.equal(res.headers.get("x-ratelimit-remaining-requests"), "9");
+  },
+);
+
+gatewayTest(
+  "a request that cost nothing (Ollama unreachable) answers with its reservation given back",
+  async (t) => {
+    const { key, id } = await t.createKey({ daily_request_limit: 10, daily_token_limit: 1000 });
+    await pointGatewayAt(t, `http://127.0.0.1:${refusedPort()}`);
+    for (const path of ["/api/chat", "/v1/chat/completions"]) {
+      const res = await call(t, key, path, chat);
+      assert.equal(res.status, 502, path);
+      assert.match(res.text, /Nothing was charged/);
+      assert.equal(res.headers.get("x-ratelimit-remaining-tokens"), "1000", path);
+      assert.equal(res.headers.get("x-ratelimit-remaining-requests"), "10", path);
+    }
+    const today = (await t.usage(id)).today;
+    assert.deepEqual([today.requests, today.tokens], [0, 0]);
   },
 );
 
