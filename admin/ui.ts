@@ -10,7 +10,9 @@ import { SessionStore } from "./sessions.ts";
 import { requireCsrf, requireSession } from "./ui_auth.ts";
 import type { UiEnv } from "./ui_env.ts";
 import { createGroupRoutes } from "./ui_groups.tsx";
+import { createKeyPageRoutes } from "./ui_key_page.tsx";
 import { createKeyRoutes } from "./ui_keys.tsx";
+import { createMemberRoutes } from "./ui_members.tsx";
 import { createLoginRoutes } from "./ui_login.tsx";
 import { createModelRoutes } from "./ui_models.tsx";
 import { createProxyInfoRoutes } from "./ui_proxy.tsx";
@@ -33,6 +35,8 @@ export function createAdminUi(deps: Deps, guard: CredentialGuard): Hono<UiEnv> {
   ui.use("*", requireSession(sessions), requireCsrf());
   ui.get("/", (c) => c.redirect("/keys", 303));
   ui.route("/", createKeyRoutes(deps));
+  ui.route("/", createKeyPageRoutes(deps));
+  ui.route("/", createMemberRoutes(deps));
   ui.route("/", createGroupRoutes(deps));
   ui.route("/", createSettingsRoutes(deps));
   ui.route("/", createModelRoutes(deps));
