@@ -86,17 +86,25 @@ export function createKeyPageRoutes(deps: Deps): Hono<UiEnv> {
     const { identity_secret: _secret, ...shown } = values;
     const refuse = (errors: Record<string, string>): FormState => ({ values: shown, errors });
     let form: FormState | undefined;
-    const checked = checkForm(delegationForm, values);
+    // "No" ends the delegation: the other fields (hidden then) are not looked at.
+    const checked = values.identity === ""
+      ? { ok: true as const, data: null }
+      : checkForm(delegationForm, values);
     if (!checked.ok) form = refuse(checked.form.errors);
-    else {
+    else if (checked.data === null) {
+      if (!await updateApiKey(deps.store, id, { identity: null }, now())) {
+        throw new AdminError(404, KEY_GONE);
+      }
+      deps.log.info("api key changed", { id, identity: null, via: "ui" });
+    } else {
       const d = checked.data;
       const secret = d.identity_secret !== ""
         ? d.identity_secret
         : d.clear_secret
         ? null
         : undefined;
-      const changes: KeyChanges = d.identity === "" ? { identity: null } : {
-        identity: d.identity,
+      const changes: KeyChanges = {
+        identity: d.identity || null,
         trusted_peers: d.trusted_peers,
         identity_headers: identityHeadersOf(d),
         identity_secret: secret,

@@ -194,6 +194,7 @@ export function DelegationSection(
                 </div>
               );
             })}
+            {errors.on_missing_identity && <p class="field-error">{errors.on_missing_identity}</p>}
           </fieldset>
           <details class="policy-more" open={headersChanged}>
             <summary>
