@@ -8,6 +8,10 @@ import { CAP_FIELDS, type CapField } from "../core/api_keys.ts";
 import { LIMIT_KINDS, type LimitField } from "../core/limits.ts";
 import { publicUrlField } from "../core/public_url.ts";
 import { keyNameSchema, MAX_KEY_NAME_LENGTH } from "../core/key_name.ts";
+import { parseCidr } from "../core/cidr.ts";
+import { MEMBER_LIMIT_FIELDS } from "../core/groups.ts";
+import { type IdentityHeaders, OPENWEBUI_HEADERS } from "../core/model.ts";
+import { hasControlCharacters } from "../core/text.ts";
 
 const LIMIT_MESSAGE = "Enter a whole number of 0 or more, or leave empty for unlimited";
 
@@ -96,10 +100,19 @@ export const keyNameField = keyNameSchema({
   control_character: "Use no tabs, line breaks or other control characters",
 });
 
+const GROUP_MESSAGE = "Choose a group from the list";
+
+/** The group select: "" is no group (null), otherwise a group's id (checked to exist later). */
+const groupIdField = z.string({ error: GROUP_MESSAGE }).trim().regex(/^\d*$/, GROUP_MESSAGE)
+  .transform((v) => v === "" ? null : Number(v))
+  .refine((v) => v === null || (Number.isSafeInteger(v) && v > 0), GROUP_MESSAGE);
+
 /** The create-key form. */
 export const createKeyForm = z.object({
   name: keyNameField,
   expires_on: dateField.default(""),
+  // No select on the page (no groups yet): no group.
+  group_id: groupIdField.prefault(""),
   // A missing policy field is parsed like an empty one (zod's prefault): no limit.
   ...limitFieldsOf(limitField.prefault("")),
   models: modelsField.prefault(""),
@@ -113,9 +126,132 @@ export const createKeyForm = z.object({
 export const editKeyForm = z.object({
   name: createKeyForm.shape.name.optional(),
   expires_on: dateField.default(""),
+  group_id: groupIdField.optional(),
   ...limitFieldsOf(limitField.optional()),
   models: modelsField.optional(),
   ...capFieldsOf(capField.optional()),
+});
+
+/** A key's own group choice on its page. */
+export const keyGroupForm = z.object({ group_id: groupIdField });
+
+/** The rule of core group names (admin/schemas.ts), worded for the form. */
+const groupNameField = z.string({ error: "Give the group a name" }).trim()
+  .min(1, "Give the group a name").max(100, "Use at most 100 characters")
+  .refine((v) => !hasControlCharacters(v), "Use no tabs, line breaks or other control characters");
+
+/** The create-group form: a name, every limit of LIMIT_KINDS and the models (no caps). */
+export const createGroupForm = z.object({
+  name: groupNameField,
+  ...limitFieldsOf(limitField.prefault("")),
+  models: modelsField.prefault(""),
+});
+
+/** The edit form of a group; a missing field leaves it unchanged. */
+export const editGroupForm = z.object({
+  name: groupNameField.optional(),
+  ...limitFieldsOf(limitField.optional()),
+  models: modelsField.optional(),
+});
+
+/** The form field of a person's limit (a member template's or a member's own). */
+export const memberField = (field: string) => `member_${field}`;
+
+/** The member limits as form fields, each empty for no limit. */
+const prefaultLimit = limitField.prefault("");
+const memberLimitFields = Object.fromEntries(
+  MEMBER_LIMIT_FIELDS.map((f) => [memberField(f), prefaultLimit]),
+) as Record<string, typeof prefaultLimit>;
+
+/** Back from the form fields to the API's member limit fields. */
+export function memberLimitsOf(data: Record<string, unknown>): Record<string, number | null> {
+  return Object.fromEntries(
+    MEMBER_LIMIT_FIELDS.map((f) => [f, data[memberField(f)] as number | null]),
+  );
+}
+
+/** A person's own limits (the member edit form). */
+export const memberLimitsForm = z.object(memberLimitFields);
+
+/** The form field of each header name. */
+export const headerField = (name: keyof IdentityHeaders) => `header_${name}`;
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
+
+/** A header name field: empty is Open WebUI's default name. */
+const headerNameField = (name: keyof IdentityHeaders) =>
+  z.string({ error: "Enter a header name" }).trim().transform((v) => v || OPENWEBUI_HEADERS[name])
+    .refine(
+      (v) => HEADER_NAME.test(v),
+      "Use letters, digits and - only (a header name such as X-OpenWebUI-User-Id)",
+    );
+
+const PEERS_MESSAGE =
+  "Enter at least one address or range, e.g. 127.0.0.1/32 (Open WebUI on this machine)";
+
+/** The trusted peers: addresses and CIDR ranges separated by commas, spaces or lines. */
+const peersField = z.string({ error: PEERS_MESSAGE }).transform((text, ctx) => {
+  const entries = [...new Set(text.split(/[\s,]+/).filter((e) => e !== ""))];
+  if (entries.length === 0) {
+    ctx.addIssue({ code: "custom", message: PEERS_MESSAGE });
+    return z.NEVER;
+  }
+  if (entries.length > 100) {
+    ctx.addIssue({ code: "custom", message: "Name at most 100 addresses or ranges" });
+    return z.NEVER;
+  }
+  for (const entry of entries) {
+    if (parseCidr(entry) === null) {
+      ctx.addIssue({
+        code: "custom",
+        message: `“${entry.slice(0, 60)}” is not an IP address or range such as 10.0.0.0/8`,
+      });
+      return z.NEVER;
+    }
+  }
+  return entries;
+});
+
+const HEADER_NAMES = Object.keys(OPENWEBUI_HEADERS) as Array<keyof IdentityHeaders>;
+
+/**
+ * The delegation form of a key page. The JWT secret is write-only: empty keeps the stored one,
+ * `clear_secret` removes it. Fields other than `identity` are read only when it is not "".
+ */
+export const delegationForm = z.object({
+  identity: z.enum(["", "openwebui-headers", "openwebui-jwt"], {
+    error: "Choose how the gateway tells people apart",
+  }),
+  trusted_peers: peersField.prefault(""),
+  ...Object.fromEntries(
+    HEADER_NAMES.map((name) => [headerField(name), headerNameField(name).prefault("")]),
+  ) as Record<string, z.ZodType<string, string | undefined>>,
+  identity_secret: z.string({ error: "Enter the secret" }).max(
+    1000,
+    "Use at most 1,000 characters",
+  ).refine(
+    (v) => v === "" || v.length >= 16,
+    "Use at least 16 characters: the same as Open WebUI's FORWARD_USER_INFO_HEADER_JWT_SECRET",
+  ).refine((v) => !hasControlCharacters(v), "Use no tabs, line breaks or control characters")
+    .prefault(""),
+  clear_secret: z.string().optional().transform((v) => v === "yes"),
+  ...memberLimitFields,
+  on_missing_identity: z.enum(["unattributed", "reject"], {
+    error: "Choose what happens to calls that name nobody",
+  }).prefault("unattributed"),
+});
+
+/** The identity headers from the delegation form's fields. */
+export function identityHeadersOf(data: Record<string, unknown>): IdentityHeaders {
+  return Object.fromEntries(
+    HEADER_NAMES.map((name) => [name, data[headerField(name)] as string]),
+  ) as unknown as IdentityHeaders;
+}
+
+/** The members list's search and page (query string); bad values show the first page. */
+export const memberQuery = z.object({
+  q: z.string().trim().max(200).catch("").default(""),
+  page: z.coerce.number().int().min(1).max(1_000_000).catch(1).default(1),
 });
 
 /** The key list's filter (query string); unknown values fall back to showing everything. */

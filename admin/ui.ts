@@ -1,5 +1,6 @@
 /**
- * The admin web UI: login, then the Keys, Settings, Models and Proxy info pages.
+ * The admin web UI: login, then the Keys (and each key's page), Groups, Settings, Models and
+ * Proxy info pages.
  * @module
  */
 import { Hono } from "hono";
@@ -8,7 +9,10 @@ import type { CredentialGuard } from "./credential_guard.ts";
 import { SessionStore } from "./sessions.ts";
 import { requireCsrf, requireSession } from "./ui_auth.ts";
 import type { UiEnv } from "./ui_env.ts";
+import { createGroupRoutes } from "./ui_groups.tsx";
+import { createKeyPageRoutes } from "./ui_key_page.tsx";
 import { createKeyRoutes } from "./ui_keys.tsx";
+import { createMemberRoutes } from "./ui_members.tsx";
 import { createLoginRoutes } from "./ui_login.tsx";
 import { createModelRoutes } from "./ui_models.tsx";
 import { createProxyInfoRoutes } from "./ui_proxy.tsx";
@@ -31,6 +35,9 @@ export function createAdminUi(deps: Deps, guard: CredentialGuard): Hono<UiEnv> {
   ui.use("*", requireSession(sessions), requireCsrf());
   ui.get("/", (c) => c.redirect("/keys", 303));
   ui.route("/", createKeyRoutes(deps));
+  ui.route("/", createKeyPageRoutes(deps));
+  ui.route("/", createMemberRoutes(deps));
+  ui.route("/", createGroupRoutes(deps));
   ui.route("/", createSettingsRoutes(deps));
   ui.route("/", createModelRoutes(deps));
   ui.route("/", createProxyInfoRoutes(deps));

@@ -16,6 +16,7 @@ import { type Editing, KeyEntry } from "../views/key_entry.tsx";
 import { type KeyRow, NO_LIVE_USAGE } from "../views/key_usage.tsx";
 import { KeyList, KeysPage, KeyTable } from "../views/keys_page.tsx";
 import type { FormState } from "../views/form_state.ts";
+import type { GroupChoice } from "../views/group_field.tsx";
 import { Notice } from "../views/parts.tsx";
 import {
   pastExpiryConfirmed,
@@ -39,13 +40,30 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
   // Every key with its day, month and live usage: three queries however many keys there are.
   const list = async (): Promise<KeyRow[]> => {
     const now = deps.clock.now();
-    const [keys, live] = await Promise.all([
+    const [keys, live, groups] = await Promise.all([
       listKeyViews(deps.store, now, tz),
       // In a callback: a store that throws at once (SQLite) then rejects this promise instead of
       // leaving the one above rejected with nobody listening.
       Promise.resolve().then(() => deps.store.liveUsageByKey(requestWindows(now, tz).minute)),
+      Promise.resolve().then(() => groupChoices()),
     ]);
-    return keys.map((k) => ({ ...k, live: live.get(k.id) ?? NO_LIVE_USAGE }));
+    return keys.map((k) => ({
+      ...k,
+      live: live.get(k.id) ?? NO_LIVE_USAGE,
+      group: groups.find((g) => g.id === k.group_id) ?? null,
+    }));
+  };
+  // Every group by name, for the forms' group choice.
+  const groupChoices = async (): Promise<GroupChoice[]> =>
+    (await deps.store.listGroups()).map((g) => ({ id: g.id, name: g.name }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+  // A chosen group must still exist; null when it does (or none was chosen).
+  const missingGroup = async (
+    values: Record<string, string>,
+    groupId: number | null | undefined,
+  ): Promise<FormState | null> => {
+    if (typeof groupId !== "number" || await deps.store.getGroup(groupId)) return null;
+    return { values, errors: { group_id: "This group no longer exists; choose another" } };
   };
   const find = async (c: Context): Promise<KeyRow> => {
     const id = keyIdParam(c);
@@ -54,12 +72,21 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
     return key;
   };
   // The whole Keys page, for plain page loads and for plain form posts that need to show errors.
-  const fullPage = async (c: Context<UiEnv>, extra: { editing?: Editing }, status?: 422) =>
-    renderPage(
+  const fullPage = async (c: Context<UiEnv>, extra: { editing?: Editing }, status?: 422) => {
+    const groups = await groupChoices();
+    const editing = extra.editing && { ...extra.editing, groups };
+    return renderPage(
       c,
       { ...PAGE, status },
-      <KeysPage ctx={viewContext(c, deps)} keys={await list()} filter={ALL} {...extra} />,
+      <KeysPage
+        ctx={viewContext(c, deps)}
+        keys={await list()}
+        filter={ALL}
+        groups={groups}
+        editing={editing}
+      />,
     );
+  };
   // After an action on one key: htmx gets that key's rows, a plain post goes back to the list.
   // A date already past when it was chosen: the form again, with the question, unless confirmed.
   const askIfPast = (
@@ -85,21 +112,31 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
     if (wantsFragment(c)) {
       return renderFragment(c, <KeyTable ctx={ctx} keys={keys} filter={filter} />);
     }
-    return renderPage(c, PAGE, <KeysPage ctx={ctx} keys={keys} filter={filter} />);
+    const page = <KeysPage ctx={ctx} keys={keys} filter={filter} groups={await groupChoices()} />;
+    return renderPage(c, PAGE, page);
   });
 
   app.post("/keys", async (c) => {
     const ctx = viewContext(c, deps);
     const values = await readForm(c);
+    const groups = await groupChoices();
     const refuse = async (form: FormState) => {
       if (wantsFragment(c)) {
-        return renderFragment(c, <CreateKeySection ctx={ctx} form={form} />, 422);
+        return renderFragment(
+          c,
+          <CreateKeySection ctx={ctx} form={form} groups={groups} />,
+          422,
+        );
       }
-      const page = <KeysPage ctx={ctx} keys={await list()} filter={ALL} create={form} />;
+      const page = (
+        <KeysPage ctx={ctx} keys={await list()} filter={ALL} create={form} groups={groups} />
+      );
       return renderPage(c, { ...PAGE, status: 422 }, page);
     };
     const checked = checkForm(createKeyForm, values);
     if (!checked.ok) return refuse(checked.form);
+    const gone = await missingGroup(values, checked.data.group_id);
+    if (gone) return refuse(gone);
     const { expires_on, ...input } = checked.data;
     const expires_at = expires_on ? parseExpiry(expires_on, tz) : null;
     const warned = askIfPast("create", values, expires_on, expires_at);
@@ -112,20 +149,22 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
       return renderFragment(
         c,
         <>
-          <CreateKeySection ctx={ctx} created={created} />
+          <CreateKeySection ctx={ctx} created={created} groups={groups} />
           <KeyList ctx={ctx} keys={keys} filter={ALL} oob />
         </>,
       );
     }
     // Shown in the POST's own answer (never stored, never redirected to): the one time it is seen.
-    return renderPage(c, PAGE, <KeysPage ctx={ctx} keys={keys} filter={ALL} created={created} />);
+    const page = <KeysPage ctx={ctx} keys={keys} filter={ALL} created={created} groups={groups} />;
+    return renderPage(c, PAGE, page);
   });
 
   app.get("/keys/:id/edit", async (c) => {
     const key = await find(c);
     if (!wantsFragment(c)) return fullPage(c, { editing: { id: key.id } });
     const ctx = viewContext(c, deps);
-    return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={{ id: key.id }} />);
+    const editing = { id: key.id, groups: await groupChoices() };
+    return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={editing} />);
   });
 
   app.get("/keys/:id/row", showKey);
@@ -133,24 +172,22 @@ export function createKeyRoutes(deps: Deps): Hono<UiEnv> {
   app.post("/keys/:id", async (c) => {
     const key = await find(c);
     const values = await readForm(c);
-    const checked = checkForm(editKeyForm, values);
-    if (!checked.ok) {
-      const editing = { id: key.id, form: checked.form };
+    const refuse = async (form: FormState) => {
+      const editing = { id: key.id, form, groups: await groupChoices() };
       if (!wantsFragment(c)) return fullPage(c, { editing }, 422);
       const ctx = viewContext(c, deps);
       return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={editing} />, 422);
-    }
+    };
+    const checked = checkForm(editKeyForm, values);
+    if (!checked.ok) return refuse(checked.form);
+    const gone = await missingGroup(values, checked.data.group_id);
+    if (gone) return refuse(gone);
     const { expires_on, name, ...policy } = checked.data;
     const expires_at = expiryFromDate(expires_on, key.expires_at, tz);
     // Only a newly chosen date is asked about: saving the policy of an expired key is not.
     const warned = expires_at !== key.expires_at &&
       askIfPast("edit", values, expires_on, expires_at);
-    if (warned) {
-      const editing = { id: key.id, form: warned };
-      if (!wantsFragment(c)) return fullPage(c, { editing }, 422);
-      const ctx = viewContext(c, deps);
-      return renderFragment(c, <KeyEntry ctx={ctx} keyView={key} editing={editing} />, 422);
-    }
+    if (warned) return refuse(warned);
     await updateApiKey(
       deps.store,
       key.id,

@@ -3,6 +3,7 @@
  * @module
  */
 import type { FormState } from "./form_state.ts";
+import { type GroupChoice, GroupField } from "./group_field.tsx";
 import { PolicyFields } from "./policy_fields.tsx";
 import { CopyButton, CsrfField, Field, Notice } from "./parts.tsx";
 import { ConfirmPastExpiry } from "./past_expiry.tsx";
@@ -16,7 +17,13 @@ export interface CreatedKey {
 
 /** The create form, and above it the key just created. */
 export function CreateKeySection(
-  { ctx, form, created }: { ctx: ViewContext; form?: FormState; created?: CreatedKey },
+  { ctx, form, created, groups = [] }: {
+    ctx: ViewContext;
+    form?: FormState;
+    created?: CreatedKey;
+    /** Every group, for the group choice (none: no choice). */
+    groups?: GroupChoice[];
+  },
 ) {
   const v = form?.values ?? {};
   const e = form?.errors ?? {};
@@ -51,6 +58,7 @@ export function CreateKeySection(
             warning={form?.warnings?.expires_on}
             hint="Empty = never expires"
           />
+          <GroupField groups={groups} value={v.group_id} error={e.group_id} />
         </div>
         <PolicyFields values={v} errors={e} />
         <div class="form-actions">

@@ -4,6 +4,7 @@
  */
 import { lastValidDay } from "../core/key_expiry.ts";
 import type { FormState } from "./form_state.ts";
+import { type GroupChoice, GroupField } from "./group_field.tsx";
 import { formatAgo, formatDate, formatDateTime } from "./format.ts";
 import { IdleNote, idleState } from "./idle_note.tsx";
 import { type KeyRow, USAGE_COLUMNS, UsageCell } from "./key_usage.tsx";
@@ -16,6 +17,8 @@ import type { ViewContext } from "./view_context.ts";
 export interface Editing {
   id: number;
   form?: FormState;
+  /** Every group, for the group choice. */
+  groups?: GroupChoice[];
 }
 
 const STATUS_LABEL = {
@@ -50,8 +53,27 @@ export function KeyEntry(
     <tbody id={`key-${k.id}`} class={editing ? "editing" : undefined}>
       <tr>
         <td class="key-cell" data-label="Key">
-          <span class="key-name">{k.name}</span>
+          <a class="key-name" href={`/keys/${k.id}`}>{k.name}</a>
           <code class="prefix">{k.prefix}…</code>
+          {(k.group || k.identity) && (
+            <span class="key-tags">
+              {k.group && (
+                <a class="chip" href={`/groups#group-${k.group.id}`} title="The key's group">
+                  <span class="visually-hidden">Group</span>
+                  {k.group.name}
+                </a>
+              )}
+              {k.identity && (
+                <a
+                  class="badge info"
+                  href={`/keys/${k.id}#members`}
+                  title="Each person behind Open WebUI has their own quota"
+                >
+                  Per person
+                </a>
+              )}
+            </span>
+          )}
           <span class="last-used">
             {k.last_used_at
               ? (
@@ -114,18 +136,26 @@ export function KeyEntry(
           </a>
         </td>
       </tr>
-      {editing && <EditRow ctx={ctx} keyView={k} form={editing.form} />}
+      {editing && (
+        <EditRow ctx={ctx} keyView={k} form={editing.form} groups={editing.groups ?? []} />
+      )}
     </tbody>
   );
 }
 
 /** The inline form that changes a key's name, policy and expiry. */
 function EditRow(
-  { ctx, keyView: k, form }: { ctx: ViewContext; keyView: KeyRow; form?: FormState },
+  { ctx, keyView: k, form, groups }: {
+    ctx: ViewContext;
+    keyView: KeyRow;
+    form?: FormState;
+    groups: GroupChoice[];
+  },
 ) {
   const values = form?.values ?? {
     name: k.name,
     expires_on: lastValidDay(k.expires_at, ctx.timeZone),
+    group_id: k.group_id === null ? "" : String(k.group_id),
     ...policyFormValues(k),
   };
   const errors = form?.errors ?? {};
@@ -162,6 +192,12 @@ function EditRow(
               error={errors.expires_on}
               warning={form?.warnings?.expires_on}
               hint="Empty = never expires"
+            />
+            <GroupField
+              groups={groups}
+              value={values.group_id}
+              error={errors.group_id}
+              idPrefix={prefix}
             />
           </div>
           <PolicyFields values={values} errors={errors} idPrefix={prefix} />

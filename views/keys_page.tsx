@@ -6,6 +6,7 @@
 import type { KeyFilter } from "../core/key_filter.ts";
 import { type CreatedKey, CreateKeySection } from "./create_key.tsx";
 import type { FormState } from "./form_state.ts";
+import type { GroupChoice } from "./group_field.tsx";
 import { type Editing, KeyEntry } from "./key_entry.tsx";
 import { type KeyRow, USAGE_COLUMNS } from "./key_usage.tsx";
 import { PageHeader } from "./parts.tsx";
@@ -19,6 +20,8 @@ export interface KeysPageProps {
   create?: FormState;
   created?: CreatedKey;
   editing?: Editing;
+  /** Every group, for the create form's group choice. */
+  groups?: GroupChoice[];
 }
 
 /** The whole Keys page content. */
@@ -30,7 +33,7 @@ export function KeysPage(p: KeysPageProps) {
         use and caps on what one request may ask of Ollama. Usage counts from midnight and from the
         1st of the month in {p.ctx.timeZone}.
       </PageHeader>
-      <CreateKeySection ctx={p.ctx} form={p.create} created={p.created} />
+      <CreateKeySection ctx={p.ctx} form={p.create} created={p.created} groups={p.groups} />
       <KeyList ctx={p.ctx} keys={p.keys} filter={p.filter} editing={p.editing} />
     </>
   );

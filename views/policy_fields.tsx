@@ -5,7 +5,7 @@
  * @module
  */
 import { CAP_FIELDS, type CapField, type KeyFields } from "../core/api_keys.ts";
-import { LIMIT_KINDS, type LimitKind } from "../core/limits.ts";
+import { LIMIT_KINDS, type LimitFields, type LimitKind } from "../core/limits.ts";
 import type { Window } from "../core/model.ts";
 import { Field } from "./parts.tsx";
 
@@ -36,20 +36,30 @@ const CAPS: Record<CapField, { label: string; hint: string }> = {
   },
 };
 
-/** The form values of a key's policy: numbers as text, "" for none, the models comma-separated. */
-export function policyFormValues(key: KeyFields): Record<string, string> {
+/** A policy in flat fields: a key's (with caps) or a group's (without). */
+export type FlatPolicy =
+  & LimitFields
+  & Pick<KeyFields, "models">
+  & Partial<Pick<KeyFields, CapField>>;
+
+/**
+ * The form values of a policy: numbers as text, "" for none, the models comma-separated. A
+ * group's has no caps.
+ */
+export function policyFormValues(policy: FlatPolicy): Record<string, string> {
   const values: Record<string, string> = {
-    models: key.models === null ? "" : key.models.join(", "),
+    models: policy.models === null ? "" : policy.models.join(", "),
   };
   for (const name of [...LIMIT_KINDS.map((k) => k.field), ...CAP_FIELDS]) {
-    const n = key[name];
-    values[name] = n === null ? "" : String(n);
+    if (!(name in policy)) continue;
+    const n = policy[name];
+    values[name] = n === null || n === undefined ? "" : String(n);
   }
   return values;
 }
 
-/** The fields folded under "Models, rate and caps". */
-const FOLDED = ["models", ...limitsIn("rate").map((k) => k.field), ...CAP_FIELDS];
+/** The fields folded under "Models, rate and caps" (a group's fold has no caps). */
+const FOLDED = ["models", ...limitsIn("rate").map((k) => k.field)];
 
 /** A number field of the policy. */
 function NumberField(
@@ -84,19 +94,23 @@ function NumberField(
 
 /**
  * Every policy field of a key: the day and month limits in view, the models, rate and caps in a
- * disclosure that is open when one of them is set or has an error.
+ * disclosure that is open when one of them is set or has an error. A group's policy (`caps`
+ * false) has the limits and models only; `owner` names who the hints speak of.
  */
 export function PolicyFields(
-  { values, errors, idPrefix = "" }: {
+  { values, errors, idPrefix = "", caps = true, owner = "key" }: {
     values: Record<string, string>;
     errors: Record<string, string>;
     idPrefix?: string;
+    caps?: boolean;
+    owner?: "key" | "group";
   },
 ) {
   const limitsHint = `${idPrefix}limits-hint`;
   const rateHint = `${idPrefix}rate-hint`;
+  const folded = caps ? [...FOLDED, ...CAP_FIELDS] : FOLDED;
   // Open when something in it is set (an entry with an error is one: empty is always valid).
-  const set = FOLDED.filter((name) => (values[name] ?? "").trim() !== "").length;
+  const set = folded.filter((name) => (values[name] ?? "").trim() !== "").length;
   const open = set > 0;
   const common = { values, errors, idPrefix };
   return (
@@ -104,7 +118,9 @@ export function PolicyFields(
       <fieldset class="limits">
         <legend>Limits</legend>
         <p class="hint" id={limitsHint}>
-          Leave a limit empty for unlimited; 0 blocks the key. Tokens count prompt and answer.
+          {owner === "key"
+            ? "Leave a limit empty for unlimited; 0 blocks the key. Tokens count prompt and answer."
+            : "Shared by every key of the group, on top of each key's own limits. Empty = unlimited; 0 blocks the group."}
         </p>
         <div class="form-grid cols-4 numbers">
           {limitsIn("quota").map((k) => (
@@ -121,7 +137,7 @@ export function PolicyFields(
       </fieldset>
       <details class="policy-more" open={open}>
         <summary>
-          Models, rate and caps{" "}
+          {caps ? "Models, rate and caps" : "Models and rate"}{" "}
           <span class="muted">{set === 0 ? "(none set)" : `(${set} set)`}</span>
         </summary>
         <fieldset class="limits">
@@ -140,8 +156,9 @@ export function PolicyFields(
         <fieldset class="limits">
           <legend>Rate</legend>
           <p class="hint" id={rateHint}>
-            Keeps one key from taking the whole GPU: requests and tokens per minute, and requests
-            running at once. Empty = no limit.
+            {owner === "key"
+              ? "Keeps one key from taking the whole GPU: requests and tokens per minute, and requests running at once. Empty = no limit."
+              : "Per minute and at a time, for all of the group's keys together. Empty = no limit."}
           </p>
           <div class="form-grid cols-3 numbers">
             {limitsIn("rate").map((k) => (
@@ -156,24 +173,26 @@ export function PolicyFields(
             ))}
           </div>
         </fieldset>
-        <fieldset class="limits">
-          <legend>Caps</legend>
-          <p class="hint">
-            What one request may ask of Ollama, and how long a key may lie unused. Empty = none.
-          </p>
-          <div class="form-grid cols-3">
-            {CAP_FIELDS.map((name) => (
-              <NumberField
-                {...common}
-                name={name}
-                label={CAPS[name].label}
-                min="1"
-                placeholder="none"
-                hint={CAPS[name].hint}
-              />
-            ))}
-          </div>
-        </fieldset>
+        {caps && (
+          <fieldset class="limits">
+            <legend>Caps</legend>
+            <p class="hint">
+              What one request may ask of Ollama, and how long a key may lie unused. Empty = none.
+            </p>
+            <div class="form-grid cols-3">
+              {CAP_FIELDS.map((name) => (
+                <NumberField
+                  {...common}
+                  name={name}
+                  label={CAPS[name].label}
+                  min="1"
+                  placeholder="none"
+                  hint={CAPS[name].hint}
+                />
+              ))}
+            </div>
+          </fieldset>
+        )}
       </details>
     </>
   );

@@ -4,6 +4,7 @@
  */
 import { isWildcardHost, type ProxyInfo } from "../admin/proxy_info.ts";
 import { KEY_VARIABLE, type Snippet } from "../admin/proxy_snippets.ts";
+import { type DelegatingKey, OpenWebUiSection } from "./openwebui_setup.tsx";
 import { CopyButton, Notice, PageHeader } from "./parts.tsx";
 
 /** What the page says about the address besides the URLs: how it was reached and bound. */
@@ -86,7 +87,13 @@ function UrlSource({ info, where }: { info: ProxyInfo; where: ProxyWhere }) {
 
 /** The whole Proxy info page content. */
 export function ProxyPage(
-  { info, snippets, where }: { info: ProxyInfo; snippets: Snippet[]; where: ProxyWhere },
+  { info, snippets, where, delegating }: {
+    info: ProxyInfo;
+    snippets: Snippet[];
+    where: ProxyWhere;
+    /** Keys that tell the people behind Open WebUI apart. */
+    delegating: DelegatingKey[];
+  },
 ) {
   return (
     <>
@@ -118,6 +125,7 @@ export function ProxyPage(
           <code>export {KEY_VARIABLE}=sk-…</code> first.
         </p>
       </section>
+      <OpenWebUiSection keys={delegating} info={info} />
       <div class="snippets">
         {snippets.map((s) => (
           <section class="card snippet" aria-labelledby={`${s.id}-title`}>

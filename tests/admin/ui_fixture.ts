@@ -53,8 +53,15 @@ export interface UiFixture {
   signIn(): Promise<void>;
   /** POSTs a form with the session's CSRF token. */
   post(path: string, form?: Record<string, string>, send?: Send): Promise<Response>;
-  /** Sends a chat request with an API key to the proxy app. */
-  chat(key: string, body?: Record<string, unknown>): Promise<Response>;
+  /**
+   * Sends a chat request with an API key to the proxy app, from 127.0.0.1 (a delegating key's
+   * default trusted peer), with extra headers such as Open WebUI's.
+   */
+  chat(
+    key: string,
+    body?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
   /** Creates a key through the UI and returns its plaintext and id. */
   createKey(form: Record<string, string>): Promise<{ key: string; id: number }>;
   close(): Promise<void>;
@@ -133,17 +140,25 @@ export async function startUi(env: Record<string, string> = {}): Promise<UiFixtu
     post(path, form = {}, send = {}) {
       return f.request(path, { ...send, form: { _csrf: f.csrf ?? "", ...form } });
     },
-    async chat(key, body = {}) {
-      return await proxy.request("/api/chat", {
-        method: "POST",
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "llama3",
-          stream: false,
-          messages: [{ role: "user", content: "Hi" }],
-          ...body,
-        }),
-      });
+    async chat(key, body = {}, headers = {}) {
+      return await proxy.request(
+        "/api/chat",
+        {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${key}`,
+            "content-type": "application/json",
+            ...headers,
+          },
+          body: JSON.stringify({
+            model: "llama3",
+            stream: false,
+            messages: [{ role: "user", content: "Hi" }],
+            ...body,
+          }),
+        },
+        { remoteAddr: { hostname: "127.0.0.1", port: 50001, transport: "tcp" } },
+      );
     },
     async createKey(form) {
       const res = await f.post("/keys", form);

@@ -196,7 +196,7 @@ uiTest("keys can be filtered by name and status", async (f) => {
   await (await f.post(`/keys/${id}/deactivate`)).body?.cancel();
   const names = async (query: string) => {
     const html = await (await f.request(`/keys${query}`, { htmx: true })).text();
-    return [...html.matchAll(/<span class="key-name">([^<]+)</g)].map((m) => m[1]);
+    return [...html.matchAll(/<a class="key-name" href="\/keys\/\d+">([^<]+)</g)].map((m) => m[1]);
   };
   assert.deepEqual(await names(""), ["Alice laptop", "Bob phone", "alice CI"]);
   assert.deepEqual(await names("?name=ALICE"), ["Alice laptop", "alice CI"]);
@@ -462,7 +462,10 @@ uiTest("a key is renamed in its edit form; an empty name is refused", async (f) 
     daily_request_limit: "4",
   }, { htmx: true });
   assert.equal(renamed.status, 200);
-  assert.match(await renamed.text(), /<span class="key-name">Alice&#39;s laptop<\/span>/);
+  assert.match(
+    await renamed.text(),
+    /<a class="key-name" href="\/keys\/\d+">Alice&#39;s laptop<\/a>/,
+  );
   const stored = keyFields((await f.deps.store.getKey(id))!);
   assert.equal(stored.name, "Alice's laptop");
   assert.equal(stored.daily_request_limit, 4);
@@ -756,9 +759,12 @@ uiTest("an idle key says since when and how long unused; Reactivate restarts it"
     assert.doesNotMatch(html, /Deactivate/);
   }
   const filtered = await (await f.request("/keys?status=idle", { htmx: true })).text();
-  assert.deepEqual([...filtered.matchAll(/class="key-name">([^<]+)</g)].map((m) => m[1]), [
-    "Old CI",
-  ]);
+  assert.deepEqual(
+    [...filtered.matchAll(/class="key-name" href="[^"]+">([^<]+)</g)].map((m) => m[1]),
+    [
+      "Old CI",
+    ],
+  );
 
   const res = await f.post(`/keys/${id}/activate`, {}, { htmx: true });
   assert.equal(res.status, 200);

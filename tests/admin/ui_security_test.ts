@@ -4,7 +4,18 @@ import { PASSWORD, uiTest } from "./ui_fixture.ts";
 
 uiTest("pages carry a strict CSP, no framing and a same-origin referrer", async (f) => {
   await f.signIn();
-  for (const path of ["/login", "/keys", "/settings", "/models", "/proxy", "/nowhere"]) {
+  for (
+    const path of [
+      "/login",
+      "/keys",
+      "/groups",
+      "/keys/1",
+      "/settings",
+      "/models",
+      "/proxy",
+      "/nowhere",
+    ]
+  ) {
     const res = await f.request(path, { anonymous: path === "/login" });
     await res.body?.cancel();
     const csp = res.headers.get("content-security-policy")!;
@@ -24,9 +35,19 @@ uiTest("pages carry a strict CSP, no framing and a same-origin referrer", async 
 
 uiTest("pages have no inline script, inline style or inline event handler", async (f) => {
   await f.signIn();
-  await f.createKey({ name: "Alice", daily_request_limit: "2" });
-  for (const path of ["/login", "/keys", "/settings", "/models", "/proxy"]) {
-    const html = await (await f.request(path)).text();
+  const { id, key } = await f.createKey({ name: "Alice", daily_request_limit: "2" });
+  await (await f.post("/groups", { name: "Team", daily_request_limit: "5" })).body?.cancel();
+  await (await f.post(`/keys/${id}/group`, { group_id: "1" })).body?.cancel();
+  await (await f.post(`/keys/${id}/delegation`, {
+    identity: "openwebui-headers",
+    trusted_peers: "127.0.0.1/32",
+  })).body?.cancel();
+  await (await f.chat(key, {}, { "X-OpenWebUI-User-Id": "u-1" })).body?.cancel();
+  const pages = ["/login", "/keys", "/groups", `/keys/${id}`, "/groups/1/delete", "/settings"];
+  for (const path of [...pages, "/models", "/proxy"]) {
+    const res = await f.request(path, { anonymous: path === "/login" });
+    assert.equal(res.status, 200, path);
+    const html = await res.text();
     for (const tag of html.matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/g)) {
       assert.match(tag[0], /^<script src="\/static\//, `${path}: scripts come from /static`);
       assert.equal(tag[1], "", `${path}: no inline script`);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { ADMIN_PASSWORD, startTestGateway, type TestGateway } from "../support/gateway.ts";
 import {
@@ -472,5 +473,377 @@ browserTest(
     assert.equal(await chat(t, key), 200);
     assert.equal((t.mock.requests.at(-1)!.body as { model: string }).model, "llama3.2:latest");
     assert.deepEqual(problems, []);
+  },
+);
+
+/** A link of the main navigation. */
+function nav(page: Page, name: string) {
+  return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+}
+
+const JWT_SECRET = "open-webui-shared-secret-0123456789";
+
+/** An HS256 token as Open WebUI signs it, valid at the test gateway's clock. */
+function openWebUiJwt(sub: string, name: string, secret = JWT_SECRET): string {
+  const b64url = (bytes: Uint8Array | string) =>
+    btoa(typeof bytes === "string" ? bytes : String.fromCharCode(...bytes))
+      .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const now = Date.parse("2026-06-15T10:00:00Z") / 1000;
+  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const body = b64url(JSON.stringify({
+    sub,
+    name,
+    email: `${sub}@example.com`,
+    role: "user",
+    iss: "open-webui",
+    iat: now,
+    exp: now + 300,
+  }));
+  const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest();
+  return `${head}.${body}.${b64url(new Uint8Array(sig))}`;
+}
+
+/** A chat request as Open WebUI sends it for a person (none: a call that names nobody). */
+async function chatAs(t: TestGateway, key: string, person?: [string, string]): Promise<number> {
+  const headers = person ? { "X-OpenWebUI-User-Jwt": openWebUiJwt(...person) } : undefined;
+  const res = await t.post("/api/chat", key, CHAT, headers);
+  await res.body?.cancel();
+  return res.status;
+}
+
+/** The rows of one person in a key's people list. */
+function memberRows(page: Page, name: string) {
+  return page.locator("table.members tbody").filter({
+    has: page.locator(".person-name", { hasText: name }),
+  });
+}
+
+browserTest(
+  "an admin gives a team a shared budget and the people behind Open WebUI their own quotas",
+  async (t, browser) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.on("dialog", (dialog) => dialog.accept());
+    const problems = watchProblems(page);
+    const laptop = await t.createKey({ name: "Research laptop", daily_request_limit: 100 });
+    const ciKey = await t.createKey({ name: "Research CI", monthly_token_limit: 5_000_000 });
+    const chatKey = await t.createKey({ name: "Company chat" });
+    await signIn(page, t);
+
+    // A group with a tight day: 3 requests for all its keys together, 2 M tokens a month.
+    await nav(page, "Groups").click();
+    await page.waitForURL(/\/groups$/);
+    assert.ok(await page.getByText("No groups yet").isVisible());
+    await page.getByLabel("Name", { exact: true }).fill("Research");
+    await page.getByLabel("Requests per day").fill("3");
+    await page.getByLabel("Tokens per month").fill("2000000");
+    await page.getByRole("button", { name: "Create group" }).click();
+    await page.getByText("Group “Research” created.").waitFor();
+    await htmxSettled(page);
+    const research = page.locator("article.group").filter({ hasText: "Research" });
+    assert.match(await research.innerText(), /None yet: choose this group/);
+
+    // One key joins on its own page, the other through the Keys page's edit form.
+    await nav(page, "Keys").click();
+    await keyRows(page, "Research laptop").getByRole("link", {
+      name: "Research laptop",
+      exact: true,
+    })
+      .click();
+    await page.waitForURL(/\/keys\/\d+$/);
+    await page.getByLabel("Group").selectOption({ label: "Research" });
+    await page.getByRole("button", { name: "Save group" }).click();
+    await page.getByText("Now in the group “Research”.").waitFor();
+    await htmxSettled(page);
+    const dayLimit = page.locator('tr[data-limit="daily_request_limit"]');
+    assert.match(await dayLimit.innerText(), /3 requests per day\s+Group “Research”/);
+    assert.match(
+      await page.locator('tr[data-limit="monthly_token_limit"]').innerText(),
+      /2,000,000 tokens per month\s+Group “Research”/,
+    );
+    await nav(page, "Keys").click();
+    const ci = keyRows(page, "Research CI");
+    await ci.getByRole("link", { name: /^Edit/ }).click();
+    await ci.getByLabel("Group").waitFor();
+    await htmxSettled(page);
+    await ci.getByLabel("Group").selectOption({ label: "Research" });
+    await ci.getByRole("button", { name: "Save changes" }).click();
+    await ci.locator(".edit-row").waitFor({ state: "detached" });
+    await htmxSettled(page);
+    assert.equal(await ci.locator(".key-tags .chip").innerText(), "Group\nResearch");
+
+    // Two requests of the laptop and one of CI use up the group's day; the laptop's own 100 don't.
+    assert.equal(await chat(t, laptop.key), 200);
+    assert.equal(await chat(t, laptop.key), 200);
+    await nav(page, "Groups").click();
+    const today = research.locator(".group-usage .usage").first();
+    assert.equal(await today.locator(".usage-num").innerText(), "2 / 3");
+    assert.match((await today.getAttribute("class"))!, /\bok\b/);
+    assert.deepEqual(await research.locator(".key-chips a").allInnerTexts(), [
+      "Research CI",
+      "Research laptop",
+    ]);
+    await screenshot(page, "21-groups");
+    assert.equal(await chat(t, ciKey.key), 200);
+    assert.equal(await chat(t, laptop.key), 429, "the group's day is used up");
+    await page.goto(`${t.gateway.adminUrl}/keys/${laptop.id}`);
+    const byGroup = page.locator('tr[data-limit="daily_request_limit"] .usage');
+    assert.match((await byGroup.getAttribute("class"))!, /\bfull\b/);
+    assert.match(await byGroup.locator(".usage-num").innerText(), /^3 \/ 3/, "the group's count");
+    await screenshot(page, "26-key-in-group");
+
+    // Deleting a group with keys asks, names them, and detaches them.
+    await nav(page, "Groups").click();
+    await research.getByRole("link", { name: /^Delete/ }).click();
+    await page.waitForURL(/\/groups\/\d+\/delete$/);
+    assert.match(await page.locator("main").innerText(), /still has 2 keys/);
+    await screenshot(page, "22-group-delete-confirm");
+    await page.getByRole("link", { name: "Cancel" }).click();
+    await page.waitForURL(/\/groups$/);
+
+    // The chat key tells people apart by Open WebUI's signed token; each person gets 2 a day.
+    await page.goto(`${t.gateway.adminUrl}/keys/${chatKey.id}`);
+    assert.equal(await page.locator("#members").count(), 0, "no people list for a plain key");
+    assert.equal(await page.getByLabel("Trusted addresses").isVisible(), false, "folded away");
+    await page.getByLabel("Yes, from Open WebUI's signed token (recommended)").check();
+    assert.ok(await page.getByLabel("Trusted addresses").isVisible());
+    await page.locator("#delegation-member_daily_request_limit").fill("2");
+    await page.getByRole("button", { name: "Save per-person settings" }).click();
+    const secretError = page.locator("#delegation-identity_secret-error");
+    await secretError.waitFor();
+    await htmxSettled(page);
+    assert.match(await secretError.innerText(), /needs the secret/);
+    await page.getByLabel("Secret", { exact: true }).fill(JWT_SECRET);
+    await page.getByRole("button", { name: "Save per-person settings" }).click();
+    await page.getByText("Saved. The next request with this key uses these settings.").waitFor();
+    await htmxSettled(page);
+    assert.match(await page.locator(".secret-state").innerText(), /set\. It is never shown/);
+    assert.equal(await page.getByLabel("Replace the secret").inputValue(), "");
+
+    // Three people and one call that names nobody.
+    for (const person of [["u-alice", "Alice Example"], ["u-bob", "Bob"], ["u-carol", "Carol"]]) {
+      assert.equal(await chatAs(t, chatKey.key, person as [string, string]), 200);
+    }
+    assert.equal(await chatAs(t, chatKey.key, ["u-alice", "Alice Example"]), 200);
+    assert.equal(await chatAs(t, chatKey.key, ["u-alice", "Alice Example"]), 429, "her 2 a day");
+    assert.equal(await chatAs(t, chatKey.key), 200, "unattributed");
+    await page.reload();
+    assert.equal(await page.locator("table.members tbody").count(), 4);
+    const alice = memberRows(page, "Alice Example");
+    assert.match(await alice.locator(".usage.full .usage-num").first().innerText(), /^2 \/ 2/);
+    assert.match(await alice.innerText(), /u-alice@example\.com/);
+    assert.ok(await memberRows(page, "unattributed").isVisible());
+
+    // Search, block Bob, give Alice more.
+    await page.getByLabel("Search people").fill("BOB");
+    await page.locator("table.members tbody").nth(1).waitFor({ state: "detached" });
+    await htmxSettled(page);
+    assert.equal(await page.locator("table.members tbody").count(), 1);
+    const bob = memberRows(page, "Bob");
+    await bob.getByRole("button", { name: /^Block/ }).click();
+    await bob.locator(".badge.blocked").waitFor();
+    await htmxSettled(page);
+    assert.equal(await chatAs(t, chatKey.key, ["u-bob", "Bob"]), 403, "blocked");
+    await page.getByLabel("Search people").fill("");
+    await alice.waitFor();
+    await htmxSettled(page);
+    await alice.getByRole("link", { name: /^Limits/ }).click();
+    const own = alice.getByLabel("Requests per day");
+    await own.waitFor();
+    await htmxSettled(page);
+    assert.equal(await own.inputValue(), "2", "starts from the template");
+    await own.fill("10");
+    await alice.getByRole("button", { name: "Save limits" }).click();
+    await alice.locator(".edit-row").waitFor({ state: "detached" });
+    await htmxSettled(page);
+    assert.equal(await alice.locator(".limits-source").innerText(), "Own limits");
+    assert.equal(await chatAs(t, chatKey.key, ["u-alice", "Alice Example"]), 200, "3 of 10");
+    await page.reload();
+    await screenshot(page, "23-key-delegating");
+    const html = await page.content();
+    assert.ok(!html.includes(JWT_SECRET), "the secret is never on the page");
+
+    // Proxy info: what to set in Open WebUI for the key.
+    await nav(page, "Proxy info").click();
+    const env = await page.locator(`#openwebui-key-${chatKey.id}-env`).innerText();
+    assert.match(
+      env,
+      /^# Open WebUI, for the key “Company chat”\nENABLE_FORWARD_USER_INFO_HEADERS=true\nFORWARD_USER_INFO_HEADER_JWT_SECRET=<the secret entered on the key's page>\n/,
+    );
+    assert.ok(env.includes(`OPENAI_API_BASE_URL=${t.gateway.proxyUrl}/v1`));
+    assert.ok(!(await page.content()).includes(JWT_SECRET));
+    await screenshot(page, "24-proxy-openwebui");
+
+    // Plain headers instead: the Proxy info page warns whom they trust.
+    await page.goto(`${t.gateway.adminUrl}/keys/${chatKey.id}`);
+    await page.getByLabel("Yes, from Open WebUI's plain headers").check();
+    await page.getByLabel(
+      "Clear the secret (only with plain headers, or when people are not told apart)",
+    ).check();
+    await page.getByRole("button", { name: "Save per-person settings" }).click();
+    await page.getByText("Saved. The next request with this key uses these settings.").waitFor();
+    await htmxSettled(page);
+    assert.match(await page.locator(".secret-state").innerText(), /none set/);
+    await nav(page, "Proxy info").click();
+    const card = page.locator(`#openwebui-key-${chatKey.id}`);
+    assert.match(
+      await card.locator(".notice.warning").innerText(),
+      /Anyone who holds this key and can reach the gateway from 127\.0\.0\.1\/32, ::1\/128/,
+    );
+    assert.doesNotMatch(await card.locator("pre").innerText(), /JWT_SECRET=/);
+    await screenshot(page, "25-proxy-openwebui-headers");
+
+    assert.deepEqual(problems, [], "no script error or CSP violation on any page");
+    await context.close();
+  },
+);
+
+browserTest("groups, a key's people and Open WebUI's settings fit a phone", async (t, browser) => {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+  });
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  const group = await t.admin("/api/groups", {
+    method: "POST",
+    body: JSON.stringify({
+      name: "Research and development",
+      daily_token_limit: 100,
+      monthly_request_limit: 1000,
+      requests_per_minute: 30,
+      models: ["llama3", "qwen3:*"],
+    }),
+  });
+  const { id: groupId } = await group.json();
+  const member = await t.createKey({
+    name: "R&D laptop",
+    group_id: groupId,
+    daily_request_limit: 50,
+  });
+  assert.equal(await chat(t, member.key), 200);
+  const chatKey = await t.createKey({
+    name: "Company chat",
+    identity: "openwebui-jwt",
+    identity_secret: JWT_SECRET,
+    member_limits: { daily_request_limit: 2, daily_token_limit: 1000 },
+  });
+  const people: Array<[string, string]> = [
+    ["u-1", "Anna Maria Longname-Example"],
+    ["u-2", "Ben"],
+  ];
+  for (const person of people) assert.equal(await chatAs(t, chatKey.key, person), 200);
+  assert.equal(await chatAs(t, chatKey.key), 200);
+  await signIn(page, t);
+  const pages = [
+    ["/groups", "27-groups-phone"],
+    [`/keys/${member.id}`, "28-key-in-group-phone"],
+    [`/keys/${chatKey.id}`, "29-key-delegating-phone"],
+    ["/proxy", "30-proxy-openwebui-phone"],
+  ];
+  for (const [path, name] of pages) {
+    await page.goto(t.gateway.adminUrl + path);
+    const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+    assert.ok(width <= 390, `${path} is ${width}px wide`);
+    await screenshot(page, name);
+  }
+  // A person is a compact card: name and status side by side, the bars below.
+  await page.goto(`${t.gateway.adminUrl}/keys/${chatKey.id}`);
+  const ben = memberRows(page, "Ben");
+  const card = (await ben.boundingBox())!;
+  assert.ok(card.height <= 300, `Ben's card is ${card.height}px high`);
+  const [name, status] = await Promise.all([
+    ben.locator(".person-name").boundingBox(),
+    ben.locator(".badge").boundingBox(),
+  ]);
+  assert.ok(Math.abs(name!.y - status!.y) <= 6, "the status is beside the name");
+  // Editing a person's limits fits the screen too.
+  await ben.getByRole("link", { name: /^Limits/ }).click();
+  await ben.getByLabel("Requests per day").waitFor();
+  await htmxSettled(page);
+  const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+  assert.ok(width <= 390, `the limits form is ${width}px wide`);
+  await screenshotOf(page.locator("#members"), "31-member-limits-phone");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+browserTest(
+  "without JavaScript, groups, per-person settings and people work",
+  async (t, browser) => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    const team = await t.createKey({ name: "Team key" });
+    await signIn(page, t);
+    await page.goto(`${t.gateway.adminUrl}/groups`);
+    await page.getByLabel("Name", { exact: true }).fill("Ops");
+    await page.getByLabel("Requests per day").fill("5");
+    await page.getByRole("button", { name: "Create group" }).click();
+    await page.getByText("Group “Ops” created.").waitFor();
+    // The server's check (the browser's own ones cannot be bypassed by typing), values kept.
+    await page.getByLabel("Name", { exact: true }).fill("Ops");
+    await page.getByLabel("Tokens per day").fill("1000");
+    await page.getByRole("button", { name: "Create group" }).click();
+    assert.match(await page.locator("#new-group-name-error").innerText(), /exists already/);
+    assert.equal(await page.getByLabel("Tokens per day").inputValue(), "1000", "value kept");
+
+    // The key joins on its page, and starts telling people apart by plain headers.
+    await page.goto(`${t.gateway.adminUrl}/keys/${team.id}`);
+    await page.getByLabel("Group").selectOption({ label: "Ops" });
+    await page.getByRole("button", { name: "Save group" }).click();
+    await page.getByText("Now in the group “Ops”.").waitFor();
+    await page.getByLabel("Yes, from Open WebUI's plain headers").check();
+    await page.getByLabel("Trusted addresses").fill("127.0.0.1/32 not-an-address");
+    await page.getByRole("button", { name: "Save per-person settings" }).click();
+    assert.match(
+      await page.locator("#delegation-trusted_peers-error").innerText(),
+      /“not-an-address” is not an IP address/,
+    );
+    await page.getByLabel("Trusted addresses").fill("127.0.0.1/32, ::1/128");
+    await page.getByRole("button", { name: "Save per-person settings" }).click();
+    await page.getByText("Saved. The next request with this key uses these settings.").waitFor();
+
+    // Two people; one is blocked, the other gets limits of their own, then the template again.
+    for (const [id, name] of [["u-dana", "Dana"], ["u-eve", "Eve"]]) {
+      const res = await t.post("/api/chat", team.key, CHAT, {
+        "X-OpenWebUI-User-Id": id,
+        "X-OpenWebUI-User-Name": name,
+      });
+      await res.body?.cancel();
+      assert.equal(res.status, 200);
+    }
+    await page.reload();
+    await memberRows(page, "Eve").getByRole("button", { name: /^Block/ }).click();
+    await page.waitForURL(/\/keys\/\d+#member-\d+$/);
+    assert.ok(await memberRows(page, "Eve").locator(".badge.blocked").isVisible());
+    const eve = await t.post("/api/chat", team.key, CHAT, { "X-OpenWebUI-User-Id": "u-eve" });
+    await eve.body?.cancel();
+    assert.equal(eve.status, 403, "blocked");
+    const dana = memberRows(page, "Dana");
+    await dana.getByRole("link", { name: /^Limits/ }).click();
+    await page.waitForURL(/\/members\/\d+\/edit/);
+    await dana.getByLabel("Requests per day").fill("1");
+    await dana.getByRole("button", { name: "Save limits" }).click();
+    await page.waitForURL(/#member-\d+$/);
+    assert.equal(await dana.locator(".limits-source").innerText(), "Own limits");
+    const refused = await t.post("/api/chat", team.key, CHAT, { "X-OpenWebUI-User-Id": "u-dana" });
+    await refused.body?.cancel();
+    assert.equal(refused.status, 429, "her one request a day is used");
+    await dana.getByRole("link", { name: /^Limits/ }).click();
+    await dana.getByRole("button", { name: "Back to the key's template" }).click();
+    await page.waitForURL(/#member-\d+$/);
+    assert.equal(await dana.locator(".limits-source").innerText(), "Key's template");
+    await screenshot(page, "32-key-people-nojs");
+
+    // Deleting the group asks first and detaches the key.
+    await page.goto(`${t.gateway.adminUrl}/groups`);
+    await page.getByRole("link", { name: /^Delete/ }).click();
+    await page.getByRole("button", { name: "Detach 1 key and delete" }).click();
+    await page.waitForURL(/\/groups$/);
+    assert.ok(await page.getByText("No groups yet").isVisible());
+    await page.goto(`${t.gateway.adminUrl}/keys/${team.id}`);
+    assert.equal(await page.getByLabel("Group").count(), 0, "no group left to choose");
+    await context.close();
   },
 );
