@@ -2,8 +2,8 @@
  * The Proxy info page: where clients connect, and snippets to copy.
  * @module
  */
-import { isWildcardHost, type ProxyInfo } from "../admin/proxy_info.ts";
-import { KEY_VARIABLE, type Snippet } from "../admin/proxy_snippets.ts";
+import { isWildcardHost, type ProxyInfo } from "../core/proxy_info.ts";
+import { KEY_VARIABLE, type Snippet } from "../core/proxy_snippets.ts";
 import { type DelegatingKey, OpenWebUiSection } from "./openwebui_setup.tsx";
 import { CopyButton, Notice, PageHeader } from "./parts.tsx";
 

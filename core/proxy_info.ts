@@ -2,7 +2,7 @@
  * The proxy's base URLs as clients should configure them, and where that address comes from.
  * @module
  */
-import type { Config } from "../core/config.ts";
+import type { Config } from "./config.ts";
 
 /**
  * Where the address comes from: the Settings page, PUBLIC_URL, the proxy's own listen address
