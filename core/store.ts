@@ -15,6 +15,7 @@ import type {
   Policy,
 } from "./model.ts";
 import type { Charge } from "./settlement.ts";
+import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "./analytics/types.ts";
 
 /** The windows a request is admitted in (see core/windows.ts). */
 export interface WindowKeys {
@@ -37,13 +38,21 @@ export interface RequestStart {
   startedAt: string;
   /** The gateway process admitting it (its in-flight requests are released if it dies). */
   instanceId: string;
+  /**
+   * The caller may ask again with an exact prompt count when a token limit refuses the prompt's
+   * upper bound (`does_not_fit`): such a refusal is then not recorded, the second answer is.
+   */
+  provisional?: boolean;
 }
 
 /** What an admission came to. */
 export type Admission =
   /** Admitted: the request unit, the reservation and a pending ledger row are recorded. */
   | { kind: "admitted"; requestId: number; decision: Decision & { ok: true } }
-  /** A limit refused it; nothing was recorded. */
+  /**
+   * A limit, the model list or a block refused it: no counter changed; the refusal is counted
+   * in the usage rollups and (up to a cap per key and minute) logged as a 'refused' ledger row.
+   */
   | { kind: "refused"; decision: Decision & { ok: false } }
   /** The key, read inside the transaction, can no longer be used; nothing was recorded. */
   | { kind: "unusable"; key: ApiKey }
@@ -58,6 +67,17 @@ export interface Settlement {
   requestId: number;
   charge: Charge;
   durationMs: number;
+  /** Ms from the request's start until the first byte of the answer went out; null: none did. */
+  ttfbMs?: number | null;
+  /** Ollama's own timings (its load/prompt_eval/eval durations, in ms) when it reported them. */
+  timings?: OllamaTimings | null;
+}
+
+/** Ollama's `load_duration`, `prompt_eval_duration` and `eval_duration`, converted to ms. */
+export interface OllamaTimings {
+  loadMs: number | null;
+  promptEvalMs: number | null;
+  evalMs: number | null;
 }
 
 /** A counter that differs from what the request ledger says it should be. */
@@ -68,6 +88,39 @@ export interface AuditDifference {
   field: "requests" | "prompt_tokens" | "completion_tokens" | "reserved_tokens";
   counter: number;
   ledger: number;
+}
+
+/** A usage rollup that differs from what the request ledger says it should be. */
+export interface RollupDifference {
+  /** Which rollup: the 15-minute one per key, the key-less one, or the per-local-day one. */
+  table: "usage_15m" | "usage_15m_all" | "usage_day" | "usage_day_all";
+  /** The rollup row (bucket or day, key, model, route…) as text, for the operator. */
+  at: string;
+  field: string;
+  rollup: number;
+  ledger: number;
+}
+
+/** What analytics maintenance (compaction and retention) is asked to do. */
+export interface AnalyticsMaintenance {
+  nowMs: number;
+  /** APP_TZ: the zone local days are compacted in. */
+  timeZone: string;
+  /** request_log rows (never pending ones) that started this many days ago are deleted. */
+  requestLogRetentionDays: number;
+  /** 15-minute rollup buckets older than this many days are deleted, after compaction. */
+  rollup15mRetentionDays: number;
+  /** Rows deleted per batch (between batches SQLite yields to the event loop). */
+  batchRows?: number;
+}
+
+/** What analytics maintenance did. */
+export interface MaintenanceResult {
+  /** False: another gateway of the cluster holds the maintenance lock (PostgreSQL). */
+  ran: boolean;
+  compactedDays: number;
+  deletedRequests: number;
+  deletedBuckets: number;
 }
 
 /** What `releaseStale` releases. */
@@ -175,6 +228,34 @@ export interface Store {
   releaseStale(cutoffs: StaleCutoffs): Promise<number>;
   /** Recomputes every day counter from the request ledger and returns the differences. */
   audit(): Promise<AuditDifference[]>;
+  /**
+   * Recomputes the usage rollups from the request ledger for the period both still hold (and
+   * the per-day rollups from the 15-minute ones) with core/analytics/rollup.ts, and returns the
+   * differences. Refusals beyond the logging cap are in the rollups only: a rollup may count
+   * more refusals than the ledger holds, never fewer, and never a different other counter.
+   */
+  auditRollups(): Promise<RollupDifference[]>;
+
+  /**
+   * Usage counters grouped by `q.groupBy`, read from the rollups only, never from the request
+   * log. Time dimensions are local periods in `q.timeZone` (see core/analytics/periods.ts),
+   * each an exact union of UTC 15-minute buckets; day totals equal the quota day counters.
+   * Rows are ordered by the dimensions in the order asked.
+   */
+  usage(q: UsageQuery): Promise<UsageRow[]>;
+  /**
+   * A page of the request log, newest first: rows with (started_at, id) < `q.before` ORDER BY
+   * started_at DESC, id DESC LIMIT `q.limit` — keyset pagination, never OFFSET, never COUNT(*),
+   * so any page costs the same however deep it is.
+   */
+  requestLog(q: RequestQuery): Promise<RequestRow[]>;
+  /**
+   * Compacts complete local days of the 15-minute rollups into the per-day rollups, then deletes
+   * request_log rows past their retention (never pending ones) and 15-minute buckets past
+   * theirs, in small batches. Runs once per cluster on PostgreSQL (an advisory lock); changes no
+   * quota counter and no chart total.
+   */
+  maintainAnalytics(m: AnalyticsMaintenance): Promise<MaintenanceResult>;
 }
 
 /** Usage of one model on one local day. */

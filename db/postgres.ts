@@ -44,12 +44,16 @@ import type {
   NewApiKey,
   Policy,
 } from "../core/model.ts";
+import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "../core/analytics/types.ts";
 import type {
   Admission,
+  AnalyticsMaintenance,
   AuditDifference,
   DayModelUsage,
   LiveUsage,
+  MaintenanceResult,
   RequestStart,
+  RollupDifference,
   Settlement,
   StaleCutoffs,
   Store,
@@ -813,5 +817,23 @@ export class PostgresStore implements Store {
   async audit(): Promise<AuditDifference[]> {
     // Constant SQL without values; NUMERIC sums arrive as strings, which auditDifferences reads.
     return auditDifferences(await this.#sql.unsafe(AUDIT_SQL));
+  }
+
+  // Implemented in the next commits on the analytics branch (rollup tables, migration 3); until
+  // then they say so instead of answering with empty data.
+  auditRollups(): Promise<RollupDifference[]> {
+    return Promise.reject(new Error("usage rollups are not implemented yet"));
+  }
+
+  usage(_q: UsageQuery): Promise<UsageRow[]> {
+    return Promise.reject(new Error("usage rollups are not implemented yet"));
+  }
+
+  requestLog(_q: RequestQuery): Promise<RequestRow[]> {
+    return Promise.reject(new Error("the request log query is not implemented yet"));
+  }
+
+  maintainAnalytics(_m: AnalyticsMaintenance): Promise<MaintenanceResult> {
+    return Promise.reject(new Error("analytics maintenance is not implemented yet"));
   }
 }

@@ -41,12 +41,16 @@ import type {
   Policy,
 } from "../core/model.ts";
 import { counterChanges, type PriorState } from "../core/settlement.ts";
+import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "../core/analytics/types.ts";
 import type {
   Admission,
+  AnalyticsMaintenance,
   AuditDifference,
   DayModelUsage,
   LiveUsage,
+  MaintenanceResult,
   RequestStart,
+  RollupDifference,
   Settlement,
   StaleCutoffs,
   Store,
@@ -748,5 +752,23 @@ export class SqliteStore implements Store {
 
   audit(): Promise<AuditDifference[]> {
     return Promise.resolve(auditDifferences(this.#all(AUDIT_SQL)));
+  }
+
+  // Implemented in the next commits on the analytics branch (rollup tables, migration 3); until
+  // then they say so instead of answering with empty data.
+  auditRollups(): Promise<RollupDifference[]> {
+    return Promise.reject(new Error("usage rollups are not implemented yet"));
+  }
+
+  usage(_q: UsageQuery): Promise<UsageRow[]> {
+    return Promise.reject(new Error("usage rollups are not implemented yet"));
+  }
+
+  requestLog(_q: RequestQuery): Promise<RequestRow[]> {
+    return Promise.reject(new Error("the request log query is not implemented yet"));
+  }
+
+  maintainAnalytics(_m: AnalyticsMaintenance): Promise<MaintenanceResult> {
+    return Promise.reject(new Error("analytics maintenance is not implemented yet"));
   }
 }
