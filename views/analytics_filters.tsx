@@ -80,7 +80,7 @@ export function AnalyticsFilters(p: FiltersProps) {
   const invalid = (name: string) => e[name] ? "true" : undefined;
   return (
     <div class="analytics-filters card">
-      <nav class="range-presets" aria-label="Time range">
+      <nav class="range-presets segmented" aria-label="Time range">
         {RANGE_PRESETS.map((r) => {
           const href = queryHref(p.path, { range: r.id, ...kept(q, withRoutes) });
           return (
@@ -95,36 +95,34 @@ export function AnalyticsFilters(p: FiltersProps) {
           );
         })}
       </nav>
+      {(e.range || e.by) && <p class="field-error" role="alert">{e.range ?? e.by}</p>}
       <form class="filter-form" method="get" action={p.path} hx-get={p.path} {...swap}>
         {p.preset && <input type="hidden" name="range" value={p.preset} />}
         {!withRoutes && q.by && <input type="hidden" name="by" value={q.by} />}
-        <fieldset class="dates">
-          <legend>Or dates, in {p.timeZone}</legend>
-          <div class={`field${e.from ? " invalid" : ""}`}>
-            <label for="f-from">From</label>
-            <input
-              id="f-from"
-              name="from"
-              type="date"
-              value={p.preset ? "" : q.from}
-              aria-invalid={invalid("from")}
-              aria-describedby={e.from ? "f-from-error" : undefined}
-            />
-            {e.from && <p class="field-error" id="f-from-error">{e.from}</p>}
-          </div>
-          <div class={`field${e.to ? " invalid" : ""}`}>
-            <label for="f-to">To</label>
-            <input
-              id="f-to"
-              name="to"
-              type="date"
-              value={p.preset ? "" : q.to}
-              aria-invalid={invalid("to")}
-              aria-describedby={e.to ? "f-to-error" : undefined}
-            />
-            {e.to && <p class="field-error" id="f-to-error">{e.to}</p>}
-          </div>
-        </fieldset>
+        <div class={`field${e.from ? " invalid" : ""}`}>
+          <label for="f-from">From</label>
+          <input
+            id="f-from"
+            name="from"
+            type="date"
+            value={p.preset ? "" : q.from}
+            aria-invalid={invalid("from")}
+            aria-describedby={e.from ? "f-from-error" : undefined}
+          />
+          {e.from && <p class="field-error" id="f-from-error">{e.from}</p>}
+        </div>
+        <div class={`field${e.to ? " invalid" : ""}`}>
+          <label for="f-to">To</label>
+          <input
+            id="f-to"
+            name="to"
+            type="date"
+            value={p.preset ? "" : q.to}
+            aria-invalid={invalid("to")}
+            aria-describedby={e.to ? "f-to-error" : undefined}
+          />
+          {e.to && <p class="field-error" id="f-to-error">{e.to}</p>}
+        </div>
         <div class={`field${e.key_id ? " invalid" : ""}`}>
           <label for="f-key">Key</label>
           <select
@@ -175,6 +173,9 @@ export function AnalyticsFilters(p: FiltersProps) {
           <a class="btn ghost" href={p.path}>Reset</a>
         </div>
       </form>
+      <p class="hint" id="f-dates-hint">
+        From and To are days in {p.timeZone}, both included; dates replace the range above.
+      </p>
     </div>
   );
 }

@@ -197,8 +197,8 @@ function UsageSections(
 /** The headline figures as tiles. */
 function Stats({ s }: { s: UsageSummary }) {
   const tiles: Array<[string, string, string]> = [
-    ["Requests", formatCount(s.requests), countOf(s.requests, "request")],
-    ["Tokens", formatCount(s.tokens), countOf(s.tokens, "token")],
+    ["Requests", formatCount(s.requests), "answered, refused or failed"],
+    ["Tokens", formatCount(s.tokens), "prompt and completion"],
     ["Refused", formatShare(s.refusalRate), "of requests were refused by a limit or rule"],
     ["Errors", formatShare(s.errorRate), "of requests failed at Ollama or were malformed"],
     ["Latency p50 / p95", `${formatBound(s.p50Ms)} / ${formatBound(s.p95Ms)}`, "whole request"],
