@@ -142,19 +142,23 @@ function RequestLog(p: RequestsPageProps & { page: RequestPage }) {
                       <code class="route">{r.route}</code>
                     </td>
                     <td data-label="Status">
-                      <span class={`badge outcome-${r.status}`}>
-                        {STATUS_LABEL[r.status] ?? r.status}
+                      <span>
+                        <span class={`badge outcome-${r.status}`}>
+                          {STATUS_LABEL[r.status] ?? r.status}
+                        </span>
+                        {r.http_status !== null && <span class="muted">{r.http_status}</span>}
+                        {r.refused_by && <span class="refused-by">{r.refused_by}</span>}
                       </span>
-                      {r.http_status !== null && <span class="muted">{r.http_status}</span>}
-                      {r.refused_by && <span class="refused-by">{r.refused_by}</span>}
                     </td>
                     <td data-label="Tokens in / out" class="num">
-                      {formatWhole(r.prompt_tokens)} / {formatWhole(r.completion_tokens)}
-                      {r.estimated && (
-                        <abbr class="estimated" title="Estimated: Ollama reported no count">
-                          ~
-                        </abbr>
-                      )}
+                      <span>
+                        {formatWhole(r.prompt_tokens)} / {formatWhole(r.completion_tokens)}
+                        {r.estimated && (
+                          <abbr class="estimated" title="Estimated: Ollama reported no count">
+                            ~
+                          </abbr>
+                        )}
+                      </span>
                     </td>
                     <td data-label="Duration" class="num">
                       {r.duration_ms === null ? "–" : formatDuration(r.duration_ms)}

@@ -71,7 +71,7 @@ export function formatBound(ms: number | null): string {
 /** A duration: "85 ms", "1.2 s", "2 min". */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0).replace(/\.0$/, "")} s`;
   return `${(ms / 60_000).toFixed(ms < 600_000 ? 1 : 0).replace(/\.0$/, "")} min`;
 }
 
@@ -333,9 +333,11 @@ function LimitHits({ hits }: { hits: LimitHit[] }) {
                     </td>
                     <td data-label="Refused" class="num">{formatWhole(c.refused)}</td>
                     <td data-label="By">
-                      {causes.filter(([n]) => n > 0).map(([n, what]) => (
-                        <span class="cause">{formatWhole(n)} {what}</span>
-                      ))}
+                      <span>
+                        {causes.filter(([n]) => n > 0).map(([n, what]) => (
+                          <span class="cause">{formatWhole(n)} {what}</span>
+                        ))}
+                      </span>
                     </td>
                   </tr>
                 );
