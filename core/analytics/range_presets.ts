@@ -118,11 +118,11 @@ export function dateRange(
   if ("field" in first) return first;
   const last = to.trim() === "" ? today : parseDate(to, "to");
   if ("field" in last) return last;
-  if (Temporal.PlainDate.compare(first, last) > 0) {
-    return { field: "to", message: "The end date is before the start date" };
-  }
   if (Temporal.PlainDate.compare(first, today) > 0) {
     return { field: "from", message: "The start date is in the future: nothing is counted yet" };
+  }
+  if (Temporal.PlainDate.compare(first, last) > 0) {
+    return { field: "to", message: "The end date is before the start date" };
   }
   if (first.until(last).days + 1 > MAX_RANGE_DAYS) {
     return { field: "from", message: `Choose at most ${MAX_RANGE_DAYS} days` };
