@@ -95,7 +95,9 @@ export function AnalyticsFilters(p: FiltersProps) {
           );
         })}
       </nav>
-      {(e.range || e.by) && <p class="field-error" role="alert">{e.range ?? e.by}</p>}
+      {(e.range || e.by || e.cursor) && (
+        <p class="field-error" role="alert">{e.range ?? e.by ?? e.cursor}</p>
+      )}
       <form class="filter-form" method="get" action={p.path} hx-get={p.path} {...swap}>
         {p.preset && <input type="hidden" name="range" value={p.preset} />}
         {!withRoutes && q.by && <input type="hidden" name="by" value={q.by} />}
