@@ -78,6 +78,11 @@ export function AnalyticsFilters(p: FiltersProps) {
     ? [q.route, ...p.routes]
     : p.routes ?? [];
   const invalid = (name: string) => e[name] ? "true" : undefined;
+  // Hono renders to a string once: a key would only be printed as an attribute.
+  // deno-lint-ignore jsx-key
+  const modelOptions = models.map((m) => <option value={m} selected={q.model === m}>{m}</option>);
+  // deno-lint-ignore jsx-key
+  const routeOptions = routes.map((r) => <option value={r} selected={q.route === r}>{r}</option>);
   return (
     <div class="analytics-filters card">
       <nav class="range-presets segmented" aria-label="Time range">
@@ -144,7 +149,7 @@ export function AnalyticsFilters(p: FiltersProps) {
           <label for="f-model">Model</label>
           <select id="f-model" name="model" aria-invalid={invalid("model")}>
             <option value="">All models</option>
-            {models.map((m) => <option value={m} selected={q.model === m}>{m}</option>)}
+            {modelOptions}
           </select>
           {e.model && <p class="field-error">{e.model}</p>}
         </div>
@@ -153,7 +158,7 @@ export function AnalyticsFilters(p: FiltersProps) {
             <label for="f-route">Route</label>
             <select id="f-route" name="route" aria-invalid={invalid("route")}>
               <option value="">All routes</option>
-              {routes.map((r) => <option value={r} selected={q.route === r}>{r}</option>)}
+              {routeOptions}
             </select>
             {e.route && <p class="field-error">{e.route}</p>}
           </div>

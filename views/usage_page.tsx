@@ -11,7 +11,7 @@ import { LIMIT_KINDS, type LimitField, type LimitKind } from "../core/limits.ts"
 import { AnalyticsFilters, type FiltersProps, queryHref } from "./analytics_filters.tsx";
 import type { ChartSeries } from "./charts/series.ts";
 import { StackedChart } from "./charts/stacked_chart.tsx";
-import { countOf, formatCount, formatWhole } from "./format.ts";
+import { formatCount, formatWhole } from "./format.ts";
 import { type KeyRow, USAGE_COLUMNS, UsageCell, usedOf } from "./key_usage.tsx";
 import { Notice, PageHeader } from "./parts.tsx";
 import type { ViewContext } from "./view_context.ts";
@@ -245,6 +245,11 @@ function closest(k: KeyRow): { share: number; kind: LimitKind } | null {
 
 function TopKeys({ keys }: { keys: TopKey[] }) {
   const columns = USAGE_COLUMNS.filter((c) => c.id !== "now");
+  // Hono renders to a string once: a key would only be printed as an attribute.
+  // deno-lint-ignore jsx-key
+  const columnHeads = columns.map((c) => <th scope="col">{c.label}</th>);
+  // deno-lint-ignore jsx-key
+  const deleted = columns.map((c) => <td data-label={c.label} class="muted">Deleted</td>);
   return (
     <section class="card" aria-labelledby="top-keys-title">
       <h2 id="top-keys-title">Top keys</h2>
@@ -261,7 +266,7 @@ function TopKeys({ keys }: { keys: TopKey[] }) {
               <th scope="col">Key</th>
               <th scope="col" class="num">Requests</th>
               <th scope="col" class="num">Tokens</th>
-              {columns.map((c) => <th scope="col">{c.label}</th>)}
+              {columnHeads}
               <th scope="col">Nearest limit</th>
             </tr>
           </thead>
@@ -277,9 +282,7 @@ function TopKeys({ keys }: { keys: TopKey[] }) {
                   </td>
                   <td data-label="Requests" class="num">{formatWhole(t.requests)}</td>
                   <td data-label="Tokens" class="num">{formatWhole(t.tokens)}</td>
-                  {t.key
-                    ? columns.map((c) => <UsageCell column={c} keyRow={t.key!} />)
-                    : columns.map((c) => <td data-label={c.label} class="muted">Deleted</td>)}
+                  {t.key ? columns.map((c) => UsageCell({ column: c, keyRow: t.key! })) : deleted}
                   <td data-label="Nearest limit" class="nearest">
                     {near
                       ? (

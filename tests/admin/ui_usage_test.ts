@@ -93,7 +93,10 @@ usageTest("the usage page charts, ranks and times what the gateway counted", asy
   const { status, html } = await page(f, "/usage?range=today");
   assert.equal(status, 200);
   assert.match(html, /<span class="stat-value">7<\/span>/, "every request, the refusal too");
-  assert.match(html, /<span class="legend-name">qwen3(:latest)?<\/span> <span class="muted">4<\/span>/);
+  assert.match(
+    html,
+    /<span class="legend-name">qwen3(:latest)?<\/span> <span class="muted">4<\/span>/,
+  );
   assert.match(html, /<svg class="plot"[^>]*role="img"/);
   // 10:00 UTC is noon in Berlin: the busy quarter hour is named in APP_TZ.
   assert.match(html, /Busiest: Mon, 15 Jun 2026, 12:00–12:15 with 7 requests/);

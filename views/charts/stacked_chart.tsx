@@ -85,6 +85,9 @@ export function StackedChart(p: StackedChartProps) {
   const ticks = tickIndexes(p.periods, p.resolution, p.timeZone);
   const gridValues = [1, 2, 3, 4].map((i) => i * step);
   const end = (i: number) => p.periods[i + 1] ?? p.endMs;
+  // Hono renders to a string once: a key would only be printed as an attribute.
+  // deno-lint-ignore jsx-key
+  const yLabels = [...gridValues].reverse().map((v) => <span>{formatCount(v)}</span>);
 
   // Bars: one rect per non-empty layer of each period, its tooltip in a <title>.
   const barLayers = () => {
@@ -120,6 +123,8 @@ export function StackedChart(p: StackedChartProps) {
       for (let i = 0; i < n; i++) d += `H${i + 1}` + (i + 1 < n ? `V${y(upper[i + 1])}` : "");
       d += `V${y(lower[n - 1])}`;
       for (let i = n - 1; i >= 0; i--) d += `H${i}` + (i > 0 ? `V${y(lower[i - 1])}` : "");
+      // Hono renders to a string once: a key would only be printed as an attribute.
+      // deno-lint-ignore jsx-key
       return <path class={layerClass(s, si)} d={`${d}Z`} />;
     });
   };
@@ -138,7 +143,7 @@ export function StackedChart(p: StackedChartProps) {
       </ul>
       <div class="chart-frame">
         <div class="y-axis" aria-hidden="true">
-          {[...gridValues].reverse().map((v) => <span>{formatCount(v)}</span>)}
+          {yLabels}
           <span>0</span>
         </div>
         <svg
@@ -197,6 +202,11 @@ export function StackedChart(p: StackedChartProps) {
 function ChartTable(p: StackedChartProps & { sums: number[] }) {
   const rows = p.periods.map((ms, i) => ({ ms, i })).filter(({ i }) => p.sums[i] > 0);
   const end = (i: number) => p.periods[i + 1] ?? p.endMs;
+  // Hono renders to a string once: a key would only be printed as an attribute.
+  // deno-lint-ignore jsx-key
+  const heads = p.series.map((s) => <th scope="col" class="num">{s.name}</th>);
+  // deno-lint-ignore jsx-key
+  const cells = (i: number) => p.series.map((s) => <td class="num">{formatWhole(s.values[i])}</td>);
   return (
     <details class="chart-table">
       <summary>Show the numbers as a table</summary>
@@ -211,7 +221,7 @@ function ChartTable(p: StackedChartProps & { sums: number[] }) {
               <thead>
                 <tr>
                   <th scope="col">Period</th>
-                  {p.series.map((s) => <th scope="col" class="num">{s.name}</th>)}
+                  {heads}
                   <th scope="col" class="num">Total</th>
                 </tr>
               </thead>
@@ -219,7 +229,7 @@ function ChartTable(p: StackedChartProps & { sums: number[] }) {
                 {rows.map(({ ms, i }) => (
                   <tr>
                     <th scope="row">{periodName(ms, end(i), p.resolution, p.timeZone)}</th>
-                    {p.series.map((s) => <td class="num">{formatWhole(s.values[i])}</td>)}
+                    {cells(i)}
                     <td class="num">{formatWhole(p.sums[i])}</td>
                   </tr>
                 ))}
