@@ -272,3 +272,12 @@ export function admitted(s: Snapshot, reservation: number): Snapshot {
   });
   return { minute: add(s.minute), day: add(s.day), month: add(s.month), inFlight: s.inFlight + 1 };
 }
+
+/**
+ * Whether a refusal may turn into an admission when asked again with the prompt's exact count
+ * instead of its upper bound: a token limit the bound does not fit.
+ */
+export function retriableWithEstimate(decision: Decision): boolean {
+  return !decision.ok && "limit" in decision && decision.reason === "does_not_fit" &&
+    decision.limit.metric === "tokens";
+}

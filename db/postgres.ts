@@ -32,7 +32,23 @@ import {
   toUsageMap,
   USAGE_HISTORY_SQL,
 } from "./rows.ts";
-import { admitted, type Ask, emptySnapshot, type Scope, type Snapshot } from "../core/admission.ts";
+import {
+  admitted,
+  type Ask,
+  type Decision,
+  emptySnapshot,
+  retriableWithEstimate,
+  type Scope,
+  type Snapshot,
+} from "../core/admission.ts";
+import { ABANDONED, bucketOf, ROLLUP_COLUMNS, rollupOf } from "../core/analytics/rollup.ts";
+import { RefusalLogCap } from "../core/analytics/refusal_cap.ts";
+import { refusedFacts, RollupBatch, rollupKeyOf, toRequestRow } from "./rollup_rows.ts";
+import { COUNTER_LIST, endingOfStatus, perRow, upsertSet } from "./rollup_sql.ts";
+import { type Query, requestLogQuery } from "./analytics_sql.ts";
+import { auditRollups } from "./rollup_audit.ts";
+import { readUsage } from "./usage_read.ts";
+import { runMaintenance } from "./maintenance.ts";
 import { admissionDecision, type Owners, scopesFor, scopesNeed } from "../core/scopes.ts";
 import type {
   ApiKey,
@@ -75,6 +91,77 @@ interface AdmitJob extends PromiseWithResolvers<Admission> {
 /** A settlement waiting for, or part of, a batch. */
 interface SettleJob extends PromiseWithResolvers<void> {
   settlement: Settlement;
+}
+
+/** Key of the advisory lock that lets one gateway of a cluster run analytics maintenance. */
+const MAINTENANCE_LOCK = 0x6c6c6d71_02;
+
+/** The rollup rows' lock order, as every statement here sorts them. */
+const ROLLUP_ORDER =
+  `key_id, bucket, model COLLATE "C", route COLLATE "C", group_id, member_id, upstream COLLATE "C"`;
+const ROLLUP_ALL_ORDER = `bucket, model COLLATE "C", route COLLATE "C", upstream COLLATE "C"`;
+const KEY_COLUMNS = "bucket, key_id, model, route, group_id, member_id, upstream";
+const RECORD_TYPES = [
+  "bucket bigint, key_id bigint, model text, route text, group_id bigint, member_id bigint",
+  "upstream text",
+  ...ROLLUP_COLUMNS.map((c) => `${c} bigint`),
+].join(", ");
+
+/**
+ * Upserts rollup increments given as a JSON array of rows (dimensions and counters, one row per
+ * keyed rollup row): the keyed rows in lock order, then the key-less ones summed.
+ */
+const ROLLUP_JSON_UPSERT = `
+WITH r AS (SELECT * FROM json_to_recordset($1::text::json) AS r(${RECORD_TYPES})
+), keyed AS (
+  INSERT INTO usage_15m (${KEY_COLUMNS}, ${COUNTER_LIST})
+  SELECT ${KEY_COLUMNS}, ${COUNTER_LIST} FROM r ORDER BY ${ROLLUP_ORDER}
+  ON CONFLICT (key_id, bucket, model, route, group_id, member_id, upstream)
+  DO UPDATE SET ${upsertSet("usage_15m")}
+  RETURNING 1
+)
+INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
+SELECT bucket, model, route, upstream, ${ROLLUP_COLUMNS.map((c) => `SUM(${c})`).join(", ")}
+  FROM r WHERE (SELECT COUNT(*) FROM keyed) >= 0
+ GROUP BY bucket, model, route, upstream ORDER BY ${ROLLUP_ALL_ORDER}
+ON CONFLICT (bucket, model, route, upstream) DO UPDATE SET ${upsertSet("usage_15m_all")}`;
+
+/** The JSON rows of a rollup batch, for ROLLUP_JSON_UPSERT. */
+function rollupJson(batch: RollupBatch): string {
+  return JSON.stringify(
+    batch.sorted().map(({ key, inc }) => {
+      const row: Record<string, string | number> = {
+        bucket: key.bucket,
+        key_id: key.keyId,
+        model: key.model,
+        route: key.route,
+        group_id: key.groupId,
+        member_id: key.memberId,
+        upstream: key.upstream,
+      };
+      ROLLUP_COLUMNS.forEach((c, i) => row[c] = inc[i]);
+      return row;
+    }),
+  );
+}
+
+/** What an abandoned row counted, per column, taken off when it settles late. */
+const ABANDONED_COUNTS = rollupOf(ABANDONED);
+/** Per column: a batch's settled rows' increments (late ones less what they counted abandoned). */
+const SETTLED_SUMS = ROLLUP_COLUMNS.map((c, i) =>
+  `SUM(${perRow(c)})` +
+  (ABANDONED_COUNTS[i] === 0
+    ? ""
+    : ` - SUM(CASE WHEN prior_state = 'abandoned' THEN ${ABANDONED_COUNTS[i]} ELSE 0 END)`)
+).join(",\n  ");
+
+/** A refusal to record with its admission batch. */
+interface Refused {
+  job: AdmitJob;
+  owners: Owners;
+  decision: Decision & { ok: false };
+  /** Whether it is logged as a ledger row (within the per-key cap), or only counted. */
+  logged: boolean;
 }
 
 /** Most admissions (settlements) in one batch: bounds statement size and lock hold time. */
@@ -137,6 +224,8 @@ export class PostgresStore implements Store {
   #settleQueue: SettleJob[] = [];
   /** The loop running settlement batches, while there is one. */
   #settleLoop: Promise<void> | null = null;
+  /** Refusal rows this process may still log per key this minute. */
+  #refusalCap = new RefusalLogCap();
 
   constructor(sql: Sql) {
     this.#sql = sql;
@@ -486,6 +575,7 @@ export class PostgresStore implements Store {
       addInFlight(snapshots, flightRows);
       const outcomes: Admission[] = [];
       const accepted: Admitted[] = [];
+      const refusals: Refused[] = [];
       // In arrival order, each decision seeing the admissions decided before it in the batch,
       // exactly as if each had run in its own transaction one after the other.
       for (const [index, job] of jobs.entries()) {
@@ -516,6 +606,10 @@ export class PostgresStore implements Store {
         }
         if (!decision.ok) {
           outcomes.push({ kind: "refused", decision });
+          if (!(job.start.provisional && retriableWithEstimate(decision))) {
+            const logged = this.#refusalCap.admit(key.id, job.nowMs);
+            refusals.push({ job, owners, decision, logged });
+          }
           continue;
         }
         // What the writes below add, for the decisions after this one (the same rule).
@@ -527,12 +621,15 @@ export class PostgresStore implements Store {
         outcomes.push({ kind: "admitted", requestId: 0, decision });
         accepted.push({ index, job, owners, reservation: decision.reservation, minuteScopes });
       }
-      if (accepted.length === 0) {
+      if (accepted.length === 0 && refusals.length === 0) {
         // Nothing written: ROLLBACK, which unlike COMMIT does not wait for the WAL flush the
-        // row locks' records would need. A refusal leaves counters and last_used_at alone.
+        // row locks' records would need.
         await tx`ROLLBACK`;
+      } else if (accepted.length === 0) {
+        // Refusals only: counted (and logged) without touching counters or last_used_at.
+        await Promise.all([this.#writeRefusals(tx, w, refusals), tx`COMMIT`]);
       } else {
-        const ids = await this.#writeAdmissions(tx, w, accepted);
+        const ids = await this.#writeAdmissions(tx, w, accepted, refusals);
         for (const [i, a] of accepted.entries()) {
           (outcomes[a.index] as { requestId: number }).requestId = ids[i];
         }
@@ -559,10 +656,60 @@ export class PostgresStore implements Store {
    * ledger ids in the order of `accepted`. Should the statement fail, the server answers the
    * COMMIT of the failed transaction with a rollback, and this throws.
    */
+  /**
+   * Records a batch's refusals: ledger rows for those within the cap, rollup increments for
+   * all. Pipelined after the batch's counter writes, so rollup rows are locked after counter
+   * rows, as settlement batches lock them.
+   */
+  #writeRefusals(
+    tx: postgres.ReservedSql<Types>,
+    w: WindowKeys,
+    refusals: Refused[],
+  ): Promise<unknown> {
+    if (refusals.length === 0) return Promise.resolve();
+    const batch = new RollupBatch();
+    const rows = refusals.map((r) => {
+      const facts = refusedFacts(r.decision);
+      const start = r.job.start;
+      const key = {
+        bucket: bucketOf(Date.parse(start.startedAt)),
+        keyId: start.keyId,
+        model: start.model,
+        route: start.route,
+        groupId: r.owners.group?.id ?? 0,
+        memberId: r.owners.member?.id ?? 0,
+        upstream: "",
+      };
+      batch.add(key, rollupOf(facts));
+      return { r, facts, key };
+    });
+    const logged = rows.filter((x) => x.r.logged);
+    const col = <T>(f: (x: (typeof rows)[number]) => T) => logged.map(f);
+    return Promise.all([
+      logged.length === 0 ? Promise.resolve() : tx`
+        INSERT INTO request_log (key_id, group_id, member_id, day, minute, instance_id,
+          started_at, route, model, state, charged, status, outcome, refused_by, bucket)
+        SELECT key_id, group_id, member_id, ${w.day}, ${w.minute}, instance_id, started_at,
+               route, model, 'refused', FALSE, status, 'refused', refused_by, bucket
+          FROM unnest(${col((x) => x.key.keyId)}::bigint[],
+            ${col((x) => x.r.owners.group?.id ?? null)}::bigint[],
+            ${col((x) => x.r.owners.member?.id ?? null)}::bigint[],
+            ${col((x) => x.r.job.start.instanceId)}::text[],
+            ${col((x) => x.r.job.start.startedAt)}::timestamptz[],
+            ${col((x) => x.key.route)}::text[], ${col((x) => x.key.model)}::text[],
+            ${col((x) => x.facts.status)}::integer[], ${col((x) => x.facts.refusedBy)}::text[],
+            ${col((x) => x.key.bucket)}::bigint[])
+            AS r(key_id, group_id, member_id, instance_id, started_at, route, model, status,
+              refused_by, bucket)`,
+      tx.unsafe(ROLLUP_JSON_UPSERT, [rollupJson(batch)]),
+    ]);
+  }
+
   async #writeAdmissions(
     tx: postgres.ReservedSql<Types>,
     w: WindowKeys,
     accepted: Admitted[],
+    refusals: Refused[],
   ): Promise<number[]> {
     // Every counter row the batch adds to, once each, in primary-key order: the order
     // settlement batches and releaseStale lock them in, so none of them can deadlock.
@@ -620,14 +767,16 @@ export class PostgresStore implements Store {
            WHERE api_keys.id = latest.key_id
         ), logged AS (
           INSERT INTO request_log (id, key_id, group_id, member_id, day, minute, minute_scopes,
-            instance_id, started_at, route, model, reserved_tokens)
+            instance_id, started_at, route, model, reserved_tokens, bucket)
           OVERRIDING SYSTEM VALUE
           SELECT ids.id, jobs.key_id, jobs.group_id, jobs.member_id, ${w.day}, ${w.minute},
                  jobs.minute_scopes, jobs.instance_id, jobs.started_at, jobs.route, jobs.model,
-                 jobs.reservation
+                 jobs.reservation,
+                 (floor(extract(epoch FROM jobs.started_at) / 900) * 900000)::bigint
             FROM jobs JOIN ids USING (ord)
         )
         SELECT id FROM ids ORDER BY ord`,
+      this.#writeRefusals(tx, w, refusals),
       tx`COMMIT`,
     ]);
     return result.map((r) => Number(r.id));
@@ -680,7 +829,8 @@ export class PostgresStore implements Store {
         -- Flags travel as 0/1: postgres.js 3.4.9 sends a JS boolean array with the type of a
         -- single boolean, which the server refuses to cast to boolean[].
         SELECT request_id, charged <> 0 AS charged, prompt_tokens, completion_tokens,
-               estimated <> 0 AS estimated, status, duration_ms
+               estimated <> 0 AS estimated, status, duration_ms, ttfb_ms, load_ms,
+               prompt_eval_ms, eval_ms
           FROM unnest(
           ${col((s) => s.requestId)}::bigint[],
           ${col((s) => s.charge.charged ? 1 : 0)}::integer[],
@@ -688,9 +838,13 @@ export class PostgresStore implements Store {
           ${col((s) => s.charge.charged ? s.charge.completionTokens : 0)}::bigint[],
           ${col((s) => s.charge.estimated ? 1 : 0)}::integer[],
           ${col((s) => s.charge.status)}::integer[],
-          ${col((s) => s.durationMs)}::bigint[])
+          ${col((s) => s.durationMs)}::bigint[],
+          ${col((s) => s.ttfbMs ?? null)}::bigint[],
+          ${col((s) => s.timings?.loadMs ?? null)}::bigint[],
+          ${col((s) => s.timings?.promptEvalMs ?? null)}::bigint[],
+          ${col((s) => s.timings?.evalMs ?? null)}::bigint[])
           AS s(request_id, charged, prompt_tokens, completion_tokens, estimated, status,
-            duration_ms)
+            duration_ms, ttfb_ms, load_ms, prompt_eval_ms, eval_ms)
       ), prior AS (
         SELECT id, state, key_id, group_id, member_id, day, minute, minute_scopes,
                reserved_tokens
@@ -703,14 +857,42 @@ export class PostgresStore implements Store {
         UPDATE request_log SET state = 'settled',
           charged = input.charged OR prior.state = 'abandoned', status = input.status,
           prompt_tokens = input.prompt_tokens, completion_tokens = input.completion_tokens,
-          estimated = input.estimated, duration_ms = input.duration_ms
+          estimated = input.estimated, duration_ms = input.duration_ms,
+          outcome = ${this.#sql.unsafe(endingOfStatus("input.status"))},
+          ttfb_ms = input.ttfb_ms, load_ms = input.load_ms,
+          prompt_eval_ms = input.prompt_eval_ms, eval_ms = input.eval_ms
         FROM prior JOIN input ON input.request_id = prior.id
         WHERE request_log.id = prior.id
         RETURNING prior.key_id, prior.group_id, prior.member_id, prior.day, prior.minute,
           prior.minute_scopes,
           CASE WHEN prior.state = 'pending' THEN prior.reserved_tokens ELSE 0 END AS released,
           CASE WHEN request_log.charged THEN 0 ELSE 1 END AS back,
-          request_log.prompt_tokens, request_log.completion_tokens
+          request_log.prompt_tokens, request_log.completion_tokens,
+          prior.state AS prior_state, request_log.bucket, request_log.model, request_log.route,
+          COALESCE(request_log.upstream, '') AS upstream, request_log.outcome,
+          request_log.refused_by, request_log.charged, request_log.estimated,
+          request_log.duration_ms, request_log.ttfb_ms, request_log.load_ms,
+          request_log.prompt_eval_ms, request_log.eval_ms
+      ), rolled AS (
+        -- The rollup rule (core/analytics/rollup.ts) in SQL; run after the counter update
+        -- below (data-modifying CTEs the query does not read run after it, in order), so rollup
+        -- rows are locked after counter rows, as admissions with refusals lock them.
+        INSERT INTO usage_15m (${this.#sql.unsafe(KEY_COLUMNS)}, ${this.#sql.unsafe(COUNTER_LIST)})
+        SELECT bucket, key_id, model, route, COALESCE(group_id, 0), COALESCE(member_id, 0),
+               upstream, ${this.#sql.unsafe(SETTLED_SUMS)}
+          FROM logged GROUP BY bucket, key_id, model, route, group_id, member_id, upstream
+         ORDER BY ${this.#sql.unsafe(ROLLUP_ORDER)}
+        ON CONFLICT (key_id, bucket, model, route, group_id, member_id, upstream)
+        DO UPDATE SET ${this.#sql.unsafe(upsertSet("usage_15m"))}
+      ), rolled_all AS (
+        INSERT INTO usage_15m_all (bucket, model, route, upstream, ${
+      this.#sql.unsafe(COUNTER_LIST)
+    })
+        SELECT bucket, model, route, upstream, ${this.#sql.unsafe(SETTLED_SUMS)}
+          FROM logged GROUP BY bucket, model, route, upstream
+         ORDER BY ${this.#sql.unsafe(ROLLUP_ALL_ORDER)}
+        ON CONFLICT (bucket, model, route, upstream)
+        DO UPDATE SET ${this.#sql.unsafe(upsertSet("usage_15m_all"))}
       ), owners AS (
         SELECT 'key' AS scope, key_id AS owner_id, day, minute, (minute_scopes & 1) <> 0 AS pm,
                released, back, prompt_tokens, completion_tokens FROM logged
@@ -757,7 +939,8 @@ export class PostgresStore implements Store {
       // rows are then updated once each, in primary-key order, the order admission and
       // settlement batches lock them in, so a reaper and a batch cannot deadlock.
       const stale = await tx`
-        SELECT id, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens
+        SELECT id, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens,
+               bucket, started_at, model, route, upstream
           FROM request_log
          WHERE state = 'pending' AND (started_at < ${cutoffs.startedBefore} OR instance_id IN
            (SELECT id FROM gateway_instances WHERE seen_at < ${cutoffs.silentSince}))
@@ -799,8 +982,12 @@ export class PostgresStore implements Store {
              AND usage_counters.period = released.period
              AND usage_counters.bucket = released.bucket`;
         await tx`
-          UPDATE request_log SET state = 'abandoned', charged = TRUE, estimated = TRUE
+          UPDATE request_log SET state = 'abandoned', charged = TRUE, estimated = TRUE,
+            outcome = 'abandoned'
            WHERE id = ANY(${stale.map((row) => row.id)}::bigint[])`;
+        const rollups = new RollupBatch();
+        for (const row of stale) rollups.add(rollupKeyOf(row), rollupOf(ABANDONED));
+        await tx.unsafe(ROLLUP_JSON_UPSERT, [rollupJson(rollups)]);
       }
       // Minutes long past are never read again; silent gateways' rows have nothing left.
       await tx`
@@ -819,21 +1006,54 @@ export class PostgresStore implements Store {
     return auditDifferences(await this.#sql.unsafe(AUDIT_SQL));
   }
 
-  // Implemented in the next commits on the analytics branch (rollup tables, migration 3); until
-  // then they say so instead of answering with empty data.
+  #query(q: Query): Promise<Record<string, unknown>[]> {
+    // Statement text from db/analytics_sql.ts's fixed fragments; every value is a parameter.
+    return this.#sql.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]) as Promise<
+      Record<string, unknown>[]
+    >;
+  }
+
   auditRollups(): Promise<RollupDifference[]> {
-    return Promise.reject(new Error("usage rollups are not implemented yet"));
+    return auditRollups("postgres", (q) => this.#query(q));
   }
 
-  usage(_q: UsageQuery): Promise<UsageRow[]> {
-    return Promise.reject(new Error("usage rollups are not implemented yet"));
+  usage(q: UsageQuery): Promise<UsageRow[]> {
+    return readUsage("postgres", q, (query) => this.#query(query));
   }
 
-  requestLog(_q: RequestQuery): Promise<RequestRow[]> {
-    return Promise.reject(new Error("the request log query is not implemented yet"));
+  async requestLog(q: RequestQuery): Promise<RequestRow[]> {
+    return (await this.#query(requestLogQuery("postgres", q))).map(toRequestRow);
   }
 
-  maintainAnalytics(_m: AnalyticsMaintenance): Promise<MaintenanceResult> {
-    return Promise.reject(new Error("analytics maintenance is not implemented yet"));
+  maintainAnalytics(m: AnalyticsMaintenance): Promise<MaintenanceResult> {
+    return runMaintenance("postgres", m, {
+      read: (q) => this.#query(q),
+      write: async (qs) => {
+        let n = 0;
+        await this.#sql.begin(async (tx) => {
+          for (const q of qs) {
+            const result = await tx.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]);
+            n += result.count;
+          }
+        });
+        return n;
+      },
+      // Once per cluster: a session lock on a reserved connection; a gateway that does not get
+      // it skips this run (another one is doing the work).
+      exclusive: async (fn) => {
+        const conn = await this.#sql.reserve();
+        try {
+          const [{ got }] = await conn`SELECT pg_try_advisory_lock(${MAINTENANCE_LOCK}) AS got`;
+          if (!got) return null;
+          try {
+            return await fn();
+          } finally {
+            await conn`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK})`;
+          }
+        } finally {
+          conn.release();
+        }
+      },
+    });
   }
 }

@@ -174,19 +174,24 @@ export function auditDifferences(rows: Array<Record<string, unknown>>): AuditDif
 
 /**
  * Day counters of every owner next to their recomputation from request_log, for every
- * (owner, day) on either side. A ledger row counts for its key, its group and its member.
+ * (owner, day) on either side that the request log still holds (see REQUEST_LOG_RETENTION_DAYS). A ledger row counts for its key, its group and its member.
  * `charged` is compared with `= TRUE`, which both SQLite (1) and PostgreSQL (boolean) accept.
  */
 export const AUDIT_SQL = `
-WITH owners AS (
+WITH horizon AS (
+  -- Days before the request log's retention horizon have no ledger rows left to compare.
+  SELECT COALESCE(MAX(from_day), '') AS day FROM analytics_horizon WHERE name = 'request_log'
+), kept AS (
+  SELECT * FROM request_log WHERE day >= (SELECT day FROM horizon)
+), owners AS (
   SELECT 'key' AS scope, key_id AS owner_id, day, state, charged, prompt_tokens,
-         completion_tokens, reserved_tokens FROM request_log
+         completion_tokens, reserved_tokens FROM kept
   UNION ALL
   SELECT 'group', group_id, day, state, charged, prompt_tokens, completion_tokens,
-         reserved_tokens FROM request_log WHERE group_id IS NOT NULL
+         reserved_tokens FROM kept WHERE group_id IS NOT NULL
   UNION ALL
   SELECT 'member', member_id, day, state, charged, prompt_tokens, completion_tokens,
-         reserved_tokens FROM request_log WHERE member_id IS NOT NULL
+         reserved_tokens FROM kept WHERE member_id IS NOT NULL
 ), ledger AS (
   SELECT scope, owner_id, day,
     SUM(CASE WHEN state = 'pending' OR charged = TRUE THEN 1 ELSE 0 END) AS requests,
@@ -199,7 +204,7 @@ WITH owners AS (
 ), counters AS (
   SELECT scope, owner_id, bucket AS day, requests, prompt_tokens, completion_tokens,
          reserved_tokens
-    FROM usage_counters WHERE period = 'day'
+    FROM usage_counters WHERE period = 'day' AND bucket >= (SELECT day FROM horizon)
 )
 SELECT u.scope, u.owner_id, u.day, u.requests, u.prompt_tokens, u.completion_tokens,
        u.reserved_tokens, l.requests AS l_requests, l.prompt_tokens AS l_prompt_tokens,

@@ -28,8 +28,36 @@ import {
   toUsageMap,
   USAGE_HISTORY_SQL,
 } from "./rows.ts";
-import { type Ask, emptySnapshot, type Scope, type Snapshot } from "../core/admission.ts";
+import {
+  type Ask,
+  emptySnapshot,
+  retriableWithEstimate,
+  type Scope,
+  type Snapshot,
+} from "../core/admission.ts";
+import {
+  ABANDONED,
+  bucketOf,
+  endingOf,
+  type RollupIncrement,
+  rollupOf,
+} from "../core/analytics/rollup.ts";
+import { RefusalLogCap } from "../core/analytics/refusal_cap.ts";
+import { runMaintenance } from "./maintenance.ts";
+import { readUsage } from "./usage_read.ts";
+import {
+  refusedFacts,
+  type RollupKey,
+  rollupKeyOf,
+  settlementDelta,
+  toRequestRow,
+} from "./rollup_rows.ts";
+import { COUNTER_LIST, upsertSet } from "./rollup_sql.ts";
+import { type Query, requestLogQuery } from "./analytics_sql.ts";
+import { auditRollups } from "./rollup_audit.ts";
+import { ROLLUP_COLUMNS } from "../core/analytics/rollup.ts";
 import { admissionDecision, type Owners, scopesFor, scopesNeed } from "../core/scopes.ts";
+import type { Decision } from "../core/admission.ts";
 import type {
   ApiKey,
   ApiKeyPatch,
@@ -74,6 +102,19 @@ export function sqlitePath(url: string): string {
 }
 
 type Row = Record<string, SQLInputValue>;
+
+const COUNTER_PLACEHOLDERS = ROLLUP_COLUMNS.map(() => "?").join(", ");
+/** One settlement's (refusal's, abandonment's) increment of its 15-minute rollup row. */
+const ROLLUP_UPSERT = `
+INSERT INTO usage_15m (bucket, key_id, model, route, group_id, member_id, upstream, ${COUNTER_LIST})
+VALUES (?, ?, ?, ?, ?, ?, ?, ${COUNTER_PLACEHOLDERS})
+ON CONFLICT (key_id, bucket, model, route, group_id, member_id, upstream)
+DO UPDATE SET ${upsertSet("usage_15m")}`;
+/** The same increment of the key-less rollup row. */
+const ROLLUP_ALL_UPSERT = `
+INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
+VALUES (?, ?, ?, ?, ${COUNTER_PLACEHOLDERS})
+ON CONFLICT (bucket, model, route, upstream) DO UPDATE SET ${upsertSet("usage_15m_all")}`;
 /** A store call this soon after the last group transaction is grouped with any that follow. */
 const QUIET_MS = 1;
 type Job = { work: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -123,6 +164,8 @@ export class SqliteStore implements Store {
   /** Admissions and settlements waiting for the next group transaction. */
   #queue: Job[] = [];
   #lastFlush = -Infinity;
+  /** Refusal rows this process may still log per key this minute. */
+  #refusalCap = new RefusalLogCap();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -529,6 +572,61 @@ export class SqliteStore implements Store {
     return Promise.resolve(toLiveUsageMap(rows));
   }
 
+  /** Adds an increment to a request's rollup rows (per key and key-less), in the caller's transaction. */
+  #rollup(k: RollupKey, inc: RollupIncrement): void {
+    if (inc.every((n) => n === 0)) return;
+    this.#run(
+      ROLLUP_UPSERT,
+      k.bucket,
+      k.keyId,
+      k.model,
+      k.route,
+      k.groupId,
+      k.memberId,
+      k.upstream,
+      ...inc,
+    );
+    this.#run(ROLLUP_ALL_UPSERT, k.bucket, k.model, k.route, k.upstream, ...inc);
+  }
+
+  /** Counts a refusal in the rollups and, within the per-key cap, logs it as a ledger row. */
+  #recordRefusal(
+    start: RequestStart,
+    owners: Owners,
+    decision: Decision & { ok: false },
+    nowMs: number,
+  ): void {
+    const facts = refusedFacts(decision);
+    const bucket = bucketOf(Date.parse(start.startedAt));
+    this.#rollup({
+      bucket,
+      keyId: start.keyId,
+      model: start.model,
+      route: start.route,
+      groupId: owners.group?.id ?? 0,
+      memberId: owners.member?.id ?? 0,
+      upstream: "",
+    }, rollupOf(facts));
+    if (!this.#refusalCap.admit(start.keyId, nowMs)) return;
+    this.#run(
+      `INSERT INTO request_log (key_id, group_id, member_id, day, minute, instance_id, started_at,
+         route, model, state, charged, status, outcome, refused_by, bucket)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'refused', 0, ?, 'refused', ?, ?)`,
+      start.keyId,
+      owners.group?.id ?? null,
+      owners.member?.id ?? null,
+      start.windows.day,
+      start.windows.minute,
+      start.instanceId,
+      start.startedAt,
+      start.route,
+      start.model,
+      facts.status,
+      facts.refusedBy,
+      bucket,
+    );
+  }
+
   admit(start: RequestStart, ask: Ask, nowMs: number): Promise<Admission> {
     const w = start.windows;
     return this.#grouped((): Admission => {
@@ -596,7 +694,12 @@ export class SqliteStore implements Store {
       );
       const decision = admissionDecision(owners, scopes, ask, nowMs);
       if (decision === null) return { kind: "unusable", key };
-      if (!decision.ok) return { kind: "refused", decision };
+      if (!decision.ok) {
+        if (!(start.provisional && retriableWithEstimate(decision))) {
+          this.#recordRefusal(start, owners, decision, nowMs);
+        }
+        return { kind: "refused", decision };
+      }
       let minuteScopes = 0;
       for (const s of scopes) {
         this.#run(
@@ -624,8 +727,8 @@ export class SqliteStore implements Store {
       }
       const logged = this.#get(
         `INSERT INTO request_log (key_id, group_id, member_id, day, minute, minute_scopes,
-           instance_id, started_at, route, model, reserved_tokens)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+           instance_id, started_at, route, model, reserved_tokens, bucket)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
         start.keyId,
         owners.group?.id ?? null,
         owners.member?.id ?? null,
@@ -637,6 +740,7 @@ export class SqliteStore implements Store {
         start.route,
         start.model,
         decision.reservation,
+        bucketOf(Date.parse(start.startedAt)),
       )!;
       this.#run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", start.startedAt, start.keyId);
       return { kind: "admitted", requestId: Number(logged.id), decision };
@@ -668,7 +772,8 @@ export class SqliteStore implements Store {
   settle(s: Settlement): Promise<void> {
     return this.#grouped(() => {
       const row = this.#get(
-        `SELECT state, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens
+        `SELECT state, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens,
+                bucket, started_at, model, route, upstream
            FROM request_log WHERE id = ?`,
         s.requestId,
       );
@@ -687,15 +792,23 @@ export class SqliteStore implements Store {
       }
       this.#run(
         `UPDATE request_log SET state = 'settled', charged = ?, status = ?, prompt_tokens = ?,
-           completion_tokens = ?, estimated = ?, duration_ms = ? WHERE id = ?`,
+           completion_tokens = ?, estimated = ?, duration_ms = ?, outcome = ?, ttfb_ms = ?,
+           load_ms = ?, prompt_eval_ms = ?, eval_ms = ?
+         WHERE id = ?`,
         c.charged ? 1 : 0,
         s.charge.status,
         c.promptTokens,
         c.completionTokens,
         s.charge.estimated ? 1 : 0,
         s.durationMs,
+        endingOf(s.charge.status),
+        s.ttfbMs ?? null,
+        s.timings?.loadMs ?? null,
+        s.timings?.promptEvalMs ?? null,
+        s.timings?.evalMs ?? null,
         s.requestId,
       );
+      this.#rollup(rollupKeyOf(row), settlementDelta(String(row.state), s, c));
     });
   }
 
@@ -713,7 +826,8 @@ export class SqliteStore implements Store {
   releaseStale(cutoffs: StaleCutoffs): Promise<number> {
     return this.#grouped(() => {
       const stale = this.#all(
-        `SELECT id, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens
+        `SELECT id, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens,
+                bucket, started_at, model, route, upstream
            FROM request_log
           WHERE state = 'pending' AND (started_at < ? OR instance_id IN
             (SELECT id FROM gateway_instances WHERE seen_at < ?))`,
@@ -732,9 +846,11 @@ export class SqliteStore implements Store {
           if (o.minute) this.#change(o, "minute", String(row.minute), delta);
         }
         this.#run(
-          "UPDATE request_log SET state = 'abandoned', charged = 1, estimated = 1 WHERE id = ?",
+          `UPDATE request_log SET state = 'abandoned', charged = 1, estimated = 1,
+             outcome = 'abandoned' WHERE id = ?`,
           row.id,
         );
+        this.#rollup(rollupKeyOf(row), rollupOf(ABANDONED));
       }
       // Minutes long past are never read again; silent gateways' rows have nothing left.
       this.#run(
@@ -754,21 +870,33 @@ export class SqliteStore implements Store {
     return Promise.resolve(auditDifferences(this.#all(AUDIT_SQL)));
   }
 
-  // Implemented in the next commits on the analytics branch (rollup tables, migration 3); until
-  // then they say so instead of answering with empty data.
   auditRollups(): Promise<RollupDifference[]> {
-    return Promise.reject(new Error("usage rollups are not implemented yet"));
+    return auditRollups("sqlite", (q) => Promise.resolve(this.#query(q)));
   }
 
-  usage(_q: UsageQuery): Promise<UsageRow[]> {
-    return Promise.reject(new Error("usage rollups are not implemented yet"));
+  #query(q: Query): Row[] {
+    return this.#all(q.sql, ...(q.params as SQLInputValue[]));
   }
 
-  requestLog(_q: RequestQuery): Promise<RequestRow[]> {
-    return Promise.reject(new Error("the request log query is not implemented yet"));
+  usage(q: UsageQuery): Promise<UsageRow[]> {
+    return readUsage("sqlite", q, (query) => Promise.resolve(this.#query(query)));
   }
 
-  maintainAnalytics(_m: AnalyticsMaintenance): Promise<MaintenanceResult> {
-    return Promise.reject(new Error("analytics maintenance is not implemented yet"));
+  requestLog(q: RequestQuery): Promise<RequestRow[]> {
+    return Promise.resolve(this.#query(requestLogQuery("sqlite", q)).map(toRequestRow));
+  }
+
+  maintainAnalytics(m: AnalyticsMaintenance): Promise<MaintenanceResult> {
+    // Each step is its own short write transaction in the group-commit queue, so admissions
+    // and settlements interleave with it; between batches the event loop turns.
+    return runMaintenance("sqlite", m, {
+      read: (q) => Promise.resolve(this.#query(q)),
+      write: (qs) => this.#grouped(() => qs.reduce((n, q) => n + this.#runQuery(q), 0)),
+      exclusive: (fn) => fn(),
+    });
+  }
+
+  #runQuery(q: Query): number {
+    return Number(this.#stmt(q.sql).run(...(q.params as SQLInputValue[])).changes);
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Ask, Decision } from "../core/admission.ts";
+import { type Ask, type Decision, retriableWithEstimate } from "../core/admission.ts";
 import { kindOf } from "../core/limits.ts";
 import type { ApiKey, Member } from "../core/model.ts";
 import type { Admission } from "../core/store.ts";
@@ -52,17 +52,16 @@ export async function admitRequest(
     startedAt: new Date(now.epochMilliseconds).toISOString(),
     instanceId: deps.instanceId,
   };
-  const admit = (a: Ask) =>
-    deps.store.admit(start, a, now.epochMilliseconds).catch((err): never => {
+  const admit = (a: Ask, provisional: boolean) =>
+    deps.store.admit({ ...start, provisional }, a, now.epochMilliseconds).catch((err): never => {
       throw databaseUnavailable(deps, err);
     });
-  let admission = await admit(ask);
-  if (
-    admission.kind === "refused" && admission.decision.reason === "does_not_fit" &&
-    "limit" in admission.decision && admission.decision.limit.metric === "tokens"
-  ) {
+  // The first answer is provisional: a token refusal of the prompt's upper bound is asked again
+  // (with the exact count when it is smaller), and only that second answer is recorded.
+  let admission = await admit(ask, true);
+  if (admission.kind === "refused" && retriableWithEstimate(admission.decision)) {
     const estimate = request.promptEstimate();
-    if (estimate < ask.promptTokens) admission = await admit({ ...ask, promptTokens: estimate });
+    admission = await admit({ ...ask, promptTokens: Math.min(estimate, ask.promptTokens) }, false);
   }
   return admittedOrThrow(admission, request.model, windows, now, deps, record);
 }

@@ -42,6 +42,12 @@ export interface UsageCounters {
   upstream_errors: number;
   /** The client left before the answer ended. */
   disconnected: number;
+  /** Pending requests released because their gateway went silent (charged, tokens unknown). */
+  abandoned: number;
+  /** client_errors + upstream_errors + abandoned. */
+  errors: number;
+  /** Requests that count against quotas (the quota day counters' `requests`). */
+  charged: number;
   prompt_tokens: number;
   completion_tokens: number;
   /** Requests whose tokens were estimated (Ollama reported none). */
@@ -52,6 +58,10 @@ export interface UsageCounters {
   load_ms: number;
   prompt_eval_ms: number;
   eval_ms: number;
+  /** How many requests each sum is over: duration, TTFB, and Ollama's timings (load…eval). */
+  duration_count: number;
+  ttfb_count: number;
+  timing_count: number;
   /** Requests whose Ollama load_duration was above 1 s. */
   cold_loads: number;
   /** Counts per LATENCY_BUCKETS_MS bucket (length LATENCY_BUCKETS_MS.length + 1). */

@@ -1,0 +1,188 @@
+/**
+ * Rollup writes and request-log reads shared by the adapters: the facts a settlement or refusal
+ * gives the rollup rule (core/analytics/rollup.ts), the rows it adds to, and request-log rows.
+ * @module
+ */
+import {
+  ABANDONED,
+  addInto,
+  bucketOf,
+  endingOf,
+  type LedgerFacts,
+  refusalOf,
+  ROLLUP_COLUMNS,
+  rollupDelta,
+  type RollupIncrement,
+} from "../core/analytics/rollup.ts";
+import type { RequestRow, RequestStatus } from "../core/analytics/types.ts";
+import type { Decision } from "../core/admission.ts";
+import type { CounterChanges } from "../core/settlement.ts";
+import type { Settlement } from "../core/store.ts";
+
+/** The dimensions of a rollup row. */
+export interface RollupKey {
+  bucket: number;
+  keyId: number;
+  model: string;
+  route: string;
+  groupId: number;
+  memberId: number;
+  upstream: string;
+}
+
+/** The rollup key of a ledger row (columns bucket, key_id, model, route, group_id, member_id, upstream). */
+export function rollupKeyOf(row: Record<string, unknown>): RollupKey {
+  return {
+    bucket: Number(row.bucket ?? bucketOf(Date.parse(String(row.started_at)))),
+    keyId: Number(row.key_id),
+    model: String(row.model),
+    route: String(row.route),
+    groupId: Number(row.group_id ?? 0),
+    memberId: Number(row.member_id ?? 0),
+    upstream: row.upstream === null || row.upstream === undefined ? "" : String(row.upstream),
+  };
+}
+
+/** The ledger facts of a settlement, given the counter changes it came to. */
+export function settledFacts(s: Settlement, c: CounterChanges): LedgerFacts {
+  return {
+    ending: endingOf(s.charge.status),
+    charged: c.charged,
+    refusedBy: null,
+    promptTokens: c.promptTokens,
+    completionTokens: c.completionTokens,
+    estimated: s.charge.estimated,
+    durationMs: s.durationMs,
+    ttfbMs: s.ttfbMs ?? null,
+    loadMs: s.timings?.loadMs ?? null,
+    promptEvalMs: s.timings?.promptEvalMs ?? null,
+    evalMs: s.timings?.evalMs ?? null,
+  };
+}
+
+/** What a settlement adds to its rollup row, given the ledger row's prior state. */
+export function settlementDelta(prior: string, s: Settlement, c: CounterChanges): RollupIncrement {
+  return rollupDelta(prior === "abandoned" ? ABANDONED : null, settledFacts(s, c));
+}
+
+/** The ledger facts of a refusal. */
+export function refusedFacts(decision: Decision & { ok: false }): LedgerFacts & { status: number } {
+  const r = refusalOf(decision);
+  return {
+    ending: "refused",
+    charged: false,
+    refusedBy: r.refusedBy,
+    status: r.status,
+    promptTokens: 0,
+    completionTokens: 0,
+    estimated: false,
+    durationMs: null,
+    ttfbMs: null,
+    loadMs: null,
+    promptEvalMs: null,
+    evalMs: null,
+  };
+}
+
+/** Rollup increments added up per rollup row (a batch writes each row once). */
+export class RollupBatch {
+  readonly rows = new Map<string, { key: RollupKey; inc: number[] }>();
+
+  /** Adds `inc` to the row of `key`. */
+  add(key: RollupKey, inc: RollupIncrement): void {
+    const at = [
+      key.keyId,
+      key.bucket,
+      key.model,
+      key.route,
+      key.groupId,
+      key.memberId,
+      key.upstream,
+    ]
+      .join("\u0000");
+    const row = this.rows.get(at);
+    if (row) addInto(row.inc, inc);
+    else this.rows.set(at, { key, inc: [...inc] });
+  }
+
+  /** The rows in primary-key order (the lock order on PostgreSQL). */
+  sorted(): Array<{ key: RollupKey; inc: number[] }> {
+    const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+    return [...this.rows.values()].sort((x, y) => {
+      const a = x.key, b = y.key;
+      return cmp(a.keyId, b.keyId) || cmp(a.bucket, b.bucket) || cmp(a.model, b.model) ||
+        cmp(a.route, b.route) || cmp(a.groupId, b.groupId) || cmp(a.memberId, b.memberId) ||
+        cmp(a.upstream, b.upstream);
+    });
+  }
+
+  /** The same increments added up without the key (for the key-less rollup), in key order. */
+  keyless(): Array<{ key: RollupKey; inc: number[] }> {
+    const all = new Map<string, { key: RollupKey; inc: number[] }>();
+    for (const { key, inc } of this.rows.values()) {
+      const at = [key.bucket, key.model, key.route, key.upstream].join("\u0000");
+      const row = all.get(at);
+      if (row) addInto(row.inc, inc);
+      else all.set(at, { key, inc: [...inc] });
+    }
+    const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+    return [...all.values()].sort((x, y) =>
+      cmp(x.key.bucket, y.key.bucket) || cmp(x.key.model, y.key.model) ||
+      cmp(x.key.route, y.key.route) || cmp(x.key.upstream, y.key.upstream)
+    );
+  }
+}
+
+/** The request log's status of a ledger row. */
+export function requestStatusOf(state: string, outcome: unknown): RequestStatus {
+  if (state === "pending") return "pending";
+  if (state === "refused") return "refused";
+  if (outcome === "ok") return "ok";
+  if (outcome === "disconnected") return "disconnected";
+  return "error";
+}
+
+/**
+ * SQL conditions (on request_log) of each status filter; `charged` and `outcome` as stored.
+ * Constant text, no values.
+ */
+export const STATUS_CONDITION: Record<RequestStatus, string> = {
+  ok: "r.state = 'settled' AND r.outcome = 'ok'",
+  refused: "r.state = 'refused'",
+  error:
+    "((r.state = 'settled' AND r.outcome IN ('client_error', 'upstream_error')) OR r.state = 'abandoned')",
+  disconnected: "r.state = 'settled' AND r.outcome = 'disconnected'",
+  pending: "r.state = 'pending'",
+};
+
+const numOrNull = (v: unknown) => v === null || v === undefined ? null : Number(v);
+
+/** A request_log row (joined with its key's name) as the request log shows it. */
+export function toRequestRow(row: Record<string, unknown>): RequestRow {
+  return {
+    id: Number(row.id),
+    started_at: row.started_at instanceof Date
+      ? row.started_at.toISOString()
+      : new Date(String(row.started_at)).toISOString(),
+    key_id: Number(row.key_id),
+    key_name: String(row.key_name ?? ""),
+    member_id: numOrNull(row.member_id),
+    group_id: numOrNull(row.group_id),
+    route: String(row.route),
+    model: String(row.model),
+    upstream: row.upstream === null || row.upstream === undefined ? null : String(row.upstream),
+    status: requestStatusOf(String(row.state), row.outcome),
+    http_status: numOrNull(row.status),
+    refused_by: row.refused_by === null || row.refused_by === undefined
+      ? null
+      : String(row.refused_by),
+    prompt_tokens: Number(row.prompt_tokens ?? 0),
+    completion_tokens: Number(row.completion_tokens ?? 0),
+    estimated: row.estimated === true || Number(row.estimated) === 1,
+    duration_ms: numOrNull(row.duration_ms),
+    ttfb_ms: numOrNull(row.ttfb_ms),
+  };
+}
+
+/** Every counter column, for statement text. */
+export { ROLLUP_COLUMNS };
