@@ -4,42 +4,19 @@
  * @module
  */
 import { addHistograms, histogramPercentile } from "./percentile.ts";
-import { LATENCY_BUCKETS_MS, type UsageCounters } from "./types.ts";
-
-const SUMMED = [
-  "requests",
-  "ok",
-  "refused",
-  "refused_requests",
-  "refused_tokens",
-  "refused_concurrent",
-  "refused_other",
-  "client_errors",
-  "upstream_errors",
-  "disconnected",
-  "prompt_tokens",
-  "completion_tokens",
-  "estimated",
-  "duration_ms",
-  "ttfb_ms",
-  "load_ms",
-  "prompt_eval_ms",
-  "eval_ms",
-  "cold_loads",
-] as const;
-
-/** Counters of nothing. */
-export function emptyCounters(): UsageCounters {
-  const c = Object.fromEntries(SUMMED.map((f) => [f, 0])) as unknown as UsageCounters;
-  c.duration_hist = new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  c.ttfb_hist = new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  return c;
-}
+import { SCALAR_COLUMNS } from "./rollup.ts";
+import type { UsageCounters } from "./types.ts";
+import { zeroCounters } from "./usage.ts";
 
 /** The counters of several rows added up (histograms bucket by bucket). */
 export function addCounters(rows: readonly UsageCounters[]): UsageCounters {
-  const sum = emptyCounters();
-  for (const row of rows) for (const f of SUMMED) sum[f] += row[f];
+  const sum = zeroCounters();
+  const into = sum as unknown as Record<string, number>;
+  for (const row of rows) {
+    const from = row as unknown as Record<string, number>;
+    for (const f of SCALAR_COLUMNS) into[f] += from[f];
+    sum.errors += row.errors;
+  }
   sum.duration_hist = addHistograms(rows.map((r) => r.duration_hist));
   sum.ttfb_hist = addHistograms(rows.map((r) => r.ttfb_hist));
   return sum;
@@ -57,7 +34,7 @@ export interface UsageSummary {
   p95Ms: number | null;
   ttfbP50Ms: number | null;
   ttfbP95Ms: number | null;
-  /** Ollama's times per answered request (ms). */
+  /** Ollama's times per request that reported them (ms). */
   loadMs: number | null;
   prefillMs: number | null;
   decodeMs: number | null;
@@ -69,12 +46,12 @@ export interface UsageSummary {
 /** The headline figures of some counters. */
 export function summarize(c: UsageCounters): UsageSummary {
   const share = (n: number) => c.requests > 0 ? n / c.requests : null;
-  const perAnswer = (ms: number) => c.ok > 0 ? ms / c.ok : null;
+  const perAnswer = (ms: number) => c.timing_count > 0 ? ms / c.timing_count : null;
   return {
     requests: c.requests,
     tokens: c.prompt_tokens + c.completion_tokens,
     refusalRate: share(c.refused),
-    errorRate: share(c.client_errors + c.upstream_errors),
+    errorRate: share(c.errors),
     p50Ms: histogramPercentile(c.duration_hist, 0.5),
     p95Ms: histogramPercentile(c.duration_hist, 0.95),
     ttfbP50Ms: histogramPercentile(c.ttfb_hist, 0.5),

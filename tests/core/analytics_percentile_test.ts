@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { addHistograms, histogramPercentile } from "../../core/analytics/percentile.ts";
-import { addCounters, emptyCounters, summarize } from "../../core/analytics/summary.ts";
+import { addCounters, summarize } from "../../core/analytics/summary.ts";
+import { zeroCounters } from "../../core/analytics/usage.ts";
 import { LATENCY_BUCKETS_MS } from "../../core/analytics/types.ts";
 
 /** A histogram with `counts` at the given bucket indexes. */
@@ -40,11 +41,13 @@ Deno.test("percentiles of added histograms are those of all their requests", () 
 
 Deno.test("a summary derives rates, Ollama's times and tokens per second from counters", () => {
   const a = {
-    ...emptyCounters(),
+    ...zeroCounters(),
     requests: 10,
     ok: 8,
     refused: 1,
     upstream_errors: 1,
+    errors: 1,
+    timing_count: 8,
     completion_tokens: 400,
     prompt_tokens: 100,
     load_ms: 800,
@@ -53,7 +56,7 @@ Deno.test("a summary derives rates, Ollama's times and tokens per second from co
     cold_loads: 1,
     duration_hist: hist({ 5: 8 }),
   };
-  const s = summarize(addCounters([a, emptyCounters()]));
+  const s = summarize(addCounters([a, zeroCounters()]));
   assert.equal(s.requests, 10);
   assert.equal(s.tokens, 500);
   assert.equal(s.refusalRate, 0.1);
@@ -63,7 +66,7 @@ Deno.test("a summary derives rates, Ollama's times and tokens per second from co
   assert.equal(s.p50Ms, 500);
   assert.equal(s.ttfbP50Ms, null, "no first byte counted");
   assert.equal(s.coldLoads, 1);
-  const none = summarize(emptyCounters());
+  const none = summarize(zeroCounters());
   assert.equal(none.refusalRate, null);
   assert.equal(none.tokensPerSecond, null);
 });

@@ -3,7 +3,7 @@
  * `usage` would answer for them, grouped in the test itself (no rollup tables involved).
  * @module
  */
-import { emptyCounters } from "../../core/analytics/summary.ts";
+import { zeroCounters } from "../../core/analytics/usage.ts";
 import {
   LATENCY_BUCKETS_MS,
   type UsageDimension,
@@ -55,7 +55,7 @@ export function usageRowsOf(
       else if (d !== "month") row.period = periodOf(r.atMs, d, timeZone);
     }
     const id = JSON.stringify(row);
-    const g = groups.get(id) ?? { ...emptyCounters(), ...row };
+    const g = groups.get(id) ?? { ...zeroCounters(), ...row };
     groups.set(id, g);
     const outcome = r.outcome ?? "ok";
     g.requests++;
@@ -69,11 +69,15 @@ export function usageRowsOf(
       g.ttfb_ms += ttfb;
       g.duration_hist[bucketOf(duration)]++;
       g.ttfb_hist[bucketOf(ttfb)]++;
+      g.duration_count++;
+      g.ttfb_count++;
+      g.timing_count++;
       g.load_ms += r.loadMs ?? 5;
       g.eval_ms += r.evalMs ?? 200;
       if ((r.loadMs ?? 0) > 1000) g.cold_loads++;
     } else if (outcome === "upstream_error") {
       g.upstream_errors++;
+      g.errors++;
     } else {
       g.refused++;
       if (outcome === "refused_tokens") g.refused_tokens++;
