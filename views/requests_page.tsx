@@ -132,16 +132,16 @@ function RequestLog(p: RequestsPageProps & { page: RequestPage }) {
                     <td data-label="Time" class="when">
                       <time datetime={r.started_at}>{time(r.started_at, p.ctx.timeZone)}</time>
                     </td>
-                    <td data-label="Key">
+                    <td data-label="Key" class="key-cell">
                       <a class="key-name" href={`/keys/${r.key_id}`}>{r.key_name}</a>
                     </td>
-                    <td data-label="Model">
+                    <td data-label="Model" class="model-cell">
                       <code>{r.model}</code>
                     </td>
-                    <td data-label="Route">
+                    <td data-label="Route" class="route-cell">
                       <code class="route">{r.route}</code>
                     </td>
-                    <td data-label="Status">
+                    <td data-label="Status" class="status-cell">
                       <span>
                         <span class={`badge outcome-${r.status}`}>
                           {STATUS_LABEL[r.status] ?? r.status}
@@ -150,7 +150,7 @@ function RequestLog(p: RequestsPageProps & { page: RequestPage }) {
                         {r.refused_by && <span class="refused-by">{r.refused_by}</span>}
                       </span>
                     </td>
-                    <td data-label="Tokens in / out" class="num">
+                    <td data-label="Tokens in / out" class="num tokens-cell">
                       <span>
                         {formatWhole(r.prompt_tokens)} / {formatWhole(r.completion_tokens)}
                         {r.estimated && (

@@ -108,7 +108,7 @@ Deno.test({
       await screenshotOf(page.locator("#usage-body"), "41-usage-today-by-key");
 
       // A wrong date is pointed out in the form, the page stays.
-      await page.getByLabel("From").fill("2026-06-20");
+      await page.getByLabel("From", { exact: true }).fill("2026-06-20");
       await page.getByRole("button", { name: "Apply" }).click();
       await htmxSettled(page);
       await page.locator(".field-error", { hasText: "future" }).waitFor();
@@ -133,7 +133,7 @@ Deno.test({
       assert.ok(ids.length > 100);
 
       // Only the refusals; the export link carries the same filter.
-      await page.getByLabel("Status").selectOption("refused");
+      await page.getByLabel("Status", { exact: true }).selectOption("refused");
       await page.getByRole("button", { name: "Apply" }).click();
       await htmxSettled(page);
       await page.waitForURL(/status=refused/);
