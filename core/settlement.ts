@@ -20,10 +20,19 @@ export type Outcome =
   /** Ollama answered (completely or not); `reported` is its usage when it gave one. */
   | { kind: "answered"; status: number; reported: ReportedUsage | null; producedOutput: boolean };
 
+/** Ollama's `load_duration`, `prompt_eval_duration` and `eval_duration`, converted to ms. */
+export interface OllamaTimings {
+  loadMs: number | null;
+  promptEvalMs: number | null;
+  evalMs: number | null;
+}
+
 /** Counts Ollama reported; null where it gave none (or none that could be trusted). */
 export interface ReportedUsage {
   promptTokens: number | null;
   completionTokens: number | null;
+  /** Ollama's own timings, from native final bodies and lines (absent elsewhere). */
+  timings?: OllamaTimings | null;
   /** Reported fields that held something other than a token count (treated as missing). */
   invalid?: string[];
 }

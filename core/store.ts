@@ -14,7 +14,8 @@ import type {
   NewApiKey,
   Policy,
 } from "./model.ts";
-import type { Charge } from "./settlement.ts";
+import type { Charge, OllamaTimings } from "./settlement.ts";
+export type { OllamaTimings } from "./settlement.ts";
 import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "./analytics/types.ts";
 
 /** The windows a request is admitted in (see core/windows.ts). */
@@ -71,13 +72,6 @@ export interface Settlement {
   ttfbMs?: number | null;
   /** Ollama's own timings (its load/prompt_eval/eval durations, in ms) when it reported them. */
   timings?: OllamaTimings | null;
-}
-
-/** Ollama's `load_duration`, `prompt_eval_duration` and `eval_duration`, converted to ms. */
-export interface OllamaTimings {
-  loadMs: number | null;
-  promptEvalMs: number | null;
-  evalMs: number | null;
 }
 
 /** A counter that differs from what the request ledger says it should be. */

@@ -19,6 +19,8 @@ export interface MeteredStreamOptions {
   ended(status: number): Promise<unknown>;
   /** The client went away first. Returns once usage is recorded. */
   clientLeft(): Promise<unknown>;
+  /** The first bytes of the answer are handed to the client now (for time to first byte). */
+  firstByte?(): void;
 }
 
 const STOPPING: StreamFailure = {
@@ -62,6 +64,7 @@ export function meteredStream(
 
   // Once the client has left, a read still under way must not end the stream a second time.
   let over = false;
+  let first = true;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   const end = async (cut: boolean) => {
     if (over) return;
@@ -93,8 +96,13 @@ export function meteredStream(
     // The read gives the buffer back (moved, not copied); the client gets an exact copy.
     buffer = value.buffer as ArrayBuffer;
     const out = meter.push(value.slice());
-    if (out?.length) controller.enqueue(out);
-    // Nothing to send yet (the read ended inside a held-back event, or held only the dropped
+    if (out?.length) {
+      if (first) {
+        first = false;
+        options.firstByte?.();
+      }
+      controller.enqueue(out);
+    } // Nothing to send yet (the read ended inside a held-back event, or held only the dropped
     // usage event): read on, since a pull that enqueues nothing is not called again.
     else return read();
   };

@@ -59,6 +59,8 @@ export async function bufferedRelay(
     // 4xx (a bad request, an unknown model) and 503 (busy) come before any work; other 5xx
     // (a model that failed to load) kept the box busy: the request unit stays taken.
     const refused = upstream.status < 500 || upstream.status === 503;
+    // A buffered answer goes out whole as soon as it is settled: its first byte is now.
+    ticket.firstByte();
     await ticket.settle(
       refused
         ? { kind: "refused_upstream", status: upstream.status }
@@ -84,6 +86,7 @@ export async function bufferedRelay(
   } catch { /* no usage to read: estimated below */ }
   const reported = usageOfBody(json);
   if (!request.route.generates) reported.completionTokens ??= 0;
+  ticket.firstByte();
   await ticket.settle({
     kind: "answered",
     status: upstream.status,
@@ -115,6 +118,7 @@ export function streamedRelay(
     meteredStream(upstream.body!, {
       meter,
       signal: ticket.upstream.signal,
+      firstByte: () => ticket.firstByte(),
       // 200 at its normal end; a stream Ollama ended with its own error, or one that was cut,
       // is an error whatever its HTTP status.
       ended: finish,

@@ -25,6 +25,7 @@ export class SettlementTicket {
   #onSettled: Array<(outcome: Outcome) => void> = [];
   #unregister: () => void;
   readonly #startedMs = performance.now();
+  #firstByteMs: number | null = null;
 
   constructor(
     readonly deps: Deps,
@@ -43,6 +44,11 @@ export class SettlementTicket {
   /** The x-ratelimit-* headers to send now (after settlement: what the request cost). */
   quotaHeaders(): Record<string, string> {
     return this.quota.headers();
+  }
+
+  /** Marks that the first byte of the answer goes out now (only the first call counts). */
+  firstByte(): void {
+    this.#firstByteMs ??= performance.now();
   }
 
   /** Whether the request is settled already. */
@@ -88,10 +94,12 @@ export class SettlementTicket {
       completion: completionEstimate,
     });
     this.quota.settle(charge);
-    const settlement = {
+    const settlement: Settlement = {
       requestId: this.requestId,
       charge,
       durationMs: Math.round(performance.now() - this.#startedMs),
+      ttfbMs: this.#firstByteMs === null ? null : Math.round(this.#firstByteMs - this.#startedMs),
+      timings: outcome.kind === "answered" ? outcome.reported?.timings ?? null : null,
     };
     this.record.settle(
       charge.status,

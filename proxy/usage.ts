@@ -3,11 +3,14 @@
  * or gives one that cannot be a count.
  * @module
  */
+import type { OllamaTimings } from "../core/settlement.ts";
 
 /** Token counts Ollama reported (in a body or a stream); null where there is no usable one. */
 export interface StreamUsage {
   promptTokens: number | null;
   completionTokens: number | null;
+  /** Ollama's timings from a native final body or line (load, prompt eval, eval in ms). */
+  timings?: OllamaTimings | null;
   /** Fields that held something other than a token count; present only when there are any. */
   invalid?: string[];
 }
@@ -75,7 +78,31 @@ export function usageOfBody(body: unknown): StreamUsage {
     if (u.completion_tokens == null && usage.promptTokens !== null) usage.completionTokens = 0;
     return usage;
   }
-  return reportedUsage(o.prompt_eval_count, o.eval_count, NATIVE_COUNTS);
+  return withTimings(reportedUsage(o.prompt_eval_count, o.eval_count, NATIVE_COUNTS), o);
+}
+
+/** Usage with the timings of a native final body or line, when it reported any. */
+export function withTimings(usage: StreamUsage, final: Record<string, unknown>): StreamUsage {
+  const timings = timingsOf(final);
+  return timings ? { ...usage, timings } : usage;
+}
+
+/** A duration Ollama reported in ns, in whole ms; null unless it is a non-negative count. */
+function msOf(ns: unknown): number | null {
+  return Number.isSafeInteger(ns) && (ns as number) >= 0 ? Math.round((ns as number) / 1e6) : null;
+}
+
+/**
+ * Ollama's `load_duration`, `prompt_eval_duration` and `eval_duration` (ns) of a native final
+ * body or line, in ms; null when it reported none of them.
+ */
+export function timingsOf(final: Record<string, unknown>): OllamaTimings | null {
+  const t = {
+    loadMs: msOf(final.load_duration),
+    promptEvalMs: msOf(final.prompt_eval_duration),
+    evalMs: msOf(final.eval_duration),
+  };
+  return t.loadMs === null && t.promptEvalMs === null && t.evalMs === null ? null : t;
 }
 
 /** The generated text of a non-streamed answer, for estimating a missing completion count. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { errorBody } from "../errors.ts";
-import { NATIVE_COUNTS, reportedUsage, type StreamUsage } from "../usage.ts";
+import { NATIVE_COUNTS, reportedUsage, type StreamUsage, withTimings } from "../usage.ts";
 import type { StreamFailure, StreamMeter } from "./meter.ts";
 import { bytesOf, hasAt, indexOfBytes, PieceSplitter } from "./pieces.ts";
 
@@ -89,7 +89,10 @@ export class NdjsonMeter implements StreamMeter {
       const final = JSON.parse(new TextDecoder().decode(last));
       if (final?.done !== true) return;
       this.#finished = true;
-      this.#usage = reportedUsage(final.prompt_eval_count, final.eval_count, NATIVE_COUNTS);
+      this.#usage = withTimings(
+        reportedUsage(final.prompt_eval_count, final.eval_count, NATIVE_COUNTS),
+        final,
+      );
     } catch { /* not the final line after all: it stays counted as content */ }
   }
 }

@@ -141,13 +141,18 @@ export async function startTestGateway(
       return usage;
     },
     async close() {
-      // Every test doubles as a ledger check and a secrets check on its own traffic.
+      // Every test doubles as a ledger check (quota counters and usage rollups) and a secrets
+      // check on its own traffic.
       const differences = await gateway.deps.store.audit();
+      const rollups = await gateway.deps.store.auditRollups();
       await gateway.close();
       await mock.close();
       await db.drop();
       if (differences.length) {
         throw new Error(`counters differ from the ledger: ${JSON.stringify(differences)}`);
+      }
+      if (rollups.length) {
+        throw new Error(`usage rollups differ from the ledger: ${JSON.stringify(rollups)}`);
       }
       for (const line of logs) {
         for (const secret of secrets) {
