@@ -83,6 +83,15 @@ export function formatShare(share: number | null): string {
   return `${pct < 10 ? pct.toFixed(1) : Math.round(pct)} %`;
 }
 
+/** A generation speed: "42.5 tok/s", "1,000 tok/s"; "–" for none. */
+export function formatSpeed(tokensPerSecond: number | null): string {
+  if (tokensPerSecond === null) return "–";
+  const n = tokensPerSecond < 100
+    ? tokensPerSecond.toFixed(1)
+    : formatWhole(Math.round(tokensPerSecond));
+  return `${n} tok/s`;
+}
+
 /** The whole Usage page content. */
 export function UsagePage(p: UsagePageProps) {
   return (
@@ -209,7 +218,7 @@ function Stats({ s }: { s: UsageSummary }) {
     ],
     [
       "Generation",
-      s.tokensPerSecond === null ? "–" : `${s.tokensPerSecond.toFixed(1)} tok/s`,
+      formatSpeed(s.tokensPerSecond),
       "completion tokens per second of Ollama's eval time",
     ],
     ["Cold loads", formatWhole(s.coldLoads), "model loads that took over 1 s"],
@@ -398,7 +407,7 @@ function ModelSpeeds({ models }: { models: ModelUsage[] }) {
                 <td data-label="Prefill" class="num">{ms(s.prefillMs)}</td>
                 <td data-label="Decode" class="num">{ms(s.decodeMs)}</td>
                 <td data-label="Speed" class="num">
-                  {s.tokensPerSecond === null ? "–" : `${s.tokensPerSecond.toFixed(1)} tok/s`}
+                  {formatSpeed(s.tokensPerSecond)}
                 </td>
                 <td data-label="Cold loads" class="num">{formatWhole(s.coldLoads)}</td>
               </tr>
