@@ -1,5 +1,9 @@
 /**
- * The request log's page cursor: the position of the last row shown, opaque in the URL.
+ * The Requests page's cursor: the position of the last row shown, opaque in the URL. Unlike the
+ * JSON API's cursor (core/analytics/cursor.ts), which also binds the exact range it was given
+ * for, this one names only the position: the page's preset ranges ("today", "7 days") end at
+ * the current quarter hour, so they move while someone pages, and an "Older" link made a minute
+ * ago must still work. The filters travel in the link beside it.
  * @module
  */
 import { fromBase64url, toBase64url } from "../core/base64url.ts";
