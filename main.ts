@@ -2,6 +2,7 @@
  * llm-quota: starts the proxy and the admin listeners.
  * @module
  */
+import { MAINTENANCE_INTERVAL_MS, ROLLUP_15M_RETENTION_DAYS } from "./core/analytics/retention.ts";
 import { createAdminApp } from "./admin/app.ts";
 import { type Clock, systemClock } from "./core/clock.ts";
 import { type Config, ConfigError, parseConfig } from "./core/config.ts";
@@ -147,6 +148,32 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   await releaseStale();
   const reaper = setInterval(releaseStale, beatMs);
   Deno.unrefTimer(reaper);
+  // Analytics maintenance hourly (once per cluster on PostgreSQL): compaction of complete local
+  // days, then request-log and 15-minute-rollup retention. It changes no quota and no chart total.
+  const maintain = async () => {
+    try {
+      const done = await store.maintainAnalytics({
+        nowMs: Date.now(),
+        timeZone: config.timeZone,
+        requestLogRetentionDays: config.requestLogRetentionDays,
+        rollup15mRetentionDays: ROLLUP_15M_RETENTION_DAYS,
+      });
+      if (done.deletedRequests > 0 || done.deletedBuckets > 0) {
+        log.info("analytics retention", {
+          requests: done.deletedRequests,
+          buckets: done.deletedBuckets,
+          days_compacted: done.compactedDays,
+        });
+      }
+    } catch (err) {
+      log.warn("cannot run analytics maintenance", { error: (err as Error).message });
+    }
+  };
+  const maintenance = setInterval(maintain, MAINTENANCE_INTERVAL_MS);
+  Deno.unrefTimer(maintenance);
+  // A first run a minute after start, so gateways restarted often still get there.
+  const firstMaintenance = setTimeout(maintain, 60_000);
+  Deno.unrefTimer(firstMaintenance);
   // Several Ollama boxes are probed for health, models and loaded runners (ops/upstreams.ts).
   const stopProbes = startUpstreamProbes(deps);
   const proxyApp = createProxyApp(deps);
@@ -162,6 +189,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     connections: { ...caps, openFileLimit: openFiles },
     async close(graceSeconds?: number) {
       clearInterval(reaper);
+      clearInterval(maintenance);
+      clearTimeout(firstMaintenance);
       await stopProbes();
       const drained = Promise.all([proxy.shutdown(), admin.shutdown()]);
       let cut: ReturnType<typeof setTimeout> | undefined;

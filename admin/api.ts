@@ -33,6 +33,7 @@ import {
 import type { Group } from "../core/model.ts";
 import { requestWindows } from "../core/windows.ts";
 import { proxyInfo } from "./proxy_info.ts";
+import { createAnalyticsApi } from "./analytics_api.ts";
 import {
   createGroupSchema,
   createKeySchema,
@@ -243,6 +244,8 @@ export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
     const { public_url } = await deps.settings.get();
     return c.json(proxyInfo(deps.config, public_url, c.req.header("host")));
   });
+
+  api.route("/", createAnalyticsApi(deps));
 
   api.all("*", (c) => {
     throw new AdminError(404, `Route ${c.req.method} ${redactPath(c.req.path)} not found`);

@@ -97,6 +97,7 @@ const schema = z.object({
   HEADERS_TIMEOUT_SECONDS: seconds().default(30),
   IDLE_TIMEOUT_SECONDS: seconds().default(75),
   STALE_RESERVATION_MINUTES: positiveInt.default(60),
+  REQUEST_LOG_RETENTION_DAYS: positiveInt.default(90),
   HEARTBEAT_SECONDS: positiveInt.default(10),
   TRUSTED_PROXIES: z.string().default("").refine(
     (v) => v.split(",").map((c) => c.trim()).filter(Boolean).every((c) => parseCidr(c) !== null),
@@ -153,6 +154,8 @@ export interface Config {
   idleTimeoutMs: number;
   /** Reservations pending longer than this are released (their gateway died), in minutes. */
   staleReservationMinutes: number;
+  /** Days the request log keeps a row (never a pending one); rollups outlive it. */
+  requestLogRetentionDays: number;
   /**
    * How often a gateway records that it is alive (seconds); one silent for three of these is
    * presumed dead and its in-flight requests and reservations are released.
@@ -314,6 +317,7 @@ export function parseConfig(
     headersTimeoutMs: c.HEADERS_TIMEOUT_SECONDS * 1000,
     idleTimeoutMs: c.IDLE_TIMEOUT_SECONDS * 1000,
     staleReservationMinutes: c.STALE_RESERVATION_MINUTES,
+    requestLogRetentionDays: c.REQUEST_LOG_RETENTION_DAYS,
     heartbeatSeconds: c.HEARTBEAT_SECONDS,
     trustedProxies: c.TRUSTED_PROXIES.split(",").map((v) => v.trim()).filter(Boolean),
     secretsKey: c.SECRETS_KEY || c.ADMIN_PASSWORD,

@@ -1,0 +1,88 @@
+/**
+ * Streaming an export: a ReadableStream that pulls one page of the request log at a time
+ * (keyset pages, newest first) and formats it, so memory stays flat however many rows there
+ * are. Usage exports are read whole: rollup rows are few.
+ * @module
+ */
+import {
+  type ExportFormat,
+  exportHeader,
+  formatRecord,
+  REQUEST_COLUMNS,
+  requestRecord,
+  USAGE_COLUMNS,
+  usageRecord,
+} from "./export_format.ts";
+import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "./types.ts";
+
+const encoder = new TextEncoder();
+
+/** The request log of a query as a stream of export text, page by page. */
+export function requestExportStream(
+  query: RequestQuery,
+  format: ExportFormat,
+  timeZone: string,
+  page: (q: RequestQuery) => Promise<RequestRow[]>,
+): ReadableStream<Uint8Array> {
+  let before = query.before;
+  let started = false;
+  let done = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk = "";
+      if (!started) {
+        started = true;
+        chunk += exportHeader(format, REQUEST_COLUMNS);
+      }
+      const rows = done ? [] : await page({ ...query, before });
+      for (const row of rows) {
+        chunk += formatRecord(format, REQUEST_COLUMNS, requestRecord(row, timeZone));
+      }
+      if (chunk) controller.enqueue(encoder.encode(chunk));
+      if (rows.length < query.limit) {
+        done = true;
+        controller.close();
+        return;
+      }
+      const last = rows[rows.length - 1];
+      before = { startedAt: last.started_at, id: last.id };
+    },
+  }, { highWaterMark: 1 });
+}
+
+/** Usage rows of a query as a stream of export text. */
+export function usageExportStream(
+  query: UsageQuery,
+  format: ExportFormat,
+  read: (q: UsageQuery) => Promise<UsageRow[]>,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const rows = await read(query);
+      let chunk = exportHeader(format, USAGE_COLUMNS);
+      for (const [i, row] of rows.entries()) {
+        chunk += formatRecord(format, USAGE_COLUMNS, usageRecord(row));
+        if ((i + 1) % 1000 === 0) {
+          controller.enqueue(encoder.encode(chunk));
+          chunk = "";
+        }
+      }
+      if (chunk) controller.enqueue(encoder.encode(chunk));
+      controller.close();
+    },
+  });
+}
+
+/** The file name of an export (`requests-2026-03-01-2026-03-31.csv`). */
+export function exportFileName(
+  dataset: "requests" | "usage",
+  format: ExportFormat,
+  fromMs: number,
+  toMs: number,
+  timeZone: string,
+): string {
+  const day = (ms: number) =>
+    Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate()
+      .toString();
+  return `${dataset}-${day(fromMs)}-${day(toMs - 1)}.${format}`;
+}

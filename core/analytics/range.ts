@@ -1,0 +1,78 @@
+/**
+ * Time ranges of analytics questions, as people write them: dates or date-times in APP_TZ
+ * (or instants with an offset), turned into UTC 15-minute bounds. Shared by the admin API, the
+ * Usage page and the CLI.
+ * @module
+ */
+import { BUCKET_MS } from "./rollup.ts";
+
+/** Bad analytics input, naming the parameter at fault. */
+export class AnalyticsInputError extends Error {
+  constructor(readonly param: string, message: string) {
+    super(`${param}: ${message}`);
+  }
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const LOCAL = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+const INSTANT = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** Days a range covers when `from` is not given. */
+export const DEFAULT_RANGE_DAYS = 7;
+
+/**
+ * One bound: a date is the start of that local day (`to`: the start of the day after, so the
+ * day is included); a date-time without offset is local; one with an offset is that instant.
+ */
+function parseBound(
+  param: string,
+  text: string,
+  timeZone: string,
+  end: boolean,
+): number {
+  const t = text.trim();
+  try {
+    if (DATE.test(t)) {
+      const day = Temporal.PlainDate.from(t);
+      return (end ? day.add({ days: 1 }) : day).toZonedDateTime(timeZone).epochMilliseconds;
+    }
+    if (INSTANT.test(t)) return Temporal.Instant.from(t.replace(" ", "T")).epochMilliseconds;
+    if (LOCAL.test(t)) {
+      return Temporal.PlainDateTime.from(t.replace(" ", "T")).toZonedDateTime(timeZone)
+        .epochMilliseconds;
+    }
+  } catch {
+    // Well-formed but impossible (2026-02-30): the message below says what is expected.
+  }
+  throw new AnalyticsInputError(
+    param,
+    `expected a date (2026-03-29) or a date-time in ${timeZone} (2026-03-29T14:30, or with an offset)`,
+  );
+}
+
+/**
+ * The UTC bounds of a range: `from` rounded down and `to` rounded up to 15 minutes. Defaults:
+ * up to now, from the start of the local day DEFAULT_RANGE_DAYS - 1 days ago.
+ */
+export function parseRange(
+  from: string | undefined,
+  to: string | undefined,
+  timeZone: string,
+  now: Temporal.Instant,
+): { fromMs: number; toMs: number } {
+  const toRaw = to ? parseBound("to", to, timeZone, true) : now.epochMilliseconds;
+  const fromRaw = from
+    ? parseBound("from", from, timeZone, false)
+    : now.toZonedDateTimeISO(timeZone).startOfDay().subtract({ days: DEFAULT_RANGE_DAYS - 1 })
+      .epochMilliseconds;
+  const fromMs = Math.floor(fromRaw / BUCKET_MS) * BUCKET_MS;
+  const toMs = Math.ceil(toRaw / BUCKET_MS) * BUCKET_MS;
+  if (toMs <= fromMs) throw new AnalyticsInputError("to", "must be after from");
+  return { fromMs, toMs };
+}
+
+/** An instant as ISO text in a zone, with its offset (`2026-03-29T03:15:00+02:00`). */
+export function localIso(epochMs: number, timeZone: string): string {
+  return Temporal.Instant.fromEpochMilliseconds(epochMs).toZonedDateTimeISO(timeZone)
+    .toString({ timeZoneName: "never", smallestUnit: "millisecond" });
+}
