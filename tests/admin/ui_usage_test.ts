@@ -165,3 +165,32 @@ usageTest("a key's page links to its usage and its requests", async (f) => {
   assert.match(html, new RegExp(`<a href="/usage\\?key_id=${id}">Usage</a>`));
   assert.match(html, new RegExp(`<a href="/requests\\?key_id=${id}">Requests</a>`));
 });
+
+usageTest("the export downloads what the filters match, as CSV, on the session", async (f) => {
+  const alice = await f.createKey({ name: "Alice", daily_request_limit: "1" });
+  const bob = await f.createKey({ name: '=HYPERLINK("http://x")' });
+  for (let i = 0; i < 3; i++) await (await f.chat(alice.key)).body?.cancel();
+  await (await f.chat(bob.key)).body?.cancel();
+  const res = await f.request(`/requests/export?range=today&key_id=${alice.id}&status=refused`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/csv; charset=utf-8");
+  assert.match(
+    res.headers.get("content-disposition")!,
+    /^attachment; filename="requests-2026-06-15-2026-06-15\.csv"$/,
+  );
+  const lines = (await res.text()).trim().split(/\r?\n/);
+  assert.equal(lines.length, 1 + 2, "a header and Alice's two refusals");
+  assert.ok(lines.slice(1).every((l) => l.includes("Alice")));
+  // Every row of the range, escaped against CSV injection.
+  const all = await (await f.request("/requests/export?range=today")).text();
+  assert.equal(all.trim().split(/\r?\n/).length, 1 + 4);
+  assert.doesNotMatch(all, /(^|,)=HYPERLINK/m, "a cell starting with = is escaped");
+  // Wrong filters: the page with the field marked, not a file.
+  const bad = await f.request("/requests/export?from=2026-02-30");
+  assert.equal(bad.status, 422);
+  assert.match(await bad.text(), /not a date/);
+  // Not signed in: no file.
+  const anon = await f.request("/requests/export?range=today", { anonymous: true });
+  await anon.body?.cancel();
+  assert.equal(anon.status, 303);
+});
