@@ -4,6 +4,7 @@
  * boundaries; and the chart resolution each range is drawn at.
  * @module
  */
+import { parseRange } from "./range.ts";
 
 /** A preset range of the range picker. */
 export type RangePreset = "today" | "24h" | "7d" | "30d" | "90d";
@@ -127,9 +128,9 @@ export function dateRange(
   if (first.until(last).days + 1 > MAX_RANGE_DAYS) {
     return { field: "from", message: `Choose at most ${MAX_RANGE_DAYS} days` };
   }
-  const fromMs = startOfDay(first, timeZone);
-  const endMs = startOfDay(last.add({ days: 1 }), timeZone);
-  return range(fromMs, Math.min(endMs, ceilQuarterHour(now.epochMilliseconds)), timeZone);
+  // Dates to instants as the admin API and the CLI read them: `to`'s day is included.
+  const { fromMs, toMs } = parseRange(first.toString(), last.toString(), timeZone, now);
+  return range(fromMs, Math.min(toMs, ceilQuarterHour(now.epochMilliseconds)), timeZone);
 }
 
 /**
