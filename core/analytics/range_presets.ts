@@ -4,6 +4,7 @@
  * boundaries; and the chart resolution each range is drawn at.
  * @module
  */
+import { localPeriods } from "./periods.ts";
 import { parseRange } from "./range.ts";
 
 /** A preset range of the range picker. */
@@ -135,21 +136,10 @@ export function dateRange(
 
 /**
  * The start (UTC ms) of every local period of a range at its resolution, oldest first: the
- * periods a chart has a place for, whether or not anything was counted in them. The first is the
- * local period that holds `fromMs`.
+ * periods a chart has a place for, whether or not anything was counted in them. They are the
+ * store's own periods (core/analytics/periods.ts), so every usage row lands in one; the first is
+ * the local period that holds `fromMs`.
  */
 export function periodStarts(r: TimeRange, timeZone: string): number[] {
-  const starts: number[] = [];
-  if (r.resolution === "15m") {
-    for (let ms = r.fromMs; ms < r.toMs; ms += QUARTER_HOUR) starts.push(ms);
-    return starts;
-  }
-  const unit = r.resolution === "hour" ? "hour" : "day";
-  let at = Temporal.Instant.fromEpochMilliseconds(r.fromMs).toZonedDateTimeISO(timeZone)
-    .round({ smallestUnit: unit, roundingMode: "floor" });
-  while (at.epochMilliseconds < r.toMs) {
-    starts.push(at.epochMilliseconds);
-    at = unit === "hour" ? at.add({ hours: 1 }) : at.add({ days: 1 });
-  }
-  return starts;
+  return localPeriods(r.fromMs, r.toMs, timeZone, r.resolution).map((p) => Date.parse(p.label!));
 }
