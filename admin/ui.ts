@@ -1,6 +1,6 @@
 /**
- * The admin web UI: login, then the Keys (and each key's page), Groups, Settings, Models and
- * Proxy info pages.
+ * The admin web UI: login, then the Keys (and each key's page), Usage, Requests, Groups,
+ * Settings, Models and Proxy info pages.
  * @module
  */
 import { Hono } from "hono";
@@ -16,8 +16,10 @@ import { createMemberRoutes } from "./ui_members.tsx";
 import { createLoginRoutes } from "./ui_login.tsx";
 import { createModelRoutes } from "./ui_models.tsx";
 import { createProxyInfoRoutes } from "./ui_proxy.tsx";
+import { createRequestRoutes } from "./ui_requests.tsx";
 import { createSettingsRoutes } from "./ui_settings.tsx";
 import { createStaticRoutes } from "./ui_static.ts";
+import { createUsageRoutes } from "./ui_usage.tsx";
 
 /**
  * Builds the UI routes; sessions live in memory, so a restart signs every admin out. `guard`
@@ -36,6 +38,8 @@ export function createAdminUi(deps: Deps, guard: CredentialGuard): Hono<UiEnv> {
   ui.get("/", (c) => c.redirect("/keys", 303));
   ui.route("/", createKeyRoutes(deps));
   ui.route("/", createKeyPageRoutes(deps));
+  ui.route("/", createUsageRoutes(deps));
+  ui.route("/", createRequestRoutes(deps));
   ui.route("/", createMemberRoutes(deps));
   ui.route("/", createGroupRoutes(deps));
   ui.route("/", createSettingsRoutes(deps));

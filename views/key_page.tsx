@@ -56,6 +56,9 @@ export function KeyPage(p: KeyPageProps) {
             </span>
           )
           : "· never used"} · <a href={`/keys/${k.id}/edit`}>Edit name, limits and expiry</a>
+        {" · "}
+        <a href={`/usage?key_id=${k.id}`}>Usage</a> ·{" "}
+        <a href={`/requests?key_id=${k.id}`}>Requests</a>
       </PageHeader>
       <KeyPageBody {...p} />
     </>

@@ -7,10 +7,19 @@ import { assetUrl } from "./static_assets.ts";
 import { CsrfField } from "./parts.tsx";
 
 /** A page of the navigation. */
-export type NavItem = "keys" | "groups" | "settings" | "models" | "proxy";
+export type NavItem =
+  | "keys"
+  | "usage"
+  | "requests"
+  | "groups"
+  | "settings"
+  | "models"
+  | "proxy";
 
 const NAV: Array<[NavItem, string, string]> = [
   ["keys", "/keys", "Keys"],
+  ["usage", "/usage", "Usage"],
+  ["requests", "/requests", "Requests"],
   ["groups", "/groups", "Groups"],
   ["settings", "/settings", "Settings"],
   ["models", "/models", "Models"],
@@ -61,6 +70,7 @@ export function Layout({ title, active, csrf, children }: LayoutProps) {
         <title>{title} · llm-quota</title>
         <link rel="icon" type="image/svg+xml" href={assetUrl("icon.svg")} />
         <link rel="stylesheet" href={assetUrl("admin.css")} />
+        <link rel="stylesheet" href={assetUrl("charts.css")} />
         <script src={assetUrl("htmx.min.js")} defer></script>
         <script src={assetUrl("admin.js")} defer></script>
       </head>

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import htmx from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import adminCss from "../static/admin.css" with { type: "text" };
 import adminJs from "../static/admin.js" with { type: "text" };
+import chartsCss from "../static/charts.css" with { type: "text" };
 import iconSvg from "../static/icon.svg" with { type: "text" };
 
 /** A static file ready to serve. */
@@ -28,6 +29,7 @@ const ASSETS: ReadonlyMap<string, StaticAsset> = new Map([
   ["htmx.min.js", asset(htmx, "text/javascript; charset=utf-8")],
   ["admin.css", asset(adminCss, "text/css; charset=utf-8")],
   ["admin.js", asset(adminJs, "text/javascript; charset=utf-8")],
+  ["charts.css", asset(chartsCss, "text/css; charset=utf-8")],
   ["icon.svg", asset(iconSvg, "image/svg+xml")],
 ]);
 

@@ -13,7 +13,7 @@ import { encodeSettings, SettingsCache } from "../../core/settings.ts";
 import { InFlight } from "../../core/inflight.ts";
 import { openStore } from "../../db/mod.ts";
 import { createProxyApp } from "../../proxy/app.ts";
-import { createTestDatabase } from "../support/databases.ts";
+import { createTestDatabase, type Dialect } from "../support/databases.ts";
 import { type MockOllama, startMockOllama } from "../support/mock_ollama.ts";
 
 /** The admin password of every UI fixture. */
@@ -74,9 +74,12 @@ export function csrfOf(html: string): string {
   return match[1];
 }
 
-/** Starts an admin app on a fresh SQLite database and mock Ollama. */
-export async function startUi(env: Record<string, string> = {}): Promise<UiFixture> {
-  const db = await createTestDatabase("sqlite");
+/** Starts an admin app on a fresh database (SQLite unless told) and mock Ollama. */
+export async function startUi(
+  env: Record<string, string> = {},
+  dialect: Dialect = "sqlite",
+): Promise<UiFixture> {
+  const db = await createTestDatabase(dialect);
   const mock = await startMockOllama();
   const config = parseConfig({
     ADMIN_PASSWORD: PASSWORD,

@@ -10,6 +10,9 @@ uiTest("pages carry a strict CSP, no framing and a same-origin referrer", async 
       "/keys",
       "/groups",
       "/keys/1",
+      "/usage",
+      "/requests",
+      "/usage?from=bad",
       "/settings",
       "/models",
       "/proxy",
@@ -44,7 +47,7 @@ uiTest("pages have no inline script, inline style or inline event handler", asyn
   })).body?.cancel();
   await (await f.chat(key, {}, { "X-OpenWebUI-User-Id": "u-1" })).body?.cancel();
   const pages = ["/login", "/keys", "/groups", `/keys/${id}`, "/groups/1/delete", "/settings"];
-  for (const path of [...pages, "/models", "/proxy"]) {
+  for (const path of [...pages, "/models", "/proxy", "/usage", "/requests"]) {
     const res = await f.request(path, { anonymous: path === "/login" });
     assert.equal(res.status, 200, path);
     const html = await res.text();
