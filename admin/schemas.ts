@@ -141,3 +141,34 @@ export const settingsSchema = z.strictObject({
 
 /** A key id in a path. */
 export const idSchema = z.coerce.number().int().positive();
+
+/** An Ollama box's name: shown in metrics, logs, /readyz; so no credentials or odd characters. */
+const upstreamNameField = z.string({ error: "must be a text" }).trim().min(1, "must not be empty")
+  .max(64, "must be at most 64 characters").regex(
+    /^[A-Za-z0-9][A-Za-z0-9 ._:#/-]*$/,
+    "may hold letters, digits, spaces and . _ : # / - (starting with a letter or digit)",
+  );
+const upstreamUrlField = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .transform((u) => u.replace(/\/+$/, ""));
+const upstreamToken = z.string({ error: "must be a text or null" }).max(
+  4096,
+  "must be at most 4096 characters",
+).refine((v) => !hasControlCharacters(v), "must not contain control characters").nullable();
+const maxInFlight = z.number({ error: "must be a whole number from 1 to 1024, or null" }).int(
+  "must be a whole number from 1 to 1024, or null",
+).min(1, "must be a whole number from 1 to 1024, or null").max(
+  1024,
+  "must be a whole number from 1 to 1024, or null",
+).nullable();
+
+/** POST /api/upstreams: a URL at least; the name defaults to its host and port. */
+export const createUpstreamSchema = z.strictObject({
+  name: upstreamNameField.optional(),
+  url: upstreamUrlField,
+  token: upstreamToken.optional(),
+  enabled: z.boolean({ error: "must be true or false" }).optional(),
+  max_in_flight: maxInFlight.optional(),
+});
+
+/** PATCH /api/upstreams/{id}: any field; `token: null` or "" removes the token. */
+export const updateUpstreamSchema = createUpstreamSchema.partial();

@@ -92,6 +92,7 @@ export class SettlementTicket {
       requestId: this.requestId,
       charge,
       durationMs: Math.round(performance.now() - this.#startedMs),
+      upstream: this.record.upstream,
     };
     this.record.settle(
       charge.status,
