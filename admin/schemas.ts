@@ -2,6 +2,12 @@
  * Request bodies of the admin JSON API.
  * @module
  */
+import {
+  MAX_IN_FLIGHT_CEILING,
+  MAX_UPSTREAM_NAME_LENGTH,
+  UPSTREAM_NAME_PATTERN,
+  UPSTREAM_NAME_RULE,
+} from "../core/upstreams/records.ts";
 import { z } from "zod";
 import { LIMIT_KINDS, type LimitField } from "../core/limits.ts";
 import { publicUrlField } from "../core/public_url.ts";
@@ -144,9 +150,9 @@ export const idSchema = z.coerce.number().int().positive();
 
 /** An Ollama box's name: shown in metrics, logs, /readyz; so no credentials or odd characters. */
 const upstreamNameField = z.string({ error: "must be a text" }).trim().min(1, "must not be empty")
-  .max(64, "must be at most 64 characters").regex(
-    /^[A-Za-z0-9][A-Za-z0-9 ._:#/-]*$/,
-    "may hold letters, digits, spaces and . _ : # / - (starting with a letter or digit)",
+  .max(MAX_UPSTREAM_NAME_LENGTH, `must be at most ${MAX_UPSTREAM_NAME_LENGTH} characters`).regex(
+    UPSTREAM_NAME_PATTERN,
+    UPSTREAM_NAME_RULE,
   );
 const upstreamUrlField = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })
   .transform((u) => u.replace(/\/+$/, ""));
@@ -154,12 +160,11 @@ const upstreamToken = z.string({ error: "must be a text or null" }).max(
   4096,
   "must be at most 4096 characters",
 ).refine((v) => !hasControlCharacters(v), "must not contain control characters").nullable();
-const maxInFlight = z.number({ error: "must be a whole number from 1 to 1024, or null" }).int(
-  "must be a whole number from 1 to 1024, or null",
-).min(1, "must be a whole number from 1 to 1024, or null").max(
-  1024,
-  "must be a whole number from 1 to 1024, or null",
-).nullable();
+const MAX_IN_FLIGHT_RULE = `must be a whole number from 1 to ${MAX_IN_FLIGHT_CEILING}, or null`;
+const maxInFlight = z.number({ error: MAX_IN_FLIGHT_RULE }).int(MAX_IN_FLIGHT_RULE).min(
+  1,
+  MAX_IN_FLIGHT_RULE,
+).max(MAX_IN_FLIGHT_CEILING, MAX_IN_FLIGHT_RULE).nullable();
 
 /** POST /api/upstreams: a URL at least; the name defaults to its host and port. */
 export const createUpstreamSchema = z.strictObject({

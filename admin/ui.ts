@@ -1,6 +1,6 @@
 /**
- * The admin web UI: login, then the Keys (and each key's page), Groups, Settings, Models and
- * Proxy info pages.
+ * The admin web UI: login, then the Keys (and each key's page), Groups, Settings, Ollama boxes,
+ * Models and Proxy info pages.
  * @module
  */
 import { Hono } from "hono";
@@ -18,6 +18,7 @@ import { createModelRoutes } from "./ui_models.tsx";
 import { createProxyInfoRoutes } from "./ui_proxy.tsx";
 import { createSettingsRoutes } from "./ui_settings.tsx";
 import { createStaticRoutes } from "./ui_static.ts";
+import { createUpstreamRoutes } from "./ui_upstreams.tsx";
 
 /**
  * Builds the UI routes; sessions live in memory, so a restart signs every admin out. `guard`
@@ -39,6 +40,7 @@ export function createAdminUi(deps: Deps, guard: CredentialGuard): Hono<UiEnv> {
   ui.route("/", createMemberRoutes(deps));
   ui.route("/", createGroupRoutes(deps));
   ui.route("/", createSettingsRoutes(deps));
+  ui.route("/", createUpstreamRoutes(deps));
   ui.route("/", createModelRoutes(deps));
   ui.route("/", createProxyInfoRoutes(deps));
   return ui;

@@ -9,58 +9,16 @@ import type { Hono } from "hono";
 import type { Context } from "hono";
 import type { Deps } from "../deps.ts";
 import { createUpstream, updateUpstream, type UpstreamResult } from "../core/upstreams/admin.ts";
-import { type StoredUpstream, tokenUnreadable, upstreamView } from "../core/upstreams/records.ts";
-import type { UpstreamStatus } from "../core/upstreams/pool.ts";
+import type { StoredUpstream } from "../core/upstreams/records.ts";
+import { type UpstreamStatusView, upstreamStatusView } from "../core/upstreams/status_view.ts";
 import { redactUrl } from "../core/redact.ts";
 import { upstreamsChanged, upstreamsOf, upstreamTableOf } from "../ops/upstreams.ts";
 import { AdminError } from "./errors.ts";
 import { parseJson } from "./api.ts";
 import { createUpstreamSchema, idSchema, updateUpstreamSchema } from "./schemas.ts";
 
-/** A box's state as the admin reads it. */
-export type BoxState = "disabled" | "healthy" | "ejected" | "trial" | "saturated" | "unprobed";
-
-/** The state of a box from its row and what the pool knows. */
-export function boxState(row: StoredUpstream, status: UpstreamStatus | undefined): BoxState {
-  if (!row.enabled) return "disabled";
-  if (!status) return "unprobed";
-  if (status.state !== "healthy") return status.state;
-  if (status.saturatedTo !== null) return "saturated";
-  return "healthy";
-}
-
-/** What GET /api/upstreams shows of a box: its settings (no token) and its live state. */
-export function upstreamStatusView(
-  row: StoredUpstream,
-  status: UpstreamStatus | undefined,
-  routing: boolean,
-  secretsKey: string,
-  nowMs: number,
-) {
-  return {
-    ...upstreamView(row),
-    url: redactUrl(row.url),
-    token_unreadable: tokenUnreadable(row, secretsKey),
-    state: boxState(row, status),
-    /** Whether the gateway probes and judges boxes (several); a lone box takes everything. */
-    routed: routing,
-    ejected_until: status?.ejectedForMs == null
-      ? null
-      : new Date(nowMs + status.ejectedForMs).toISOString(),
-    saturated_to: status?.saturatedTo ?? null,
-    in_flight: status?.inFlight ?? 0,
-    failures: status?.failures ?? 0,
-    ejections: status?.ejections ?? 0,
-    version: status?.version ?? null,
-    models: status?.models ?? null,
-    loaded: status?.loaded.map((m) => ({ name: m.name, context_length: m.contextLength })) ??
-      [],
-    error: status?.error ?? null,
-  };
-}
-
 /** Every box with its live state, in table order. */
-export async function upstreamStatusViews(deps: Deps) {
+export async function upstreamStatusViews(deps: Deps): Promise<UpstreamStatusView[]> {
   const rows = await upstreamTableOf(deps).rows();
   const pool = upstreamsOf(deps);
   await pool.sync();

@@ -7,12 +7,13 @@ import { assetUrl } from "../admin/static_assets.ts";
 import { CsrfField } from "./parts.tsx";
 
 /** A page of the navigation. */
-export type NavItem = "keys" | "groups" | "settings" | "models" | "proxy";
+export type NavItem = "keys" | "groups" | "settings" | "upstreams" | "models" | "proxy";
 
 const NAV: Array<[NavItem, string, string]> = [
   ["keys", "/keys", "Keys"],
   ["groups", "/groups", "Groups"],
   ["settings", "/settings", "Settings"],
+  ["upstreams", "/upstreams", "Ollama boxes"],
   ["models", "/models", "Models"],
   ["proxy", "/proxy", "Proxy info"],
 ];

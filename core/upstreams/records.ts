@@ -48,6 +48,17 @@ export interface UpstreamView {
   updated_at: string;
 }
 
+/**
+ * What a box's name may hold: it is shown in metrics, logs and the request log, so no
+ * credentials (no `@`), no markup, no control characters.
+ */
+export const UPSTREAM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 ._:#/-]*$/;
+/** What a bad name is told. */
+export const UPSTREAM_NAME_RULE =
+  "may hold letters, digits, spaces and . _ : # / - (starting with a letter or digit)";
+/** The longest name. */
+export const MAX_UPSTREAM_NAME_LENGTH = 64;
+
 /** The most max_in_flight may be (far above any OLLAMA_NUM_PARALLEL). */
 export const MAX_IN_FLIGHT_CEILING = 1024;
 
