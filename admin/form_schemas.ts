@@ -325,7 +325,7 @@ export const upstreamForm = z.object({
   ).refine(
     (v) => v === "" || UPSTREAM_NAME_PATTERN.test(v),
     `A name ${UPSTREAM_NAME_RULE}`,
-  ).catch("").default(""),
+  ).default(""),
   max_in_flight: z.string().trim().regex(/^\d*$/, BOX_LIMIT_MESSAGE).transform((v) =>
     v === "" ? null : Number(v)
   ).refine((v) => v === null || (v >= 1 && v <= MAX_IN_FLIGHT_CEILING), BOX_LIMIT_MESSAGE)

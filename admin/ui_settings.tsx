@@ -81,8 +81,10 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
     const ctx = viewContext(c, deps);
     const values = await readForm(c);
     const before = await boxes();
-    // With several boxes the form has no URL field: they are edited on their own page.
-    let checked = checkForm(before.severalBoxes ? settingsFormWithoutUrl : settingsForm, values);
+    // With several boxes the form has no URL field: they are edited on their own page (a URL
+    // sent anyway, from a form shown before a second box came, is refused at its field).
+    const withUrl = !before.severalBoxes || (values.ollama_url ?? "") !== "";
+    let checked = checkForm(withUrl ? settingsForm : settingsFormWithoutUrl, values);
     if (checked.ok && "ollama_url" in checked.data) {
       try {
         await setOllamaUrl(deps, checked.data.ollama_url as string);

@@ -70,11 +70,14 @@ export function SettingsForm(
         <h2>Ollama</h2>
         {severalBoxes
           ? (
-            <p id="ollama-boxes">
-              Requests go to {severalBoxes.length}{" "}
-              Ollama boxes ({severalBoxes.join(", ")}); add, change or disable them on the{" "}
-              <a href="/upstreams">Ollama boxes</a> page.
-            </p>
+            <>
+              {e.ollama_url && <Notice kind="error" alert>{e.ollama_url}</Notice>}
+              <p id="ollama-boxes">
+                Requests go to {severalBoxes.length}{" "}
+                Ollama boxes ({severalBoxes.join(", ")}); add, change or disable them on the{" "}
+                <a href="/upstreams">Ollama boxes</a> page.
+              </p>
+            </>
           )
           : <OllamaUrlField value={v.ollama_url} error={e.ollama_url} />}
         <ConnectionStatus result={connection} />

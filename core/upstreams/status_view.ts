@@ -13,7 +13,10 @@ export type BoxState = "disabled" | "healthy" | "ejected" | "trial" | "saturated
 /** The state of a box from its row and what the pool knows. */
 export function boxState(row: StoredUpstream, status: UpstreamStatus | undefined): BoxState {
   if (!row.enabled) return "disabled";
-  if (!status) return "unprobed";
+  // Nothing read yet (probes are under way, or none run: a lone box is not probed).
+  if (!status || (status.version === null && status.models === null && status.error === null)) {
+    return status?.state === "ejected" ? "ejected" : "unprobed";
+  }
   if (status.state !== "healthy") return status.state;
   if (status.saturatedTo !== null) return "saturated";
   return "healthy";
