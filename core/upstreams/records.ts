@@ -52,10 +52,10 @@ export interface UpstreamView {
  * What a box's name may hold: it is shown in metrics, logs and the request log, so no
  * credentials (no `@`), no markup, no control characters.
  */
-export const UPSTREAM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 ._:#/-]*$/;
+export const UPSTREAM_NAME_PATTERN = /^[A-Za-z0-9[][A-Za-z0-9 ._:#/[\]-]*$/;
 /** What a bad name is told. */
 export const UPSTREAM_NAME_RULE =
-  "may hold letters, digits, spaces and . _ : # / - (starting with a letter or digit)";
+  "may hold letters, digits, spaces and . _ : # / - [ ] (starting with a letter or digit)";
 /** The longest name. */
 export const MAX_UPSTREAM_NAME_LENGTH = 64;
 
