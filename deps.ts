@@ -11,6 +11,7 @@ import type { Store } from "./core/store.ts";
 import type { InFlight } from "./core/inflight.ts";
 import type { GatewayMetrics } from "./ops/gateway_metrics.ts";
 import type { UpstreamPool } from "./core/upstreams/pool.ts";
+import type { UpstreamTable } from "./ops/upstream_table.ts";
 
 /** Everything a listener needs at run time. */
 export interface Deps {
@@ -27,4 +28,6 @@ export interface Deps {
   metrics?: GatewayMetrics;
   /** The Ollama boxes and their queue; created on first use (ops/upstreams.ts) when left out. */
   upstreams?: UpstreamPool;
+  /** The cached `upstreams` table the pool reads (ops/upstream_table.ts); created on first use. */
+  upstreamTable?: UpstreamTable;
 }

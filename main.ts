@@ -27,7 +27,7 @@ import { type ListenerAddress, listenerAddresses, listenProblem } from "./ops/po
 import { timedStore } from "./ops/timed_store.ts";
 import { withKeyCache } from "./db/key_cache.ts";
 import { loadEnvFile } from "./ops/env_file.ts";
-import { startUpstreamProbes } from "./ops/upstreams.ts";
+import { seedUpstreams, startUpstreamProbes } from "./ops/upstreams.ts";
 
 /** A running gateway. */
 export interface Gateway {
@@ -107,6 +107,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await store.seedSettings(
       encodeSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel }),
     );
+    // The first start with the boxes table fills it from that setting (OLLAMA_URL on a fresh
+    // database, the stored Ollama URL on an existing one).
+    await seedUpstreams(store, new Date().toISOString());
   } catch (err) {
     await Promise.all([proxy.shutdown(), admin.shutdown()]);
     throw err;

@@ -16,7 +16,7 @@ import {
   parseExpiry,
   updateApiKey,
 } from "../core/api_keys.ts";
-import { ollamaModels, OllamaUnavailable } from "../core/ollama.ts";
+import { boxesModelList } from "./model_list.ts";
 import { redactPath } from "../core/redact.ts";
 import type { ApiKey } from "../core/model.ts";
 import { requireAdminBearer } from "./auth.ts";
@@ -34,6 +34,10 @@ import type { Group } from "../core/model.ts";
 import { requestWindows } from "../core/windows.ts";
 import { proxyInfo } from "../core/proxy_info.ts";
 import { createAnalyticsApi } from "./analytics_api.ts";
+import { registerUpstreamRoutes } from "./upstreams_api.ts";
+import type { Settings } from "../core/settings.ts";
+import { ollamaUrlOf, SeveralUpstreams } from "../core/upstreams/records.ts";
+import { setOllamaUrl, upstreamTableOf } from "../ops/upstreams.ts";
 import {
   createGroupSchema,
   createKeySchema,
@@ -223,21 +227,31 @@ export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
     return c.body(null, 204);
   });
 
-  api.get("/settings", async (c) => c.json(await deps.settings.get()));
+  // `ollama_url` is the boxes' URLs (one, for a one-box setup): the boxes table holds them.
+  const settingsView = async (settings: Settings) => ({
+    ...settings,
+    ollama_url: ollamaUrlOf(await upstreamTableOf(deps).rows()),
+  });
+  api.get("/settings", async (c) => c.json(await settingsView(await deps.settings.get())));
   api.put("/settings", async (c) => {
     const input = await parseJson(c, settingsSchema);
-    if (input.ollama_url) input.ollama_url = input.ollama_url.replace(/\/+$/, "");
-    return c.json(await deps.settings.update(input));
+    if (input.ollama_url) {
+      input.ollama_url = input.ollama_url.replace(/\/+$/, "");
+      try {
+        // First, so that a refusal changes nothing else either.
+        await setOllamaUrl(deps, input.ollama_url);
+      } catch (err) {
+        if (err instanceof SeveralUpstreams) throw new AdminError(409, err.message, "ollama_url");
+        throw err;
+      }
+    }
+    return c.json(await settingsView(await deps.settings.update(input)));
   });
 
   api.get("/ollama-models", async (c) => {
-    const { ollama_url } = await deps.settings.get();
-    try {
-      return c.json({ models: await ollamaModels(ollama_url) });
-    } catch (err) {
-      if (err instanceof OllamaUnavailable) throw new AdminError(502, err.message);
-      throw err;
-    }
+    const list = await boxesModelList(await upstreamTableOf(deps).configs());
+    if (!list.ok) throw new AdminError(502, list.error);
+    return c.json({ models: list.models });
   });
 
   api.get("/proxy-info", async (c) => {
@@ -246,6 +260,7 @@ export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
   });
 
   api.route("/", createAnalyticsApi(deps));
+  registerUpstreamRoutes(api, deps);
 
   api.all("*", (c) => {
     throw new AdminError(404, `Route ${c.req.method} ${redactPath(c.req.path)} not found`);

@@ -3,6 +3,12 @@
  * Messages are written for the person at the form, shown next to the field.
  * @module
  */
+import {
+  MAX_IN_FLIGHT_CEILING,
+  MAX_UPSTREAM_NAME_LENGTH,
+  UPSTREAM_NAME_PATTERN,
+  UPSTREAM_NAME_RULE,
+} from "../core/upstreams/records.ts";
 import { z } from "zod";
 import { CAP_FIELDS, type CapField } from "../core/api_keys.ts";
 import { LIMIT_KINDS, type LimitField } from "../core/limits.ts";
@@ -270,6 +276,9 @@ export const settingsForm = z.object({
   ).optional(),
 });
 
+/** The settings form when several Ollama boxes make the one-box URL field give way. */
+export const settingsFormWithoutUrl = settingsForm.omit({ ollama_url: true });
+
 /** The "test connection" action needs only the URL. */
 export const connectionForm = settingsForm.pick({ ollama_url: true });
 
@@ -292,3 +301,40 @@ export function fieldErrors(error: z.ZodError): FieldErrors {
   }
   return errors;
 }
+
+const BOX_LIMIT_MESSAGE =
+  `Enter a whole number from 1 to ${MAX_IN_FLIGHT_CEILING}, or leave empty for no limit`;
+
+/**
+ * The add and edit forms of an Ollama box. An empty name: its host and port (adding) or
+ * unchanged (editing); an empty token: none (adding) or unchanged (editing); "Remove the
+ * token" clears it; an unchecked "Enabled" disables the box.
+ */
+export const upstreamForm = z.object({
+  url: z.string({ error: "Enter the box's address" }).trim().pipe(
+    z.url({ protocol: /^https?$/, error: "Enter an http:// or https:// address" }),
+  ).transform((u) => u.replace(/\/+$/, "")),
+  name: z.string().trim().max(
+    MAX_UPSTREAM_NAME_LENGTH,
+    `Use at most ${MAX_UPSTREAM_NAME_LENGTH} characters`,
+  ).refine(
+    (v) => v === "" || UPSTREAM_NAME_PATTERN.test(v),
+    `A name ${UPSTREAM_NAME_RULE}`,
+  ).default(""),
+  max_in_flight: z.string().trim().regex(/^\d*$/, BOX_LIMIT_MESSAGE).transform((v) =>
+    v === "" ? null : Number(v)
+  ).refine((v) => v === null || (v >= 1 && v <= MAX_IN_FLIGHT_CEILING), BOX_LIMIT_MESSAGE)
+    .default(null),
+  token: z.string().max(4096, "Use at most 4096 characters").refine(
+    (v) => !hasControlCharacters(v),
+    "The token must not contain control characters",
+  ).default(""),
+  clear_token: z.string().optional(),
+  enabled: z.string().optional(),
+}).transform((f) => ({
+  url: f.url,
+  name: f.name === "" ? undefined : f.name,
+  max_in_flight: f.max_in_flight,
+  token: f.clear_token === "yes" ? null : f.token === "" ? undefined : f.token,
+  enabled: f.enabled === "yes",
+}));

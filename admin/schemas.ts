@@ -2,6 +2,12 @@
  * Request bodies of the admin JSON API.
  * @module
  */
+import {
+  MAX_IN_FLIGHT_CEILING,
+  MAX_UPSTREAM_NAME_LENGTH,
+  UPSTREAM_NAME_PATTERN,
+  UPSTREAM_NAME_RULE,
+} from "../core/upstreams/records.ts";
 import { z } from "zod";
 import { LIMIT_KINDS, type LimitField } from "../core/limits.ts";
 import { publicUrlField } from "../core/public_url.ts";
@@ -141,3 +147,33 @@ export const settingsSchema = z.strictObject({
 
 /** A key id in a path. */
 export const idSchema = z.coerce.number().int().positive();
+
+/** An Ollama box's name: shown in metrics, logs, /readyz; so no credentials or odd characters. */
+const upstreamNameField = z.string({ error: "must be a text" }).trim().min(1, "must not be empty")
+  .max(MAX_UPSTREAM_NAME_LENGTH, `must be at most ${MAX_UPSTREAM_NAME_LENGTH} characters`).regex(
+    UPSTREAM_NAME_PATTERN,
+    UPSTREAM_NAME_RULE,
+  );
+const upstreamUrlField = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .transform((u) => u.replace(/\/+$/, ""));
+const upstreamToken = z.string({ error: "must be a text or null" }).max(
+  4096,
+  "must be at most 4096 characters",
+).refine((v) => !hasControlCharacters(v), "must not contain control characters").nullable();
+const MAX_IN_FLIGHT_RULE = `must be a whole number from 1 to ${MAX_IN_FLIGHT_CEILING}, or null`;
+const maxInFlight = z.number({ error: MAX_IN_FLIGHT_RULE }).int(MAX_IN_FLIGHT_RULE).min(
+  1,
+  MAX_IN_FLIGHT_RULE,
+).max(MAX_IN_FLIGHT_CEILING, MAX_IN_FLIGHT_RULE).nullable();
+
+/** POST /api/upstreams: a URL at least; the name defaults to its host and port. */
+export const createUpstreamSchema = z.strictObject({
+  name: upstreamNameField.optional(),
+  url: upstreamUrlField,
+  token: upstreamToken.optional(),
+  enabled: z.boolean({ error: "must be true or false" }).optional(),
+  max_in_flight: maxInFlight.optional(),
+});
+
+/** PATCH /api/upstreams/{id}: any field; `token: null` or "" removes the token. */
+export const updateUpstreamSchema = createUpstreamSchema.partial();

@@ -1,6 +1,6 @@
 /**
  * The admin web UI: login, then the Keys (and each key's page), Usage, Requests, Groups,
- * Settings, Models and Proxy info pages.
+ * Settings, Ollama boxes, Models and Proxy info pages.
  * @module
  */
 import { Hono } from "hono";
@@ -20,6 +20,7 @@ import { createRequestRoutes } from "./ui_requests.tsx";
 import { createSettingsRoutes } from "./ui_settings.tsx";
 import { createStaticRoutes } from "./ui_static.ts";
 import { createUsageRoutes } from "./ui_usage.tsx";
+import { createUpstreamRoutes } from "./ui_upstreams.tsx";
 
 /**
  * Builds the UI routes; sessions live in memory, so a restart signs every admin out. `guard`
@@ -43,6 +44,7 @@ export function createAdminUi(deps: Deps, guard: CredentialGuard): Hono<UiEnv> {
   ui.route("/", createMemberRoutes(deps));
   ui.route("/", createGroupRoutes(deps));
   ui.route("/", createSettingsRoutes(deps));
+  ui.route("/", createUpstreamRoutes(deps));
   ui.route("/", createModelRoutes(deps));
   ui.route("/", createProxyInfoRoutes(deps));
   return ui;

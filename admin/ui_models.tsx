@@ -1,11 +1,14 @@
 /**
- * The Models page: Ollama's installed models, read-only, with the keys that may use each.
+ * The Models page: the models installed on the Ollama boxes (their union), read-only, with the
+ * keys that may use each.
  * @module
  */
 import { Hono } from "hono";
 import type { Deps } from "../deps.ts";
 import { ModelsPage } from "../views/models_page.tsx";
-import { modelList } from "./model_list.ts";
+import { boxesModelList } from "./model_list.ts";
+import { redactUrl } from "../core/redact.ts";
+import { upstreamTableOf } from "../ops/upstreams.ts";
 import { renderPage } from "./render.tsx";
 import type { UiEnv } from "./ui_env.ts";
 
@@ -14,8 +17,9 @@ export function createModelRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
   app.get("/models", async (c) => {
     const settings = await deps.settings.get();
+    const boxes = (await upstreamTableOf(deps).configs()).filter((b) => b.enabled);
     const [models, keys] = await Promise.all([
-      modelList(settings.ollama_url),
+      boxesModelList(boxes),
       // In a callback: a store that throws at once (SQLite) rejects here, after the list is asked.
       Promise.resolve().then(() => deps.store.listKeys()),
     ]);
@@ -24,7 +28,7 @@ export function createModelRoutes(deps: Deps): Hono<UiEnv> {
         models={models}
         keys={keys}
         cloudAllowed={settings.allow_cloud_models}
-        ollamaUrl={settings.ollama_url}
+        boxes={boxes.map((b) => redactUrl(b.url))}
         defaultModel={settings.default_model}
         timeZone={deps.config.timeZone}
       />

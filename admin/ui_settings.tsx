@@ -1,5 +1,6 @@
 /**
- * The Settings page: change where Ollama is and the default model, test the connection.
+ * The Settings page: change where Ollama is (a one-box setup; several boxes have their own page)
+ * and the default model, test the connection.
  * @module
  */
 import { Hono } from "hono";
@@ -15,8 +16,10 @@ import {
   SettingsPage,
   type SettingsPageProps,
 } from "../views/settings_page.tsx";
-import { connectionForm, settingsForm } from "./form_schemas.ts";
-import { modelList } from "./model_list.ts";
+import { connectionForm, settingsForm, settingsFormWithoutUrl } from "./form_schemas.ts";
+import { boxesModelList, modelList } from "./model_list.ts";
+import { SeveralUpstreams, type StoredUpstream } from "../core/upstreams/records.ts";
+import { setOllamaUrl, upstreamTableOf } from "../ops/upstreams.ts";
 import { renderFragment, renderPage, viewContext } from "./render.tsx";
 import { wantsFragment } from "./request_info.ts";
 import { checkForm, readForm } from "./ui_forms.ts";
@@ -48,16 +51,28 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
   const envPublicUrl = deps.config.publicUrl;
 
+  // The boxes as the form shows them: one URL to edit, or several to link to.
+  const boxes = async () => {
+    const rows = await upstreamTableOf(deps).rows();
+    return {
+      rows,
+      models: await boxesModelList(await upstreamTableOf(deps).configs()),
+      severalBoxes: rows.length > 1 ? rows.map((r) => r.name) : undefined,
+    };
+  };
+
   app.get("/settings", async (c) => {
     const settings = await deps.settings.get();
+    const { rows, models, severalBoxes } = await boxes();
     const props: SettingsPageProps = {
       ctx: viewContext(c, deps),
       form: {
-        values: formValues(settings),
+        values: formValues(settings, rows),
         errors: {},
       },
-      models: await modelList(settings.ollama_url),
+      models,
       envPublicUrl,
+      severalBoxes,
     };
     return renderPage(c, PAGE, <SettingsPage {...props} />);
   });
@@ -65,10 +80,24 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
   app.post("/settings", async (c) => {
     const ctx = viewContext(c, deps);
     const values = await readForm(c);
-    const checked = checkForm(settingsForm, values);
+    const before = await boxes();
+    // With several boxes the form has no URL field: they are edited on their own page (a URL
+    // sent anyway, from a form shown before a second box came, is refused at its field).
+    const withUrl = !before.severalBoxes || (values.ollama_url ?? "") !== "";
+    let checked = checkForm(withUrl ? settingsForm : settingsFormWithoutUrl, values);
+    if (checked.ok && "ollama_url" in checked.data) {
+      try {
+        await setOllamaUrl(deps, checked.data.ollama_url as string);
+      } catch (err) {
+        if (!(err instanceof SeveralUpstreams)) throw err;
+        // A form from before a second box was added elsewhere.
+        checked = { ok: false, form: { values, errors: { ollama_url: err.message } } };
+      }
+    }
     let props: SettingsPageProps;
     if (checked.ok) {
       const saved = await deps.settings.update(checked.data);
+      const after = await boxes();
       // A password in the URL is never logged.
       deps.log.info("settings changed", {
         ...saved,
@@ -78,21 +107,22 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
       props = {
         ctx,
         form: {
-          values: formValues(saved),
+          values: formValues(saved, after.rows),
           errors: {},
         },
-        models: await modelList(saved.ollama_url),
+        models: after.models,
         saved: true,
         envPublicUrl,
+        severalBoxes: after.severalBoxes,
       };
     } else {
-      // The list for the model field comes from the URL that is saved, since the typed one failed.
-      const current = await deps.settings.get();
+      // The list for the model field comes from the boxes as saved, since the typed URL failed.
       props = {
         ctx,
         form: checked.form,
-        models: await modelList(current.ollama_url),
+        models: before.models,
         envPublicUrl,
+        severalBoxes: before.severalBoxes,
       };
     }
     const status = checked.ok ? undefined : 422;
@@ -105,7 +135,7 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
     const checked = checkForm(connectionForm, values);
     const { result, models } = checked.ok ? await testConnection(checked.data.ollama_url) : {
       result: { ok: false, error: checked.form.errors.ollama_url } as ConnectionResult,
-      models: await modelList((await deps.settings.get()).ollama_url),
+      models: (await boxes()).models,
     };
     if (wantsFragment(c)) {
       // The model choice follows the tested URL, keeping what was selected.
@@ -130,7 +160,11 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
   return app;
 }
 
-/** The fields of the settings form, as the form shows them. */
-function formValues(s: Settings): Record<string, string> {
-  return { ollama_url: s.ollama_url, default_model: s.default_model, public_url: s.public_url };
+/** The fields of the settings form, as the form shows them (the URL: the lone box's). */
+function formValues(s: Settings, rows: ReadonlyArray<StoredUpstream>): Record<string, string> {
+  return {
+    ollama_url: rows.length === 1 ? rows[0].url : s.ollama_url,
+    default_model: s.default_model,
+    public_url: s.public_url,
+  };
 }

@@ -39,11 +39,17 @@ class OllamaAnsweredOddly extends OllamaUnavailable {
 const NOT_OLLAMA_HINT =
   "Is it Ollama that answers at this URL? Use Ollama's base URL without a path, e.g. http://localhost:11434.";
 
-async function getJson(baseUrl: string, path: string, timeoutMs: number): Promise<unknown> {
+async function getJson(
+  baseUrl: string,
+  path: string,
+  timeoutMs: number,
+  token: string | null,
+): Promise<unknown> {
   const shown = redactUrl(baseUrl);
   let res: Response;
   try {
     res = await fetch(baseUrl.replace(/\/+$/, "") + path, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
@@ -73,15 +79,23 @@ async function getJson(baseUrl: string, path: string, timeoutMs: number): Promis
   }
 }
 
-/** Ollama's version string, or throws OllamaUnavailable. */
-export async function ollamaVersion(baseUrl: string, timeoutMs = 5000): Promise<string> {
-  const body = await getJson(baseUrl, "/api/version", timeoutMs) as { version?: unknown };
+/** Ollama's version string, or throws OllamaUnavailable (`token`: the box's bearer token). */
+export async function ollamaVersion(
+  baseUrl: string,
+  timeoutMs = 5000,
+  token: string | null = null,
+): Promise<string> {
+  const body = await getJson(baseUrl, "/api/version", timeoutMs, token) as { version?: unknown };
   return String(body.version ?? "unknown");
 }
 
-/** The models Ollama has installed, or throws OllamaUnavailable. */
-export async function ollamaModels(baseUrl: string, timeoutMs = 5000): Promise<OllamaModel[]> {
-  const body = await getJson(baseUrl, "/api/tags", timeoutMs) as { models?: unknown };
+/** The models Ollama has installed, or throws OllamaUnavailable (`token`: as for the version). */
+export async function ollamaModels(
+  baseUrl: string,
+  timeoutMs = 5000,
+  token: string | null = null,
+): Promise<OllamaModel[]> {
+  const body = await getJson(baseUrl, "/api/tags", timeoutMs, token) as { models?: unknown };
   const models = Array.isArray(body.models) ? body.models : [];
   return models.map((m: Record<string, unknown>) => {
     const d = (m.details ?? {}) as Record<string, unknown>;

@@ -17,6 +17,7 @@ import type {
 import type { Charge, OllamaTimings } from "./settlement.ts";
 export type { OllamaTimings } from "./settlement.ts";
 import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "./analytics/types.ts";
+import type { NewUpstream, StoredUpstream, UpstreamPatch } from "./upstreams/records.ts";
 
 /** The windows a request is admitted in (see core/windows.ts). */
 export interface WindowKeys {
@@ -72,6 +73,8 @@ export interface Settlement {
   ttfbMs?: number | null;
   /** Ollama's own timings (its load/prompt_eval/eval durations, in ms) when it reported them. */
   timings?: OllamaTimings | null;
+  /** The name of the Ollama box whose answer was relayed (request_log.upstream), or null. */
+  upstream?: string | null;
 }
 
 /** A counter that differs from what the request ledger says it should be. */
@@ -250,7 +253,38 @@ export interface Store {
    * quota counter and no chart total.
    */
   maintainAnalytics(m: AnalyticsMaintenance): Promise<MaintenanceResult>;
+
+  /** Every Ollama box, by id. */
+  listUpstreams(): Promise<StoredUpstream[]>;
+  getUpstream(id: number): Promise<StoredUpstream | null>;
+  createUpstream(row: NewUpstream): Promise<StoredUpstream>;
+  /** Updates a box; null when it does not exist. */
+  updateUpstream(id: number, patch: UpstreamPatch): Promise<StoredUpstream | null>;
+  /** Deletes a box; false when it did not exist. */
+  deleteUpstream(id: number): Promise<boolean>;
+  /**
+   * Inserts `rows` unless the boxes were seeded before (a marker in settings, so deleting every
+   * box does not bring them back at the next start); atomic, so two gateways starting together
+   * seed once. Whether it seeded.
+   */
+  seedUpstreams(rows: ReadonlyArray<NewUpstream>): Promise<boolean>;
+
+  /**
+   * Shared leases on boxes, present where several gateway processes share one database
+   * (PostgreSQL): a lease on box `upstreamId` for `instanceId` when fewer than `limit` are out
+   * over every instance (null: no limit), decided in one statement; its id, or null.
+   */
+  takeUpstreamLease?(upstreamId: number, instanceId: string, limit: number | null): Promise<
+    number | null
+  >;
+  /** Gives back a lease `takeUpstreamLease` granted. */
+  releaseUpstreamLease?(leaseId: number): Promise<void>;
+  /** Leases out now per box, over every instance (boxes without any are absent). */
+  upstreamLeaseCounts?(): Promise<Map<number, number>>;
 }
+
+/** The name of the settings row that says the boxes were seeded (core/upstreams/records.ts). */
+export const UPSTREAMS_SEEDED = "upstreams_seeded";
 
 /** Usage of one model on one local day. */
 export interface DayModelUsage {

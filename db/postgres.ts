@@ -29,6 +29,7 @@ import {
   toGroup,
   toLiveUsageMap,
   toMember,
+  toUpstream,
   toUsageMap,
   USAGE_HISTORY_SQL,
 } from "./rows.ts";
@@ -49,6 +50,7 @@ import { type Query, requestLogQuery } from "./analytics_sql.ts";
 import { auditRollups } from "./rollup_audit.ts";
 import { readUsage } from "./usage_read.ts";
 import { runMaintenance } from "./maintenance.ts";
+import type { NewUpstream, StoredUpstream, UpstreamPatch } from "../core/upstreams/records.ts";
 import { admissionDecision, type Owners, scopesFor, scopesNeed } from "../core/scopes.ts";
 import type {
   ApiKey,
@@ -75,6 +77,7 @@ import type {
   Store,
   WindowKeys,
 } from "../core/store.ts";
+import { UPSTREAMS_SEEDED } from "../core/store.ts";
 
 export { describePostgresUrl, type PostgresOptions } from "./postgres_connect.ts";
 
@@ -830,7 +833,7 @@ export class PostgresStore implements Store {
         -- single boolean, which the server refuses to cast to boolean[].
         SELECT request_id, charged <> 0 AS charged, prompt_tokens, completion_tokens,
                estimated <> 0 AS estimated, status, duration_ms, ttfb_ms, load_ms,
-               prompt_eval_ms, eval_ms
+               prompt_eval_ms, eval_ms, NULLIF(upstream, '') AS upstream
           FROM unnest(
           ${col((s) => s.requestId)}::bigint[],
           ${col((s) => s.charge.charged ? 1 : 0)}::integer[],
@@ -842,9 +845,11 @@ export class PostgresStore implements Store {
           ${col((s) => s.ttfbMs ?? null)}::bigint[],
           ${col((s) => s.timings?.loadMs ?? null)}::bigint[],
           ${col((s) => s.timings?.promptEvalMs ?? null)}::bigint[],
-          ${col((s) => s.timings?.evalMs ?? null)}::bigint[])
+          ${col((s) => s.timings?.evalMs ?? null)}::bigint[],
+          // '' stands for none: a null inside a text[] parameter is not worth the trouble.
+          ${col((s) => s.upstream ?? "")}::text[])
           AS s(request_id, charged, prompt_tokens, completion_tokens, estimated, status,
-            duration_ms, ttfb_ms, load_ms, prompt_eval_ms, eval_ms)
+            duration_ms, ttfb_ms, load_ms, prompt_eval_ms, eval_ms, upstream)
       ), prior AS (
         SELECT id, state, key_id, group_id, member_id, day, minute, minute_scopes,
                reserved_tokens
@@ -860,7 +865,8 @@ export class PostgresStore implements Store {
           estimated = input.estimated, duration_ms = input.duration_ms,
           outcome = ${this.#sql.unsafe(endingOfStatus("input.status"))},
           ttfb_ms = input.ttfb_ms, load_ms = input.load_ms,
-          prompt_eval_ms = input.prompt_eval_ms, eval_ms = input.eval_ms
+          prompt_eval_ms = input.prompt_eval_ms, eval_ms = input.eval_ms,
+          upstream = input.upstream
         FROM prior JOIN input ON input.request_id = prior.id
         WHERE request_log.id = prior.id
         RETURNING prior.key_id, prior.group_id, prior.member_id, prior.day, prior.minute,
@@ -989,6 +995,11 @@ export class PostgresStore implements Store {
         for (const row of stale) rollups.add(rollupKeyOf(row), rollupOf(ABANDONED));
         await tx.unsafe(ROLLUP_JSON_UPSERT, [rollupJson(rollups)]);
       }
+      // Leases on boxes of a gateway that died (or that are far too old) free their slots.
+      await tx`
+        DELETE FROM upstream_leases
+         WHERE taken_at < ${cutoffs.startedBefore} OR instance_id IN
+           (SELECT id FROM gateway_instances WHERE seen_at < ${cutoffs.silentSince})`;
       // Minutes long past are never read again; silent gateways' rows have nothing left.
       await tx`
         DELETE FROM usage_counters
@@ -999,6 +1010,84 @@ export class PostgresStore implements Store {
             WHERE state = 'pending' AND instance_id IS NOT NULL)`;
       return stale.length;
     });
+  }
+
+  async listUpstreams(): Promise<StoredUpstream[]> {
+    return (await this.#sql`SELECT * FROM upstreams ORDER BY id`).map(toUpstream);
+  }
+
+  async getUpstream(id: number): Promise<StoredUpstream | null> {
+    const [row] = await this.#sql`SELECT * FROM upstreams WHERE id = ${id}`;
+    return row ? toUpstream(row) : null;
+  }
+
+  async createUpstream(u: NewUpstream): Promise<StoredUpstream> {
+    return await this.#insertUpstream(this.#sql, u);
+  }
+
+  async #insertUpstream(sql: Sql, u: NewUpstream): Promise<StoredUpstream> {
+    const [row] = await sql`
+      INSERT INTO upstreams (name, url, token, enabled, max_in_flight, created_at, updated_at)
+      VALUES (${u.name}, ${u.url}, ${u.token_sealed}, ${u.enabled}, ${u.max_in_flight},
+        ${u.created_at}, ${u.updated_at})
+      RETURNING *`;
+    return toUpstream(row);
+  }
+
+  async updateUpstream(id: number, patch: UpstreamPatch): Promise<StoredUpstream | null> {
+    // A null token or max_in_flight is a value to store, so "unchanged" travels as a flag.
+    const [row] = await this.#sql`
+      UPDATE upstreams SET
+        name = COALESCE(${patch.name ?? null}, name),
+        url = COALESCE(${patch.url ?? null}, url),
+        token = CASE WHEN ${patch.token_sealed !== undefined}::boolean THEN ${
+      patch.token_sealed ?? null
+    }
+                ELSE token END,
+        enabled = COALESCE(${patch.enabled ?? null}::boolean, enabled),
+        max_in_flight = CASE WHEN ${patch.max_in_flight !== undefined}::boolean
+                        THEN ${patch.max_in_flight ?? null}::integer ELSE max_in_flight END,
+        updated_at = ${patch.updated_at}
+      WHERE id = ${id}
+      RETURNING *`;
+    return row ? toUpstream(row) : null;
+  }
+
+  async deleteUpstream(id: number): Promise<boolean> {
+    const rows = await this.#sql`DELETE FROM upstreams WHERE id = ${id} RETURNING id`;
+    return rows.length > 0;
+  }
+
+  async seedUpstreams(rows: ReadonlyArray<NewUpstream>): Promise<boolean> {
+    return await this.#sql.begin(async (tx) => {
+      // The marker's insert decides: a second gateway starting now waits for it, then skips.
+      const marked = await tx`
+        INSERT INTO settings (name, value) VALUES (${UPSTREAMS_SEEDED}, ${new Date().toISOString()})
+        ON CONFLICT (name) DO NOTHING RETURNING name`;
+      if (marked.length === 0) return false;
+      for (const row of rows) await this.#insertUpstream(tx as unknown as Sql, row);
+      return true;
+    });
+  }
+
+  async takeUpstreamLease(
+    upstreamId: number,
+    instanceId: string,
+    limit: number | null,
+  ): Promise<number | null> {
+    const [row] = await this.#sql`
+      SELECT llmq_take_upstream_lease(${upstreamId}, ${instanceId}, ${limit}::integer) AS lease`;
+    return row.lease === null ? null : Number(row.lease);
+  }
+
+  async releaseUpstreamLease(leaseId: number): Promise<void> {
+    await this.#sql`DELETE FROM upstream_leases WHERE id = ${leaseId}`;
+  }
+
+  async upstreamLeaseCounts(): Promise<Map<number, number>> {
+    const rows = await this.#sql`
+      SELECT upstream_id, count(*) AS n FROM upstream_leases GROUP BY upstream_id`;
+    return new Map(rows.map((r) => [Number(r.upstream_id), Number(r.n)]));
   }
 
   async audit(): Promise<AuditDifference[]> {

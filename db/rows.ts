@@ -6,6 +6,7 @@ import { emptySnapshot, type Scope, type Snapshot } from "../core/admission.ts";
 import type { ApiKey, Delegation, Group, KeyUsage, Limit, Member, Policy } from "../core/model.ts";
 import { OPENWEBUI_HEADERS } from "../core/model.ts";
 import type { AuditDifference, DayModelUsage, LiveUsage } from "../core/store.ts";
+import type { StoredUpstream } from "../core/upstreams/records.ts";
 
 const toIso = (v: unknown): string | null =>
   v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
@@ -323,5 +324,21 @@ export function toDayModelUsage(row: Record<string, unknown>): DayModelUsage {
     requests: Number(row.requests),
     prompt_tokens: Number(row.prompt_tokens ?? 0),
     completion_tokens: Number(row.completion_tokens ?? 0),
+  };
+}
+
+/** Converts a row of upstreams (SQLite's 0/1 and PostgreSQL's booleans alike). */
+export function toUpstream(row: Record<string, unknown>): StoredUpstream {
+  return {
+    id: Number(row.id),
+    name: String(row.name),
+    url: String(row.url),
+    token_sealed: row.token === null || row.token === undefined ? null : String(row.token),
+    enabled: row.enabled === true || Number(row.enabled) === 1,
+    max_in_flight: row.max_in_flight === null || row.max_in_flight === undefined
+      ? null
+      : Number(row.max_in_flight),
+    created_at: toIso(row.created_at)!,
+    updated_at: toIso(row.updated_at)!,
   };
 }

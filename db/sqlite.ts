@@ -25,6 +25,7 @@ import {
   toGroup,
   toLiveUsageMap,
   toMember,
+  toUpstream,
   toUsageMap,
   USAGE_HISTORY_SQL,
 } from "./rows.ts";
@@ -56,6 +57,7 @@ import { COUNTER_LIST, upsertSet } from "./rollup_sql.ts";
 import { type Query, requestLogQuery } from "./analytics_sql.ts";
 import { auditRollups } from "./rollup_audit.ts";
 import { ROLLUP_COLUMNS } from "../core/analytics/rollup.ts";
+import type { NewUpstream, StoredUpstream, UpstreamPatch } from "../core/upstreams/records.ts";
 import { admissionDecision, type Owners, scopesFor, scopesNeed } from "../core/scopes.ts";
 import type { Decision } from "../core/admission.ts";
 import type {
@@ -84,6 +86,7 @@ import type {
   Store,
   WindowKeys,
 } from "../core/store.ts";
+import { UPSTREAMS_SEEDED } from "../core/store.ts";
 
 /** The ledger column naming each scope's owner (for requests in flight). */
 const IN_FLIGHT_COLUMN: Record<Scope, string> = {
@@ -793,7 +796,7 @@ export class SqliteStore implements Store {
       this.#run(
         `UPDATE request_log SET state = 'settled', charged = ?, status = ?, prompt_tokens = ?,
            completion_tokens = ?, estimated = ?, duration_ms = ?, outcome = ?, ttfb_ms = ?,
-           load_ms = ?, prompt_eval_ms = ?, eval_ms = ?
+           load_ms = ?, prompt_eval_ms = ?, eval_ms = ?, upstream = ?
          WHERE id = ?`,
         c.charged ? 1 : 0,
         s.charge.status,
@@ -806,9 +809,13 @@ export class SqliteStore implements Store {
         s.timings?.loadMs ?? null,
         s.timings?.promptEvalMs ?? null,
         s.timings?.evalMs ?? null,
+        s.upstream ?? null,
         s.requestId,
       );
-      this.#rollup(rollupKeyOf(row), settlementDelta(String(row.state), s, c));
+      this.#rollup(
+        rollupKeyOf({ ...row, upstream: s.upstream ?? row.upstream }),
+        settlementDelta(String(row.state), s, c),
+      );
     });
   }
 
@@ -864,6 +871,72 @@ export class SqliteStore implements Store {
       );
       return stale.length;
     });
+  }
+
+  // async: a failing statement rejects, as a PostgreSQL one does, rather than throwing.
+  async listUpstreams(): Promise<StoredUpstream[]> {
+    return await Promise.resolve(this.#all("SELECT * FROM upstreams ORDER BY id").map(toUpstream));
+  }
+
+  async getUpstream(id: number): Promise<StoredUpstream | null> {
+    const row = this.#get("SELECT * FROM upstreams WHERE id = ?", id);
+    return await Promise.resolve(row ? toUpstream(row) : null);
+  }
+
+  async createUpstream(u: NewUpstream): Promise<StoredUpstream> {
+    return await Promise.resolve(this.#insertUpstream(u));
+  }
+
+  #insertUpstream(u: NewUpstream): StoredUpstream {
+    const row = this.#get(
+      `INSERT INTO upstreams (name, url, token, enabled, max_in_flight, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      u.name,
+      u.url,
+      u.token_sealed,
+      u.enabled ? 1 : 0,
+      u.max_in_flight,
+      u.created_at,
+      u.updated_at,
+    );
+    return toUpstream(row!);
+  }
+
+  async updateUpstream(id: number, patch: UpstreamPatch): Promise<StoredUpstream | null> {
+    const sets: string[] = ["updated_at = ?"];
+    const values: SQLInputValue[] = [patch.updated_at];
+    const add = (column: string, value: SQLInputValue) => {
+      sets.push(`${column} = ?`);
+      values.push(value);
+    };
+    if (patch.name !== undefined) add("name", patch.name);
+    if (patch.url !== undefined) add("url", patch.url);
+    if (patch.token_sealed !== undefined) add("token", patch.token_sealed);
+    if (patch.enabled !== undefined) add("enabled", patch.enabled ? 1 : 0);
+    if (patch.max_in_flight !== undefined) add("max_in_flight", patch.max_in_flight);
+    const row = this.#get(
+      `UPDATE upstreams SET ${sets.join(", ")} WHERE id = ? RETURNING *`,
+      ...values,
+      id,
+    );
+    return await Promise.resolve(row ? toUpstream(row) : null);
+  }
+
+  async deleteUpstream(id: number): Promise<boolean> {
+    return await Promise.resolve(this.#run("DELETE FROM upstreams WHERE id = ?", id).changes > 0);
+  }
+
+  async seedUpstreams(rows: ReadonlyArray<NewUpstream>): Promise<boolean> {
+    return await Promise.resolve(this.#write(() => {
+      const marked = this.#run(
+        "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        UPSTREAMS_SEEDED,
+        new Date().toISOString(),
+      ).changes;
+      if (marked === 0) return false;
+      for (const row of rows) this.#insertUpstream(row);
+      return true;
+    }));
   }
 
   audit(): Promise<AuditDifference[]> {

@@ -1,6 +1,6 @@
 /**
- * Readiness: the database answers and its schema is current (required); Ollama answers
- * (reported, not required: quota admin and key checks work without it, and a gateway that
+ * Readiness: the database answers and its schema is current (required); Ollama answers, each
+ * box on its own and by its id (reported, not required: quota admin and key checks work without it, and a gateway that
  * reports "not ready" whenever the GPU box restarts would be taken out of rotation for nothing).
  *
  * Answers are public (both listeners, no key), so they carry short reasons only: no URL, host,
@@ -9,6 +9,9 @@
  */
 import type { Deps } from "../deps.ts";
 import { ollamaVersion } from "../core/ollama.ts";
+import { upstreamUrls } from "../core/upstreams/setting.ts";
+import type { UpstreamConfig } from "../core/upstreams/types.ts";
+import { upstreamTableOf } from "./upstreams.ts";
 
 /** How long each check may take before it counts as failed. */
 export const CHECK_TIMEOUT_MS = 2000;
@@ -26,12 +29,24 @@ export interface DatabaseCheck {
   error?: "unavailable" | "timeout" | "migrations_pending";
 }
 
-/** The Ollama part of a readiness answer. */
+/** One Ollama box in a readiness answer: by its id on the admin's Ollama boxes page. */
+export interface UpstreamCheck {
+  /** The box's id (null: the database could not be read, so this is OLLAMA_URL's box). */
+  id: number | null;
+  enabled: boolean;
+  ok: boolean;
+  version?: string;
+  error?: "unreachable" | "timeout" | "disabled";
+}
+
+/** The Ollama part of a readiness answer: ok when any enabled box answers. */
 export interface OllamaCheck {
   ok: boolean;
   required: false;
+  /** The first box that answered. */
   version?: string;
-  error?: "unreachable" | "timeout";
+  error?: "unreachable" | "timeout" | "no_upstreams";
+  upstreams: UpstreamCheck[];
 }
 
 /** A readiness answer. */
@@ -111,21 +126,45 @@ export class ReadinessProbe {
   }
 
   async #ollama(reasons: string[]): Promise<OllamaCheck> {
-    // The stored setting is the URL requests use; the start-up value stands in when the
-    // database cannot be asked.
-    const url = await this.#deps.settings.get().then(
-      (s) => s.ollama_url,
-      () => this.#deps.config.ollamaUrl,
+    // The boxes requests use; those of OLLAMA_URL stand in when the database cannot be asked.
+    const boxes: ReadonlyArray<UpstreamConfig> = await upstreamTableOf(this.#deps).configs().then(
+      (c) => c,
+      () =>
+        upstreamUrls(this.#deps.config.ollamaUrl).map((url) => ({
+          id: "",
+          name: "",
+          url,
+          token: null,
+          enabled: true,
+          maxInFlight: null,
+        })),
     );
+    const upstreams = await Promise.all(boxes.map((box) => this.#box(box, reasons)));
+    const answered = upstreams.find((u) => u.ok);
+    if (answered) return { ok: true, required: false, version: answered.version, upstreams };
+    const failed = upstreams.find((u) => u.enabled);
+    if (!failed) reasons.push("no Ollama box is configured (or enabled)");
+    return {
+      ok: false,
+      required: false,
+      error: failed?.error === "timeout" ? "timeout" : failed ? "unreachable" : "no_upstreams",
+      upstreams,
+    };
+  }
+
+  async #box(box: UpstreamConfig, reasons: string[]): Promise<UpstreamCheck> {
+    const id = /^\d+$/.test(box.id) ? Number(box.id) : null;
+    if (!box.enabled) return { id, enabled: false, ok: false, error: "disabled" };
     try {
-      const version = await ollamaVersion(url, CHECK_TIMEOUT_MS);
-      return { ok: true, required: false, version };
+      const version = await ollamaVersion(box.url, CHECK_TIMEOUT_MS, box.token);
+      return { id, enabled: true, ok: true, version };
     } catch (err) {
       const message = (err as Error).message;
       reasons.push(message);
       return {
+        id,
+        enabled: true,
         ok: false,
-        required: false,
         error: /no answer within/.test(message) ? "timeout" : "unreachable",
       };
     }

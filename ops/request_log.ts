@@ -104,6 +104,7 @@ function finish(
   };
   if (key) fields.key_prefix = key.prefix;
   if (r.model !== null) fields.model = r.model;
+  if (r.upstream !== null) fields.upstream = r.upstream;
   if (r.settledMs >= 0) {
     fields.prompt_tokens = r.promptTokens;
     fields.completion_tokens = r.completionTokens;

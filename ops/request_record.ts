@@ -31,6 +31,8 @@ export class RequestRecord {
   forwardedMs = -1;
   /** When Ollama's response began (headers received); -1: never. */
   answeredMs = -1;
+  /** The name of the Ollama box whose answer is relayed, once one is. */
+  upstream: string | null = null;
   /** The settled status (499 client left, 502 upstream lost…); 0 until settled. */
   settledStatus = 0;
   settledMs = -1;
@@ -44,9 +46,10 @@ export class RequestRecord {
     this.forwardedMs = performance.now();
   }
 
-  /** Marks the moment Ollama's response began. */
-  upstreamAnswered(): void {
+  /** Marks the moment Ollama's response began, and on which box (by name). */
+  upstreamAnswered(upstream: string | null = null): void {
     this.answeredMs = performance.now();
+    this.upstream = upstream;
   }
 
   /** Says the request was admitted, so it ends when it is settled (a stream: when it ends). */

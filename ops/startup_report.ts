@@ -1,6 +1,6 @@
 /**
- * The block printed once at start: listeners, database (never its password), the Ollama URL in
- * use and whether it answered, APP_TZ, and warnings for risky settings.
+ * The block printed once at start: listeners, database (never its password), the Ollama boxes in
+ * use and whether each answered, APP_TZ, and warnings for risky settings.
  * @module
  */
 import { resolve } from "node:path";
@@ -9,6 +9,8 @@ import type { Deps } from "../deps.ts";
 import { isLoopback } from "../core/loopback.ts";
 import { OllamaUnavailable, ollamaVersion } from "../core/ollama.ts";
 import { redactUrl } from "../core/redact.ts";
+import { upstreamConfig } from "../core/upstreams/records.ts";
+import { upstreamName, upstreamUrls } from "../core/upstreams/setting.ts";
 import { sqlitePath } from "../db/sqlite.ts";
 import { ASSUMED_LIMIT, type ConnectionLimits, descriptorsNeeded } from "./connection_limits.ts";
 import { connectionControl } from "./listener.ts";
@@ -16,15 +18,29 @@ import { connectionControl } from "./listener.ts";
 /** Secrets shorter than this are reported as weak. */
 const MIN_SECRET_LENGTH = 16;
 
+/** Whether a box answered its version, or why not. */
+export type OllamaAnswer =
+  | { answered: true; version: string }
+  | { answered: false; reason: string; hint: string };
+
 /** What the report states. */
 export interface StartupFacts {
   proxyUrl: string;
   adminUrl: string;
   /** `sqlite file /abs/path` or `postgres user@host:port/db (pool N)`. */
   database: string;
-  /** The Ollama URL requests use (the stored setting), without credentials. */
+  /** The URLs of the boxes requests use (the table), without credentials, comma-separated. */
   ollamaUrl: string;
-  ollama: { answered: true; version: string } | { answered: false; reason: string; hint: string };
+  /** What the first box said (the only one in a one-box setup). */
+  ollama: OllamaAnswer;
+  /** Every box, with what it said. */
+  upstreams: Array<{
+    name: string;
+    url: string;
+    enabled: boolean;
+    maxInFlight: number | null;
+    ollama: OllamaAnswer | null;
+  }>;
   timeZone: string;
   /** The connection caps in force and the open-file limit they were derived from. */
   connections?: ConnectionLimits;
@@ -42,7 +58,10 @@ export async function describeDatabase(config: Config): Promise<string> {
   return path === ":memory:" ? "sqlite in memory" : `sqlite file ${resolve(path)}`;
 }
 
-/** Warnings for settings that work but put the gateway at risk. */
+/**
+ * Warnings for settings that work but put the gateway at risk; `storedOllamaUrl`: the URLs of
+ * the boxes in the database, comma-separated.
+ */
 export function startupWarnings(config: Config, storedOllamaUrl: string): string[] {
   const w: string[] = [];
   if (!isLoopback(config.adminHost)) {
@@ -72,10 +91,12 @@ export function startupWarnings(config: Config, storedOllamaUrl: string): string
     w.push("DATABASE_URL is an in-memory SQLite database: keys and usage vanish at restart");
   }
   // Only for an OLLAMA_URL someone wrote down: the default is no choice being ignored.
-  if (config.ollamaUrlSet && storedOllamaUrl !== config.ollamaUrl) {
+  if (config.ollamaUrlSet && storedOllamaUrl !== upstreamUrls(config.ollamaUrl).join(",")) {
     w.push(
-      `OLLAMA_URL=${redactUrl(config.ollamaUrl)} is not used: the stored setting ` +
-        `${redactUrl(storedOllamaUrl)} wins (change it in the admin)`,
+      `OLLAMA_URL=${redactUrl(config.ollamaUrl)} is not used: the Ollama boxes stored in the ` +
+        `database (${
+          storedOllamaUrl.split(",").map(redactUrl).join(", ") || "none"
+        }) win (change them on the admin's Ollama boxes page)`,
     );
   }
   return w;
@@ -109,22 +130,36 @@ export async function gatherStartupFacts(
   connections?: ConnectionLimits,
 ): Promise<StartupFacts> {
   const { config } = deps;
-  const stored = await deps.settings.get().then((s) => s.ollama_url, () => config.ollamaUrl);
-  let ollama: StartupFacts["ollama"];
-  try {
-    ollama = { answered: true, version: await ollamaVersion(stored, timeoutMs) };
-  } catch (err) {
-    // The URL is on the line already: the reason and what to check follow it.
-    ollama = err instanceof OllamaUnavailable
-      ? { answered: false, reason: err.reason, hint: err.hint }
-      : { answered: false, reason: (err as Error).message, hint: "" };
-  }
+  // The boxes requests use; OLLAMA_URL's stand in when the database cannot be read.
+  const rows = await deps.store.listUpstreams().catch(() => null);
+  const boxes = rows?.map((r) => upstreamConfig(r, config.secretsKey)) ??
+    upstreamUrls(config.ollamaUrl).map((url) => ({
+      id: "",
+      name: upstreamName(url),
+      url,
+      token: null,
+      enabled: true,
+      maxInFlight: null,
+    }));
+  const stored = boxes.map((b) => b.url).join(",");
+  const answers = await Promise.all(
+    boxes.map((b) => b.enabled ? askVersion(b.url, b.token, timeoutMs) : null),
+  );
+  const ollama: OllamaAnswer = answers.find((a) => a !== null) ??
+    { answered: false, reason: "no Ollama box is configured (or enabled)", hint: "" };
   return {
     proxyUrl,
     adminUrl,
     database: await describeDatabase(config),
-    ollamaUrl: redactUrl(stored),
+    ollamaUrl: boxes.map((b) => redactUrl(b.url)).join(","),
     ollama,
+    upstreams: boxes.map((b, i) => ({
+      name: b.name,
+      url: redactUrl(b.url),
+      enabled: b.enabled,
+      maxInFlight: b.maxInFlight,
+      ollama: answers[i],
+    })),
     timeZone: config.timeZone,
     connections,
     warnings: [
@@ -132,6 +167,29 @@ export async function gatherStartupFacts(
       ...(connections ? connectionWarnings(connections, config.dbPoolSize) : []),
     ],
   };
+}
+
+async function askVersion(
+  url: string,
+  token: string | null,
+  timeoutMs: number,
+): Promise<OllamaAnswer> {
+  try {
+    return { answered: true, version: await ollamaVersion(url, timeoutMs, token) };
+  } catch (err) {
+    // The URL is on the line already: the reason and what to check follow it.
+    return err instanceof OllamaUnavailable
+      ? { answered: false, reason: err.reason, hint: err.hint }
+      : { answered: false, reason: (err as Error).message, hint: "" };
+  }
+}
+
+function answerText(answer: OllamaAnswer, several: boolean): string {
+  if (answer.answered) return `answered (version ${answer.version})`;
+  const consequence = several
+    ? "requests go to the other boxes meanwhile"
+    : "inference requests get 502 until it does";
+  return `did not answer: ${answer.reason}; ${consequence}${answer.hint ? `. ${answer.hint}` : ""}`;
 }
 
 /** The report as a readable block, or as one JSON line for LOG_FORMAT=json. */
@@ -149,6 +207,13 @@ export function formatStartupReport(
       database: facts.database,
       ollama_url: facts.ollamaUrl,
       ollama: facts.ollama,
+      upstreams: facts.upstreams.map((u) => ({
+        name: u.name,
+        url: u.url,
+        enabled: u.enabled,
+        max_in_flight: u.maxInFlight,
+        ollama: u.ollama,
+      })),
       app_tz: facts.timeZone,
       ...(facts.connections
         ? {
@@ -162,17 +227,24 @@ export function formatStartupReport(
       warnings: facts.warnings,
     });
   }
-  const ollama = facts.ollama.answered
-    ? `answered (version ${facts.ollama.version})`
-    : `did not answer: ${facts.ollama.reason}; inference requests get 502 until it does${
-      facts.ollama.hint ? `. ${facts.ollama.hint}` : ""
-    }`;
+  const several = facts.upstreams.length > 1;
+  // One box keeps its one line; several get a line each, with what the gateway sends them.
+  const ollamaLines = several
+    ? [
+      `  ollama: ${facts.upstreams.length} boxes`,
+      ...facts.upstreams.map((u) =>
+        `    ${u.name} at ${u.url}: ${
+          u.ollama === null ? "disabled" : answerText(u.ollama, true)
+        }; at most ${u.maxInFlight ?? "any number of"} in flight`
+      ),
+    ]
+    : [`  ollama: ${facts.ollamaUrl || "no box configured"} ${answerText(facts.ollama, false)}`];
   return [
     "llm-quota started",
     `  proxy listening on ${facts.proxyUrl} (API keys; /healthz, /readyz)`,
     `  admin listening on ${facts.adminUrl} (admin UI and API; /metrics, /healthz, /readyz)`,
     `  database: ${facts.database}`,
-    `  ollama: ${facts.ollamaUrl} ${ollama}`,
+    ...ollamaLines,
     `  APP_TZ: ${facts.timeZone}`,
     ...(facts.connections
       ? [

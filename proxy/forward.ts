@@ -76,7 +76,7 @@ export async function forward(
   // The most a failed attempt may have cost (failover.ts attemptCost), and the costliest error
   // answer so far: what the client gets when no box answers.
   let cost = 0;
-  let held: { response: Response; cost: number } | null = null;
+  let held: { response: Response; cost: number; upstream: string } | null = null;
   let lastError: unknown = null;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const placement = await pool.acquire({ ...want, exclude: tried, retry: attempt > 0 });
@@ -126,7 +126,7 @@ export async function forward(
         handedOver = true;
         const atHeaders = verdict;
         ticket.onSettled((o) => lease.release(finalVerdict(atHeaders, o)));
-        ticket.record.upstreamAnswered();
+        ticket.record.upstreamAnswered(lease.upstream.name);
         await held?.response.body?.cancel();
         return response;
       }
@@ -135,7 +135,7 @@ export async function forward(
       if (response) {
         if (held === null || thisCost >= held.cost) {
           await held?.response.body?.cancel();
-          held = { response, cost: thisCost };
+          held = { response, cost: thisCost, upstream: lease.upstream.name };
         } else {
           await response.body?.cancel();
         }
@@ -166,7 +166,7 @@ export async function forward(
   }
   if (held) {
     // The box's own error, for the relay to pass on and settle by its status.
-    ticket.record.upstreamAnswered();
+    ticket.record.upstreamAnswered(held.upstream);
     return held.response;
   }
   await ticket.settle({ kind: "not_sent", status: 502 });

@@ -24,7 +24,9 @@ export async function handleReadOnly(
   upstreamPath: string,
   deps: Deps,
 ): Promise<Response> {
-  const settings = await deps.settings.get().catch((err) => {
+  // A database that cannot be read fails the request in the route's shape (as it always did),
+  // rather than routing by a box list that may be stale.
+  await deps.settings.get().catch((err) => {
     throw databaseUnavailable(deps, err);
   });
   const models = c.get("apiKey").policy.models;
@@ -41,7 +43,7 @@ export async function handleReadOnly(
       throw new ProxyError(404, `model '${model}' not found`, "model_not_found");
     }
   }
-  const upstream = await readUpstream(c, route, upstreamPath, body, settings.ollama_url, deps);
+  const upstream = await readUpstream(c, route, upstreamPath, body, deps);
   const headers = clientHeaders(upstream.headers);
   if (!upstream.ok) {
     // Ollama's errors are small JSON, passed on as they are; a plain-text one (gin's 404 of an

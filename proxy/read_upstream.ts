@@ -29,7 +29,6 @@ export async function readUpstream(
   route: ReadOnlyRoute,
   path: string,
   body: BodyInit | undefined,
-  ollamaUrl: string,
   deps: Deps,
 ): Promise<Response> {
   const pool = upstreamsOf(deps);
@@ -38,8 +37,21 @@ export async function readUpstream(
   const headers = upstreamHeaders(c.req.raw.headers);
   const signal = c.req.raw.signal;
   if (!pool.routing) {
+    const [box] = pool.readTargets(null);
+    if (!box || !box.enabled) {
+      throw new ProxyError(
+        502,
+        `Cannot reach Ollama: no Ollama box is configured (or enabled). ${ADMIN_HINT}`,
+        "upstream_unavailable",
+      );
+    }
     try {
-      return await fetch(ollamaUrl + path, { method, headers, body, signal });
+      return await fetch(box.url + path, {
+        method,
+        headers: withToken(headers, box.token),
+        body,
+        signal,
+      });
     } catch (err) {
       throw new ProxyError(
         502,

@@ -100,6 +100,7 @@ export class SettlementTicket {
       durationMs: Math.round(performance.now() - this.#startedMs),
       ttfbMs: this.#firstByteMs === null ? null : Math.round(this.#firstByteMs - this.#startedMs),
       timings: outcome.kind === "answered" ? outcome.reported?.timings ?? null : null,
+      upstream: this.record.upstream,
     };
     this.record.settle(
       charge.status,

@@ -13,6 +13,7 @@ export type NavItem =
   | "requests"
   | "groups"
   | "settings"
+  | "upstreams"
   | "models"
   | "proxy";
 
@@ -22,6 +23,7 @@ const NAV: Array<[NavItem, string, string]> = [
   ["requests", "/requests", "Requests"],
   ["groups", "/groups", "Groups"],
   ["settings", "/settings", "Settings"],
+  ["upstreams", "/upstreams", "Ollama boxes"],
   ["models", "/models", "Models"],
   ["proxy", "/proxy", "Proxy info"],
 ];

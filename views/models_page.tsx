@@ -52,13 +52,14 @@ function unmatchedEntries(keys: ApiKey[], installed: string[]): Array<[ApiKey, s
 
 /** The whole Models page content. */
 export function ModelsPage(
-  { models, keys, cloudAllowed, ollamaUrl, defaultModel, timeZone }: {
+  { models, keys, cloudAllowed, boxes, defaultModel, timeZone }: {
     models: ModelList;
     /** Every key, for who may use which model. */
     keys: ApiKey[];
     /** Whether the gateway lets keys use models that run on ollama.com. */
     cloudAllowed: boolean;
-    ollamaUrl: string;
+    /** The enabled Ollama boxes' URLs (without credentials), whose models are listed. */
+    boxes: string[];
     defaultModel: string;
     timeZone: string;
   },
@@ -67,7 +68,19 @@ export function ModelsPage(
   return (
     <>
       <PageHeader title="Models">
-        What Ollama at <code>{ollamaUrl}</code>{" "}
+        {boxes.length === 1
+          ? (
+            <>
+              What Ollama at <code>{boxes[0]}</code>
+              {" "}
+            </>
+          )
+          : (
+            <>
+              What the {boxes.length} <a href="/upstreams">Ollama boxes</a>
+              {" "}
+            </>
+          )}
         offers, and which keys may use each model (a key without a model list may use all of them).
         Install or remove models with Ollama itself; the gateway does not let keys do it.
       </PageHeader>
@@ -75,7 +88,9 @@ export function ModelsPage(
         {!models.ok
           ? (
             <Notice kind="error" alert>
-              {models.error} The Ollama URL is set on the <a href="/settings">Settings</a> page.
+              {models.error} The Ollama boxes are set on the <a href="/upstreams">Ollama boxes</a>
+              {" "}
+              page.
             </Notice>
           )
           : models.models.length === 0

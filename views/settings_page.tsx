@@ -25,6 +25,11 @@ export interface SettingsPageProps {
   saved?: boolean;
   /** PUBLIC_URL from the environment, used while the form's public URL is empty. */
   envPublicUrl: string | null;
+  /**
+   * The names of the Ollama boxes when there are several: the one-box URL field gives way to a
+   * link to the Ollama boxes page.
+   */
+  severalBoxes?: string[];
 }
 
 /** The whole Settings page content. */
@@ -41,7 +46,7 @@ export function SettingsPage(p: SettingsPageProps) {
 
 /** The settings form (the fragment a save swaps). */
 export function SettingsForm(
-  { ctx, form, models, connection, saved, envPublicUrl }: SettingsPageProps,
+  { ctx, form, models, connection, saved, envPublicUrl, severalBoxes }: SettingsPageProps,
 ) {
   const v = form.values;
   const e = form.errors;
@@ -63,28 +68,18 @@ export function SettingsForm(
         {/* Enter in a field submits with the form's first submit button: make that Save. */}
         <button type="submit" hidden tabindex={-1}>Save settings</button>
         <h2>Ollama</h2>
-        <div class="field-with-action">
-          <Field
-            name="ollama_url"
-            label="Ollama URL"
-            type="url"
-            inputmode="url"
-            value={v.ollama_url}
-            error={e.ollama_url}
-            hint="Where the gateway sends requests, e.g. http://localhost:11434"
-            required
-          />
-          <button
-            type="submit"
-            class="btn secondary"
-            formaction="/settings/test"
-            hx-post="/settings/test"
-            hx-target="#connection-result"
-            hx-swap="outerHTML"
-          >
-            Test connection
-          </button>
-        </div>
+        {severalBoxes
+          ? (
+            <>
+              {e.ollama_url && <Notice kind="error" alert>{e.ollama_url}</Notice>}
+              <p id="ollama-boxes">
+                Requests go to {severalBoxes.length}{" "}
+                Ollama boxes ({severalBoxes.join(", ")}); add, change or disable them on the{" "}
+                <a href="/upstreams">Ollama boxes</a> page.
+              </p>
+            </>
+          )
+          : <OllamaUrlField value={v.ollama_url} error={e.ollama_url} />}
         <ConnectionStatus result={connection} />
         <ModelField models={models} value={v.default_model} error={e.default_model} />
         <h2>Clients</h2>
@@ -107,6 +102,34 @@ export function SettingsForm(
         </div>
       </form>
     </section>
+  );
+}
+
+/** The one-box Ollama URL, with its "Test connection" button. */
+function OllamaUrlField({ value, error }: { value?: string; error?: string }) {
+  return (
+    <div class="field-with-action">
+      <Field
+        name="ollama_url"
+        label="Ollama URL"
+        type="url"
+        inputmode="url"
+        value={value}
+        error={error}
+        hint="Where the gateway sends requests, e.g. http://localhost:11434 (several boxes: the Ollama boxes page)"
+        required
+      />
+      <button
+        type="submit"
+        class="btn secondary"
+        formaction="/settings/test"
+        hx-post="/settings/test"
+        hx-target="#connection-result"
+        hx-swap="outerHTML"
+      >
+        Test connection
+      </button>
+    </div>
   );
 }
 

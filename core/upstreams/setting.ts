@@ -1,14 +1,13 @@
 /**
- * The boxes named by the `ollama_url` setting (and OLLAMA_URL): one URL, or several separated by
- * commas. Phase 1 of several boxes: until the boxes have a table of their own, this is where
- * they come from.
+ * The URLs of OLLAMA_URL (or of an `ollama_url` setting stored before the boxes table): one, or
+ * several separated by commas; and the names boxes get from them. The first start seeds the
+ * boxes table from them (records.ts).
  * @module
  */
-import type { UpstreamConfig } from "./types.ts";
 
 /**
- * The max_in_flight of each box when the setting names several: 1, Ollama's default
- * OLLAMA_NUM_PARALLEL. A single box keeps no limit at the gateway, as before.
+ * The max_in_flight of a box added, or seeded with others: 1, Ollama's default
+ * OLLAMA_NUM_PARALLEL. A box seeded alone keeps no limit at the gateway, as before.
  */
 export const DEFAULT_MAX_IN_FLIGHT = 1;
 
@@ -26,31 +25,4 @@ export function upstreamName(url: string): string {
   } catch {
     return "ollama";
   }
-}
-
-/** The boxes of recent settings (a setting rarely changes; a few entries are plenty). */
-const recent = new Map<string, UpstreamConfig[]>();
-
-/** The boxes of a setting (the same array for the same text, so the pool sees no change). */
-export function upstreamsFromSetting(setting: string): UpstreamConfig[] {
-  const known = recent.get(setting);
-  if (known) return known;
-  const urls = upstreamUrls(setting);
-  const names = new Map<string, number>();
-  const boxes = urls.map((url): UpstreamConfig => {
-    const base = upstreamName(url);
-    const n = (names.get(base) ?? 0) + 1;
-    names.set(base, n);
-    return {
-      id: url,
-      name: n === 1 ? base : `${base}#${n}`,
-      url,
-      token: null,
-      enabled: true,
-      maxInFlight: urls.length > 1 ? DEFAULT_MAX_IN_FLIGHT : null,
-    };
-  });
-  if (recent.size >= 8) recent.clear();
-  recent.set(setting, boxes);
-  return boxes;
 }

@@ -4,9 +4,9 @@
  * @module
  */
 
-/** One Ollama box as configured (phase 1: from the `ollama_url` setting; later: a table row). */
+/** One Ollama box as configured: a row of the `upstreams` table (core/upstreams/records.ts). */
 export interface UpstreamConfig {
-  /** Stable identity: a table's row id, or the URL when the box comes from the setting. */
+  /** Stable identity: the table's row id (as text). */
   id: string;
   /** Shown in metrics, logs and the admin; never holds credentials. */
   name: string;

@@ -224,4 +224,55 @@ SELECT bucket, model, route, upstream, ${ROLLUP_SUMS}
   FROM usage_15m GROUP BY bucket, model, route, upstream;
 `,
   },
+  {
+    version: 4,
+    name: "Ollama boxes (upstreams) and their leases shared by every gateway",
+    sql: `
+-- One row per Ollama box. token is the bearer token sealed with core/secret_box.ts (never
+-- plain text); max_in_flight NULL: no limit at the gateway (a lone box, Ollama queues itself).
+CREATE TABLE upstreams (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  token TEXT,
+  enabled BOOLEAN NOT NULL DEFAULT TRUE,
+  max_in_flight INTEGER DEFAULT 1,
+  created_at TIMESTAMPTZ NOT NULL,
+  updated_at TIMESTAMPTZ NOT NULL
+);
+-- A row per request in flight on a box, whichever gateway sent it: every instance counts the
+-- others' too. Released when the request ends, and by releaseStale when its gateway died.
+CREATE TABLE upstream_leases (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  upstream_id BIGINT NOT NULL REFERENCES upstreams(id) ON DELETE CASCADE,
+  instance_id TEXT NOT NULL,
+  taken_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX upstream_leases_upstream ON upstream_leases (upstream_id);
+-- Takes a lease on a box when fewer than p_limit are out (NULL: no limit), in one round trip.
+-- The box's row lock serialises takers; each statement of a plpgsql function reads a fresh
+-- snapshot, so the count sees every lease committed before the lock was granted.
+CREATE FUNCTION llmq_take_upstream_lease(p_upstream BIGINT, p_instance TEXT, p_limit INTEGER)
+RETURNS BIGINT LANGUAGE plpgsql AS $fn$
+DECLARE
+  taken INTEGER;
+  lease BIGINT;
+BEGIN
+  PERFORM 1 FROM upstreams WHERE id = p_upstream FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  IF p_limit IS NOT NULL THEN
+    SELECT count(*) INTO taken FROM upstream_leases WHERE upstream_id = p_upstream;
+    IF taken >= p_limit THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+  INSERT INTO upstream_leases (upstream_id, instance_id, taken_at)
+    VALUES (p_upstream, p_instance, now()) RETURNING id INTO lease;
+  RETURN lease;
+END
+$fn$;
+`,
+  },
 ];

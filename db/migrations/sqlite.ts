@@ -225,4 +225,24 @@ SELECT bucket, model, route, upstream, ${ROLLUP_SUMS}
   FROM usage_15m GROUP BY bucket, model, route, upstream;
 `,
   },
+  {
+    version: 4,
+    name: "Ollama boxes (upstreams)",
+    sql: `
+-- One row per Ollama box. token is the bearer token sealed with core/secret_box.ts (never
+-- plain text); max_in_flight NULL: no limit at the gateway (a lone box, Ollama queues itself).
+CREATE TABLE upstreams (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  token TEXT,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  max_in_flight INTEGER DEFAULT 1,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+-- No upstream_leases table here (PostgreSQL has one): a SQLite gateway is one process, which
+-- counts the requests in flight per box in memory.
+`,
+  },
 ];

@@ -3,6 +3,7 @@
  * mock Ollama, driven in-process through `app.request()`, with a browser-like cookie jar.
  * @module
  */
+import { seedUpstreams } from "../../ops/upstreams.ts";
 import type { Hono } from "hono";
 import { createAdminApp } from "../../admin/app.ts";
 import { ManualClock } from "../../core/clock.ts";
@@ -94,6 +95,7 @@ export async function startUi(
   await store.seedSettings(
     encodeSettings({ ollama_url: config.ollamaUrl, default_model: config.defaultModel }),
   );
+  await seedUpstreams(store, "2026-06-15T10:00:00.000Z");
   const clock = new ManualClock("2026-06-15T10:00:00Z");
   const logs: string[] = [];
   const deps: Deps = {

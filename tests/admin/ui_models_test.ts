@@ -1,3 +1,4 @@
+import { setOllamaUrl } from "../../ops/upstreams.ts";
 import assert from "node:assert/strict";
 import type { UiFixture } from "./ui_fixture.ts";
 import { uiTest } from "./ui_fixture.ts";
@@ -59,7 +60,7 @@ uiTest("key names on the models page are escaped, in text and in links", async (
 
 uiTest("with Ollama down the models page calls no list entry a typo", async (f) => {
   await f.signIn();
-  await f.deps.settings.update({ ollama_url: "http://127.0.0.1:9" });
+  await setOllamaUrl(f.deps, "http://127.0.0.1:9");
   await f.createKey({ name: "Carol", models: "llama3" });
   const res = await f.request("/models");
   assert.equal(res.status, 200);

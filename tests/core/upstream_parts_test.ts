@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { attemptCost, judge } from "../../core/upstreams/failover.ts";
 import { FairQueue } from "../../core/upstreams/fair_queue.ts";
 import { mergeListings } from "../../core/upstreams/listings.ts";
-import { DEFAULT_MAX_IN_FLIGHT, upstreamsFromSetting } from "../../core/upstreams/setting.ts";
+import { DEFAULT_MAX_IN_FLIGHT } from "../../core/upstreams/setting.ts";
+import {
+  sealToken,
+  seedRows,
+  SeveralUpstreams,
+  singleUrlChange,
+  tokenUnreadable,
+  upstreamConfig,
+} from "../../core/upstreams/records.ts";
 import { pinKey, StickyPins } from "../../core/upstreams/sticky.ts";
 import { BoxCatalog } from "../../core/upstreams/catalog.ts";
 import { parseConfig } from "../../core/config.ts";
@@ -125,23 +133,63 @@ Deno.test("merged listings are the union in box order, one entry per model", () 
   assert.equal(mergeListings([], { entries: "models", name: "name" }), null);
 });
 
-Deno.test("the ollama_url setting names one box (no limit, as before) or several (max_in_flight 1)", () => {
-  const [one] = upstreamsFromSetting("http://gpu:11434");
-  assert.deepEqual(one, {
-    id: "http://gpu:11434",
+Deno.test("OLLAMA_URL (or a stored setting) seeds one box (no limit, as before) or several (max_in_flight 1)", () => {
+  const at = "2026-06-15T10:00:00.000Z";
+  assert.deepEqual(seedRows("http://gpu:11434", at), [{
     name: "gpu:11434",
     url: "http://gpu:11434",
-    token: null,
+    token_sealed: null,
+    enabled: true,
+    max_in_flight: null,
+    created_at: at,
+    updated_at: at,
+  }]);
+  const several = seedRows(
+    " http://a:1/ ,http://user:pw@b:2/ollama,, http://a:1, http://a:1/x",
+    at,
+  );
+  assert.deepEqual(several.map((b) => [b.url, b.name, b.max_in_flight]), [
+    ["http://a:1", "a:1", DEFAULT_MAX_IN_FLIGHT],
+    ["http://user:pw@b:2/ollama", "b:2/ollama", DEFAULT_MAX_IN_FLIGHT],
+    ["http://a:1/x", "a:1/x", DEFAULT_MAX_IN_FLIGHT],
+  ], "each URL once; names never show credentials");
+  assert.deepEqual(seedRows("", at), []);
+});
+
+Deno.test("the one-box Ollama URL creates the box, changes its URL, or is refused with several", () => {
+  const at = "2026-06-15T10:00:00.000Z";
+  const row = (id: number, url: string) => ({ id, ...seedRows(url, at)[0] });
+  assert.deepEqual(singleUrlChange([], "http://gpu:11434", at), {
+    kind: "create",
+    row: seedRows("http://gpu:11434", at)[0],
+  });
+  assert.deepEqual(singleUrlChange([row(4, "http://a:1")], "http://b:2", at), {
+    kind: "update",
+    id: 4,
+    patch: { url: "http://b:2", updated_at: at },
+  });
+  assert.deepEqual(singleUrlChange([row(4, "http://a:1")], "http://a:1", at), { kind: "none" });
+  assert.throws(
+    () => singleUrlChange([row(1, "http://a:1"), row(2, "http://b:2")], "http://c:3", at),
+    (err: unknown) => err instanceof SeveralUpstreams && /2 Ollama boxes/.test(err.message),
+  );
+});
+
+Deno.test("a box's config for the pool opens its sealed token; another key opens nothing", () => {
+  const at = "2026-06-15T10:00:00.000Z";
+  const stored = { id: 7, ...seedRows("http://a:1", at)[0], token_sealed: sealToken("t0k", "k1") };
+  assert.deepEqual(upstreamConfig(stored, "k1"), {
+    id: "7",
+    name: "a:1",
+    url: "http://a:1",
+    token: "t0k",
     enabled: true,
     maxInFlight: null,
   });
-  const several = upstreamsFromSetting(" http://a:1/ ,http://user:pw@b:2/ollama,, http://a:1");
-  assert.deepEqual(several.map((b) => [b.url, b.name, b.maxInFlight]), [
-    ["http://a:1", "a:1", DEFAULT_MAX_IN_FLIGHT],
-    ["http://user:pw@b:2/ollama", "b:2/ollama", DEFAULT_MAX_IN_FLIGHT],
-  ]);
-  assert.equal(upstreamsFromSetting("http://gpu:11434")[0], one, "the same text, the same boxes");
-  assert.deepEqual(upstreamsFromSetting(""), []);
+  assert.equal(upstreamConfig(stored, "k2").token, null);
+  assert.equal(tokenUnreadable(stored, "k2"), true);
+  assert.equal(tokenUnreadable(stored, "k1"), false);
+  assert.equal(sealToken("", "k1"), null, "an empty token is none");
 });
 
 Deno.test("OLLAMA_URL takes several comma-separated URLs; QUEUE_MAX and QUEUE_TIMEOUT_SECONDS", () => {

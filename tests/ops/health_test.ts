@@ -67,7 +67,12 @@ gatewayTest(
       assert.equal(body.database.dialect, t.dialect);
       assert.equal(body.database.migrations, "current");
       assert.equal(typeof body.database.latency_ms, "number");
-      assert.deepEqual(body.ollama, { ok: true, required: false, version: "0.33.0" });
+      assert.deepEqual(body.ollama, {
+        ok: true,
+        required: false,
+        version: "0.33.0",
+        upstreams: [{ id: 1, enabled: true, ok: true, version: "0.33.0" }],
+      });
     }
   },
 );
@@ -84,7 +89,43 @@ gatewayTest(
     assert.equal(res.status, 200);
     const body = await res.json();
     assert.equal(body.status, "ready");
-    assert.deepEqual(body.ollama, { ok: false, required: false, error: "unreachable" });
+    assert.deepEqual(body.ollama, {
+      ok: false,
+      required: false,
+      error: "unreachable",
+      upstreams: [{ id: 1, enabled: true, ok: false, error: "unreachable" }],
+    });
+  },
+);
+
+gatewayTest(
+  "GET /readyz reports each Ollama box by id: one down, one disabled, one answering with its token",
+  async (t) => {
+    const secured = await startMockOllama();
+    try {
+      const add = async (body: Record<string, unknown>) =>
+        (await (await t.admin("/api/upstreams", { method: "POST", body: JSON.stringify(body) }))
+          .json()).id;
+      const down = await add({ name: "down", url: "http://127.0.0.1:1" });
+      const off = await add({ name: "off", url: "http://127.0.0.1:2", enabled: false });
+      const tok = await add({ name: "tok", url: secured.url, token: "ready-token-123" });
+      const res = await t.proxy("/readyz");
+      const text = await res.text();
+      assert.doesNotMatch(text, /ready-token-123|127\.0\.0\.1|http/);
+      const body = JSON.parse(text);
+      assert.equal(body.status, "ready");
+      assert.equal(body.ollama.ok, true, "one box answering is enough");
+      assert.deepEqual(body.ollama.upstreams, [
+        { id: 1, enabled: true, ok: true, version: "0.33.0" },
+        { id: down, enabled: true, ok: false, error: "unreachable" },
+        { id: off, enabled: false, ok: false, error: "disabled" },
+        { id: tok, enabled: true, ok: true, version: "0.33.0" },
+      ]);
+      const asked = secured.requests.find((r) => r.path === "/api/version");
+      assert.equal(asked?.headers.get("authorization"), "Bearer ready-token-123");
+    } finally {
+      await secured.close();
+    }
   },
 );
 

@@ -84,6 +84,30 @@ Deno.test("a PostgreSQL database is named by user, host, port and database, neve
   assert.ok(!described.includes("pa55"));
 });
 
+Deno.test("the start-up report gives several boxes a line each, with what each said", async () => {
+  const dead = `http://127.0.0.1:${refusedPort()}`;
+  const mock = await startMockOllama();
+  try {
+    const out = await startupOutput({ OLLAMA_URL: `${mock.url},${dead}` }, false);
+    const live = new URL(mock.url).host;
+    assert.match(out, /^ {2}ollama: 2 boxes$/m);
+    assert.ok(
+      out.includes(`    ${live} at ${mock.url}: answered (version 0.33.0); at most 1 in flight\n`),
+      out,
+    );
+    assert.ok(
+      out.includes(
+        `    ${
+          new URL(dead).host
+        } at ${dead}: did not answer: the connection was refused; requests go to the other boxes meanwhile.`,
+      ),
+      out,
+    );
+  } finally {
+    await mock.close();
+  }
+});
+
 Deno.test("risky settings each give a warning that names the variable", () => {
   const base = { ADMIN_PASSWORD: "a-long-enough-admin-password" };
   const warn = (env: Record<string, string>, stored = "http://localhost:11434") =>
@@ -107,8 +131,10 @@ Deno.test("risky settings each give a warning that names the variable", () => {
   assert.match(warn({ DATABASE_URL: "sqlite:///:memory:" }).join(), /in-memory/);
   assert.match(
     warn({ OLLAMA_URL: "http://localhost:11434" }, "http://gpu-box:11434").join(),
-    /OLLAMA_URL=http:\/\/localhost:11434 is not used: the stored setting http:\/\/gpu-box:11434 wins/,
+    /OLLAMA_URL=http:\/\/localhost:11434 is not used: the Ollama boxes stored in the database \(http:\/\/gpu-box:11434\) win/,
   );
+  // The same boxes, written with spaces and a trailing slash: nothing ignored.
+  assert.deepEqual(warn({ OLLAMA_URL: "http://a:1/ , http://b:2" }, "http://a:1,http://b:2"), []);
   // Nobody set OLLAMA_URL: its default is no setting to warn about when Settings has another URL.
   assert.deepEqual(warn({}, "http://gpu-box:11434"), []);
 });
