@@ -7,7 +7,7 @@ import { createAdminApp } from "./admin/app.ts";
 import { type Clock, systemClock } from "./core/clock.ts";
 import { type Config, ConfigError, parseConfig } from "./core/config.ts";
 import type { Deps } from "./deps.ts";
-import { createLogger, type Logger } from "./core/log.ts";
+import { createLogger, type Logger, stderrLines } from "./core/log.ts";
 import { InFlight } from "./core/inflight.ts";
 import { encodeSettings, SettingsCache } from "./core/settings.ts";
 import { openStore } from "./db/mod.ts";
@@ -211,6 +211,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       clearTimeout(timer);
       clearTimeout(cut);
       await store.close();
+      stderrLines.flush();
     },
   };
 }
@@ -234,7 +235,7 @@ if (import.meta.main) {
     cannotStart(format, (err as Error).message);
     Deno.exit(1);
   }
-  console.error(formatStartupReport(
+  stderrLines.line(formatStartupReport(
     await gatherStartupFacts(
       gateway.deps,
       gateway.proxyUrl,
@@ -244,6 +245,7 @@ if (import.meta.main) {
     ),
     config,
   ));
+  stderrLines.flush();
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

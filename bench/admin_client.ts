@@ -53,3 +53,22 @@ export async function totalUsage(adminUrl: string): Promise<UsageTotals> {
     { requests: 0, tokens: 0 },
   );
 }
+
+/** Per store operation: calls and their summed wall time (s), from llmq_db_duration_seconds. */
+export type DbTimes = Record<string, { count: number; sum: number }>;
+
+/** Reads the gateway's /metrics for the time its store calls took. */
+export async function dbTimes(adminUrl: string): Promise<DbTimes> {
+  const res = await fetch(`${adminUrl}/metrics`, { headers: auth });
+  if (!res.ok) throw new Error(`metrics: ${res.status}`);
+  const out: DbTimes = {};
+  for (
+    const m of (await res.text()).matchAll(
+      /^llmq_db_duration_seconds_(sum|count)\{op="([^"]+)"\} (\S+)$/gm,
+    )
+  ) {
+    const t = out[m[2]] ??= { count: 0, sum: 0 };
+    t[m[1] as "sum" | "count"] = Number(m[3]);
+  }
+  return out;
+}

@@ -20,12 +20,17 @@ function shortUrl(url: string): string {
   if (!url) return "(native)";
   const npm = /\/npm\/registry\.npmjs\.org\/([^/]+(?:\/[^/]+)?)\//.exec(url);
   if (npm) return `npm:${npm[1].split("/")[0]}`;
-  const i = url.indexOf("/main/");
-  return i >= 0 ? url.slice(i + 6) : url.replace(/^.*\/(ext|node):?/, "$1:");
+  const i = url.search(/\/(main|wt\/[^/]+|llmq-ab-base[^/]*)\//);
+  return i >= 0 ? url.slice(url.indexOf("/", i + 1) + 1) : url.replace(/^.*\/(ext|node):?/, "$1:");
 }
 
 /** Self time per function and per module of every profile in `dir`, as text. */
-export async function summariseProfiles(dir: string, top = 25): Promise<string> {
+export async function summariseProfiles(
+  dir: string,
+  top = 25,
+  /** Leave out `(idle)`: shares of the busy time only. */
+  busyOnly = false,
+): Promise<string> {
   const byFn = new Map<string, number>();
   const byModule = new Map<string, number>();
   let total = 0;
@@ -39,6 +44,7 @@ export async function summariseProfiles(dir: string, top = 25): Promise<string> 
     });
     for (const [id, us] of self) {
       const n = nodes.get(id)!;
+      if (busyOnly && n.callFrame.functionName === "(idle)") continue;
       const fn = `${n.callFrame.functionName || "(anonymous)"} ${shortUrl(n.callFrame.url)}:${
         n.callFrame.lineNumber + 1
       }`;
@@ -60,5 +66,7 @@ export async function summariseProfiles(dir: string, top = 25): Promise<string> 
 }
 
 if (import.meta.main) {
-  console.log(await summariseProfiles(Deno.args[0], Number(Deno.args[1] ?? 25)));
+  console.log(
+    await summariseProfiles(Deno.args[0], Number(Deno.args[1] ?? 25), Deno.args[2] === "busy"),
+  );
 }

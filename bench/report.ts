@@ -15,6 +15,8 @@ export interface RunInfo {
   pg: boolean;
   profiled: boolean;
   deno: string;
+  /** /proc/loadavg at the start and the end: how busy the shared machine was. */
+  load?: string;
 }
 
 const n = (x: number | undefined, d = 2) => x === undefined ? "–" : x.toFixed(d);
@@ -28,7 +30,7 @@ function row(id: string, name: string, m: Measurement, d?: Measurement, x?: Meas
     ratio(m.rps, d?.rps)
   } | ${ratio(m.rps, x?.rps)} | ${d ? n(m.p50_ms - d.p50_ms, 3) : "–"} | ${
     x ? n(m.p50_ms - x.p50_ms, 3) : "–"
-  } |`;
+  } | ${m.db?.admit ? `${n(m.db.admit.mean_ms, 3)} + ${n(m.db.settle?.mean_ms, 3)}` : "–"} |`;
 }
 
 /** The markdown report. */
@@ -40,8 +42,8 @@ export function markdown(info: RunInfo, r: RunResults, verdicts: Verdict[]): str
       info.pg ? " --pg" : ""
     }\` (${info.deno}): ${info.seconds} s per scenario, soak ${info.soakSeconds} s, ${info.cores}; nginx ${
       info.nginx ? "measured" : "not installed (no nginx ratios)"
-    }${
-      info.profiled ? "; gateway run under --cpu-prof (numbers perturbed)" : ""
+    }${info.profiled ? "; gateway run under --cpu-prof (numbers perturbed)" : ""}${
+      info.load ? `; load average ${info.load}` : ""
     }. See bench/README.md for what each number means.`,
     "",
     "## Targets",
@@ -54,10 +56,10 @@ export function markdown(info: RunInfo, r: RunResults, verdicts: Verdict[]): str
     "",
     "## Scenarios",
     "",
-    "req/s counts successful answers; p50/p99 are wrk's full-response latency; TTFC is the probe's time to first body chunk (1-connection streams); CPU is utime+stime of the server process(es) per request (direct: the mock's own); RSS is the peak (VmHWM) during the scenario. Ratios are req/s against direct and nginx; Δp50 is added p50 latency in ms.",
+    "req/s counts successful answers; p50/p99 are wrk's full-response latency; TTFC is the probe's time to first body chunk (1-connection streams); CPU is utime+stime of the server process(es) per request (direct: the mock's own); RSS is the peak (VmHWM) during the scenario. Ratios are req/s against direct and (gateways) against deno_floor; Δp50 is added p50 latency in ms; admit + settle is the mean wall time of one admission and one settlement store call (the gateway's llmq_db_duration_seconds), the database path's share of a request.",
     "",
-    "| scenario | target | req/s | p50 ms | p99 ms | TTFC p50 ms | CPU µs/req | peak RSS MB | errors | ×direct | ×nginx | Δp50 direct | Δp50 nginx |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| scenario | target | req/s | p50 ms | p99 ms | TTFC p50 ms | CPU µs/req | peak RSS MB | errors | ×direct | ×floor | Δp50 direct | Δp50 floor | admit + settle ms |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const [id, t] of Object.entries(r.scenarios)) {
     for (const [name, m] of Object.entries(t)) {
@@ -68,7 +70,7 @@ export function markdown(info: RunInfo, r: RunResults, verdicts: Verdict[]): str
             name,
             m,
             name === "direct" ? undefined : t.direct,
-            name.startsWith("gateway") ? t.nginx : undefined,
+            name.startsWith("gateway") ? t.deno_floor : undefined,
           ),
         );
       }
@@ -76,16 +78,33 @@ export function markdown(info: RunInfo, r: RunResults, verdicts: Verdict[]): str
   }
   lines.push("", "## Soak (1,000 concurrent slow streams)", "");
   lines.push(
-    "| target | streams/s | peak RSS MB | RSS after warm-up MB | RSS at end MB | growth % | CPU µs/stream | errors |",
+    "Idle RSS is sampled before the soak; the steady part starts once every connection ran one whole stream. Per stream: (steady mean − idle) / streams. Slope: least squares over the steady samples.",
+    "",
+    "| target | streams/s | idle RSS MB | steady mean MB | peak RSS MB | KB/stream | slope MB/min | steady s | CPU µs/stream | errors |",
   );
-  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const [name, m] of Object.entries(r.soak)) {
     if (!m) continue;
     lines.push(
-      `| ${name} | ${n(m.rps, 0)} | ${n(m.peak_rss_mb, 1)} | ${n(m.rss_start_mb, 1)} | ${
-        n(m.rss_end_mb, 1)
-      } | ${n(m.growth_pct, 1)} | ${n(m.cpu_us_per_req, 0)} | ${m.errors} |`,
+      `| ${name} | ${n(m.rps, 0)} | ${n(m.rss_idle_mb, 1)} | ${n(m.rss_mean_mb, 1)} | ${
+        n(m.peak_rss_mb, 1)
+      } | ${n(m.per_stream_kb, 1)} | ${n(m.slope_mb_per_min)} | ${n(m.steady_seconds, 0)} | ${
+        n(m.cpu_us_per_req, 0)
+      } | ${m.errors} |`,
     );
+  }
+  if (r.scaleOut) {
+    const { one, two, placement } = r.scaleOut;
+    lines.push("", "## PostgreSQL scale-out (100 keys, 64 connections)", "", placement, "");
+    lines.push("| processes | req/s | p99 ms | CPU µs/req (all gateways) | served | recorded |");
+    lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (const [k, m] of [["one", one], ["two", two]] as const) {
+      lines.push(
+        `| ${k} | ${n(m.rps, 0)} | ${n(m.p99_ms, 3)} | ${n(m.cpu_us_per_req, 0)} | ${
+          m.usage?.served ?? "–"
+        } | ${m.usage?.recorded ?? "–"} |`,
+      );
+    }
   }
   return lines.join("\n") + "\n";
 }

@@ -1,5 +1,5 @@
 /**
- * The scenarios of issue 7 and the request bodies they send.
+ * The scenarios of issues 7 and 18 and the request bodies they send.
  * @module
  */
 
@@ -41,7 +41,8 @@ export function scenarios(): Scenario[] {
   for (const path of ["/api/chat", "/v1/chat/completions"] as const) {
     const route = path === "/api/chat" ? "chat" : "openai";
     for (const keys of ["one", "many"] as const) {
-      for (const connections of [1, 64]) {
+      // Issue 18 judges throughput at 32 and 64 connections (chat only at 32, to keep the run short).
+      for (const connections of route === "chat" ? [1, 32, 64] : [1, 64]) {
         out.push({
           id: `${route}_${keys === "one" ? "1key" : "1000keys"}_c${connections}`,
           path,
@@ -79,15 +80,18 @@ export function scenarios(): Scenario[] {
     keys: "many",
     connections: 64,
   });
-  for (const keys of ["one", "hundred"] as const) {
+  const pgIds = { one: "1key", many: "1000keys", hundred: "100keys" } as const;
+  for (
+    const [keys, connections] of [["one", 32], ["one", 64], ["many", 32], ["many", 64]] as const
+  ) {
     out.push({
-      id: `pg_chat_${keys === "one" ? "1key" : "100keys"}_c64`,
+      id: `pg_chat_${pgIds[keys]}_c${connections}`,
       path: "/api/chat",
       stream: false,
       chunks: PLAIN_CHUNKS,
       delayMs: 0,
       keys,
-      connections: 64,
+      connections,
       pgOnly: true,
     });
   }
@@ -103,4 +107,16 @@ export const SOAK: Scenario = {
   delayMs: 100,
   keys: "many",
   connections: 1000,
+};
+
+/** PostgreSQL scale-out: 100 keys, 64 connections, on one gateway process and then on two. */
+export const SCALE_OUT: Scenario = {
+  id: "pg_scaleout_100keys_c64",
+  path: "/api/chat",
+  stream: false,
+  chunks: PLAIN_CHUNKS,
+  delayMs: 0,
+  keys: "hundred",
+  connections: 64,
+  pgOnly: true,
 };

@@ -59,6 +59,8 @@ export async function startGateway(
   ollamaUrl: string,
   cores: string | null,
   profileDir: string | null,
+  /** Another source tree's main.ts (bench/ab.ts compares two). */
+  main: string = here("../main.ts"),
 ): Promise<GatewayTarget> {
   const log = `${dir}/${name}.log`;
   const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
@@ -71,7 +73,7 @@ export async function startGateway(
     "--allow-read",
     "--allow-write",
     "--allow-sys",
-    here("../main.ts"),
+    main,
   ];
   const proc = spawnLogged(name, pinned(argv, cores), log, {
     PATH: Deno.env.get("PATH") ?? "",

@@ -4,12 +4,16 @@
  * LOG_FORMAT=json one JSON object per line. stdout stays empty.
  * @module
  */
-import type { LogFormat } from "../core/log.ts";
+import { type LogFormat, stderrLines } from "../core/log.ts";
 
 /** Where the lines go (stderr); tests pass their own sink. */
 export type Sink = (line: string) => void;
 
-const stderr: Sink = (line) => console.error(line);
+// After the request lines still held in the batch, and written at once: the process may exit next.
+const stderr: Sink = (line) => {
+  stderrLines.line(line);
+  stderrLines.flush();
+};
 
 /**
  * Writes one event: `text` in text mode; in json mode `{"time","level","msg",…fields}`, where

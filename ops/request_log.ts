@@ -45,7 +45,12 @@ export function trackRequests(deps: Deps, listener: Listener) {
     const record = new RequestRecord(requestIdFrom(c.req.header("x-request-id")));
     c.set("request", record);
     await next();
-    c.header("x-request-id", record.id);
+    try {
+      // On the response itself: Hono's c.header() would copy the whole Response to change it.
+      c.res.headers.set("x-request-id", record.id);
+    } catch {
+      c.header("x-request-id", record.id); // immutable headers (a fetch response passed on)
+    }
     // Runs inside the settlement of a stream: a failure here must never cost the usage record.
     const end = () => {
       try {

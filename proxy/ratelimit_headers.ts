@@ -21,17 +21,29 @@ export function setRateLimitHeaders(
   windows: RequestWindows,
   now: Temporal.Instant,
 ): void {
+  for (const [name, value] of Object.entries(rateLimitHeaders(quota, windows, now))) {
+    headers.set(name, value);
+  }
+}
+
+/** The x-ratelimit-* headers for a quota state, as a plain record (lower-case names). */
+export function rateLimitHeaders(
+  quota: QuotaState,
+  windows: RequestWindows,
+  now: Temporal.Instant,
+): Record<string, string> {
+  const out: Record<string, string> = {};
   const put = (kind: "requests" | "tokens", t: Tightest | null) => {
     if (!t || t.window === "none") return;
-    headers.set(`x-ratelimit-limit-${kind}`, String(t.limit));
-    headers.set(`x-ratelimit-remaining-${kind}`, String(t.remaining));
-    headers.set(
-      `x-ratelimit-reset-${kind}`,
-      formatReset(secondsUntil(now, resetAt(windows, t.window))),
+    out[`x-ratelimit-limit-${kind}`] = String(t.limit);
+    out[`x-ratelimit-remaining-${kind}`] = String(t.remaining);
+    out[`x-ratelimit-reset-${kind}`] = formatReset(
+      secondsUntil(now, resetAt(windows, t.window)),
     );
   };
   put("requests", quota.requests);
   put("tokens", quota.tokens);
+  return out;
 }
 
 /**
@@ -60,8 +72,6 @@ export class RequestQuota {
 
   /** The headers as of now: the reservation's while running, the charge's once settled. */
   headers(): Record<string, string> {
-    const headers = new Headers();
-    setRateLimitHeaders(headers, this.#settled ?? this.running, this.windows, this.clock.now());
-    return Object.fromEntries(headers);
+    return rateLimitHeaders(this.#settled ?? this.running, this.windows, this.clock.now());
   }
 }
