@@ -846,7 +846,7 @@ export class PostgresStore implements Store {
           ${col((s) => s.timings?.loadMs ?? null)}::bigint[],
           ${col((s) => s.timings?.promptEvalMs ?? null)}::bigint[],
           ${col((s) => s.timings?.evalMs ?? null)}::bigint[],
-          // '' stands for none: a null inside a text[] parameter is not worth the trouble.
+          -- '' stands for none: a null inside a text[] parameter is not worth the trouble.
           ${col((s) => s.upstream ?? "")}::text[])
           AS s(request_id, charged, prompt_tokens, completion_tokens, estimated, status,
             duration_ms, ttfb_ms, load_ms, prompt_eval_ms, eval_ms, upstream)
