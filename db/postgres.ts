@@ -1103,7 +1103,16 @@ export class PostgresStore implements Store {
   }
 
   auditRollups(): Promise<RollupDifference[]> {
-    return auditRollups("postgres", (q) => this.#query(q));
+    // One snapshot for every query: a settlement committing between the ledger's read and the
+    // rollups' would show up as a difference that is not there.
+    return this.#sql.begin("isolation level repeatable read read only", (tx) =>
+      auditRollups(
+        "postgres",
+        (q) =>
+          tx.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]) as Promise<
+            Record<string, unknown>[]
+          >,
+      )) as Promise<RollupDifference[]>;
   }
 
   usage(q: UsageQuery): Promise<UsageRow[]> {
