@@ -1021,8 +1021,20 @@ export class PostgresStore implements Store {
     >;
   }
 
-  auditRollups(): Promise<RollupDifference[]> {
-    return auditRollups("postgres", (q) => this.#query(q));
+  async auditRollups(): Promise<RollupDifference[]> {
+    // One snapshot for every read: a settlement committing between the ledger's read and the
+    // rollups' would look like a difference.
+    return await this.#sql.begin(
+      "ISOLATION LEVEL REPEATABLE READ READ ONLY",
+      (tx) =>
+        auditRollups(
+          "postgres",
+          (q) =>
+            tx.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]) as Promise<
+              Record<string, unknown>[]
+            >,
+        ),
+    );
   }
 
   usage(q: UsageQuery): Promise<UsageRow[]> {
