@@ -101,7 +101,7 @@ function generatedColumns(t: string, n: string) {
 const INSERT_COLUMNS =
   "key_id, day, minute, started_at, route, model, state, charged, status, prompt_tokens, completion_tokens, estimated, duration_ms, ttfb_ms, load_ms, prompt_eval_ms, eval_ms, instance_id, bucket, outcome";
 
-async function generateSqlite(path: string): Promise<number> {
+function generateSqlite(path: string): number {
   const db = new DatabaseSync(path);
   const t0 = performance.now();
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -400000");
@@ -338,7 +338,7 @@ async function runSqlite(): Promise<Result> {
     const setup = openSqliteStore(`sqlite:///${path}`);
     await setup.migrate();
     await setup.close();
-    const generateS = await generateSqlite(path);
+    const generateS = generateSqlite(path);
     const db = new DatabaseSync(path);
     const t = performance.now();
     for (const s of rollupSql()) db.exec(s);
