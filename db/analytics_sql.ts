@@ -13,6 +13,7 @@ import {
   LEDGER_DIMENSION_SELECT,
   LEDGER_DIMENSIONS,
   LEDGER_SUMS,
+  ledgerRows,
   ROLLUP_SUMS,
 } from "./rollup_sql.ts";
 import { STATUS_CONDITION } from "./rollup_rows.ts";
@@ -68,8 +69,9 @@ function filters(p: Params, q: UsageQuery, keyed: boolean): string {
 }
 
 /**
- * The statements of a usage plan: sums per period index (`period`) and grouped column, from
- * the 15-minute rollup for its bucket ranges and from the per-day rollup for its days.
+ * The statements of a usage plan: from the 15-minute rollup, sums per period index (`period`)
+ * and grouped column for its bucket ranges; from the per-day rollup, sums per `day` and grouped
+ * column for the span of its days.
  */
 export function usageQueries(dialect: Dialect, q: UsageQuery, plan: UsagePlan): Query[] {
   const keyed = usesKeyedRollups(q);
@@ -95,19 +97,19 @@ export function usageQueries(dialect: Dialect, q: UsageQuery, plan: UsagePlan): 
     });
   }
   if (plan.days.length > 0) {
+    // Grouped by day (the index's order, so no sort), not by period: readUsage maps each day
+    // to its period and drops days outside the plan.
     const p = new Params(dialect);
-    const days = jsonRows(
-      p,
-      plan.days.map((d) => ({ d: d.day, p: d.period })),
-      [["d", "text"], ["p", "int"]],
-    );
     const table = keyed ? "usage_day" : "usage_day_all";
     const keyFirst = keyed && q.keyId !== undefined ? `u.key_id = ${p.add(q.keyId)} AND ` : "";
+    const tz = p.add(q.timeZone);
+    const first = p.add(plan.days[0].day);
+    const last = p.add(plan.days[plan.days.length - 1].day);
     const rest = filters(p, { ...q, keyId: undefined }, keyed);
     out.push({
-      sql: `SELECT ${select}, ${sums} FROM ${days} CROSS JOIN ${table} u
-             WHERE ${keyFirst}u.tz = ${p.add(q.timeZone)} AND u.day = j.d${rest}
-             GROUP BY ${group}`,
+      sql: `SELECT ${["u.day AS day", ...cols].join(", ")}, ${sums} FROM ${table} u
+             WHERE ${keyFirst}u.tz = ${tz} AND u.day >= ${first} AND u.day <= ${last}${rest}
+             GROUP BY ${["u.day", ...cols].join(", ")}`,
       params: p.values,
     });
   }
@@ -214,8 +216,9 @@ export function ledgerRollupQuery(dialect: Dialect, fromMs: number): Query {
   const p = new Params(dialect);
   return {
     sql: `SELECT ${LEDGER_DIMENSION_SELECT}, ${LEDGER_SUMS}
-            FROM request_log
-           WHERE state IN ('settled', 'abandoned', 'refused') AND bucket >= ${p.add(fromMs)}
+            FROM ${
+      ledgerRows(`state IN ('settled', 'abandoned', 'refused') AND bucket >= ${p.add(fromMs)}`)
+    }
            GROUP BY ${LEDGER_DIMENSIONS}`,
     params: p.values,
   };

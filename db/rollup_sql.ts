@@ -8,12 +8,6 @@
 import { COLD_LOAD_MS, HIST_BUCKETS, ROLLUP_COLUMNS } from "../core/analytics/rollup.ts";
 import { LATENCY_BUCKETS_MS } from "../core/analytics/types.ts";
 
-/** The histogram bucket of a column's value, as histogramBucket computes it. */
-function bucketExpr(column: string): string {
-  const whens = LATENCY_BUCKETS_MS.map((b, i) => `WHEN ${column} <= ${b} THEN ${i}`).join(" ");
-  return `CASE ${whens} ELSE ${LATENCY_BUCKETS_MS.length} END`;
-}
-
 /** Which refusal counter a refused_by adds to, as refusalKind says. */
 const KIND = `CASE
   WHEN refused_by = 'concurrent_requests' OR refused_by LIKE '%:concurrent_requests'
@@ -33,8 +27,14 @@ export function perRow(column: string): string {
   const when = (cond: string) => `CASE WHEN ${cond} THEN 1 ELSE 0 END`;
   const m = /^(dh|th)(\d+)$/.exec(column);
   if (m) {
-    const source = m[1] === "dh" ? "duration_ms" : "ttfb_ms";
-    return when(`${source} IS NOT NULL AND ${bucketExpr(source)} = ${m[2]}`);
+    // One range test per bucket (not a CASE chain per bucket): two comparisons a column. A
+    // NULL fails every test, as histogramBucket is not asked for a missing value.
+    const c = m[1] === "dh" ? "duration_ms" : "ttfb_ms";
+    const i = Number(m[2]);
+    const upper = LATENCY_BUCKETS_MS[i], lower = LATENCY_BUCKETS_MS[i - 1];
+    if (i === 0) return when(`${c} <= ${upper}`);
+    if (upper === undefined) return when(`${c} > ${lower}`);
+    return when(`${c} > ${lower} AND ${c} <= ${upper}`);
   }
   switch (column) {
     case "requests":
@@ -86,8 +86,15 @@ export function perRow(column: string): string {
   throw new Error(`no SQL for rollup column ${column}`);
 }
 
-/** `SUM(<per row>) AS <column>` for every rollup column, over request_log rows. */
-export const LEDGER_SUMS = ROLLUP_COLUMNS.map((c) => `SUM(${perRow(c)}) AS ${c}`).join(",\n  ");
+/** request_log rows matching `where`, still named request_log: what LEDGER_SUMS adds up. */
+export function ledgerRows(where: string): string {
+  return `(SELECT * FROM request_log WHERE ${where}) AS request_log`;
+}
+
+/** `SUM(<per row>) AS <column>` for every rollup column, over ledgerRows(). */
+export const LEDGER_SUMS = ROLLUP_COLUMNS.map((c) => `SUM(${perRow(c)}) AS ${c}`).join(
+  ",\n  ",
+);
 
 /** `SUM(<column>) AS <column>` for every rollup column, over rollup rows. */
 export const ROLLUP_SUMS = ROLLUP_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(", ");

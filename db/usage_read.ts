@@ -27,6 +27,12 @@ export async function readUsage(
       toMs: Number(r.to_ms),
     }));
   const plan = usagePlan(periods, unit, compacted);
+  const dayPeriod = new Map(plan.days.map((d) => [d.day, d.period]));
   const parts = await Promise.all(usageQueries(dialect, q, plan).map(all));
-  return usageRows(periods, q.groupBy, parts.flat());
+  const sums = parts.flat().flatMap((row) => {
+    if (row.day === undefined) return [row];
+    const period = dayPeriod.get(String(row.day));
+    return period === undefined ? [] : [{ ...row, period }];
+  });
+  return usageRows(periods, q.groupBy, sums);
 }
