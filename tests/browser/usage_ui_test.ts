@@ -7,6 +7,7 @@ import {
   launchChromium,
   screenshot,
   screenshotOf,
+  SCREENSHOTS,
   watchProblems,
 } from "./browser.ts";
 
@@ -151,8 +152,16 @@ Deno.test({
       const phoneProblems = watchProblems(small);
       await signIn(small, t, "/usage");
       await screenshot(small, "43-usage-phone");
+      // What a phone shows first, and the charts as they sit on it.
+      await small.screenshot({ path: new URL("43-usage-phone-top.png", SCREENSHOTS).pathname });
+      await screenshotOf(
+        small.locator("section", { hasText: "Over time" }),
+        "43-usage-phone-charts",
+      );
       await small.goto(t.gateway.adminUrl + "/requests");
       await screenshot(small, "44-requests-phone");
+      await small.locator("table.requests").scrollIntoViewIfNeeded();
+      await small.screenshot({ path: new URL("44-requests-phone-rows.png", SCREENSHOTS).pathname });
       const overflow = await small.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth",
       );
