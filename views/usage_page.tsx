@@ -193,6 +193,18 @@ function UsageSections(
           series={d.tokens}
           {...chart}
         />
+        <p class="chart-export">
+          <a
+            class="btn secondary small"
+            href={queryHref("/usage/export", { ...query, by: "" })}
+            download
+          >
+            Export these numbers (CSV)
+          </a>{" "}
+          <span class="hint">
+            per {d.range.resolution === "15m" ? "15 minutes" : d.range.resolution}, key and model
+          </span>
+        </p>
       </section>
       <div class="usage-columns">
         <TopKeys keys={d.topKeys} />

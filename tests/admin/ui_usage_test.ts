@@ -117,6 +117,20 @@ usageTest("the usage page charts, ranks and times what the gateway counted", asy
   assert.match(byKey.html, /<span class="legend-name">Bob<\/span>/);
   assert.doesNotMatch(byKey.html, /<span class="legend-name">Alice<\/span>/);
   assert.match(byKey.html, new RegExp(`<option value="${bob.id}" selected>Bob</option>`));
+
+  // The charts' numbers as CSV: one line per quarter hour, key and model.
+  const csv = await f.request("/usage/export?range=today");
+  assert.equal(csv.status, 200);
+  assert.match(
+    csv.headers.get("content-disposition")!,
+    /filename="usage-2026-06-15-2026-06-15\.csv"/,
+  );
+  const lines = (await csv.text()).trim().split(/\r?\n/);
+  assert.match(lines[0], /^period_local,period_utc,key_id,model,route,requests,/);
+  assert.equal(lines.length, 1 + 2, "Alice's llama3 and Bob's qwen3 in one quarter hour");
+  assert.ok(lines.some((l) => l.startsWith("2026-06-15T12:00:00+02:00,2026-06-15T10:00:00")));
+  assert.match(html, /href="\/usage\/export\?range=today" download/);
+  assert.equal((await f.request("/usage/export?from=x")).status, 422);
 });
 
 usageTest(
