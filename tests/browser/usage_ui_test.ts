@@ -168,6 +168,27 @@ Deno.test({
       assert.equal(overflow, 0, "nothing wider than the phone");
       assert.deepEqual(phoneProblems, []);
       await phone.close();
+
+      // Without JavaScript: the presets are links, the filters a plain GET form, Older a link.
+      const plain = await browser.newContext({ javaScriptEnabled: false });
+      const bare = await plain.newPage();
+      await signIn(bare, t, "/usage");
+      await bare.locator(".range-presets").getByRole("link", { name: "30 days" }).click();
+      await bare.waitForURL(/\/usage\?range=30d$/);
+      await bare.getByLabel("Key", { exact: true }).selectOption({ label: "CI pipeline" });
+      await bare.getByRole("button", { name: "Apply" }).click();
+      await bare.waitForURL(/\/usage\?range=30d&.*key_id=\d+/);
+      assert.deepEqual(
+        await bare.locator("figure.chart").first().locator(".legend-name").allInnerTexts(),
+        [
+          "llama3",
+        ],
+      );
+      await bare.goto(t.gateway.adminUrl + "/requests");
+      await bare.getByRole("link", { name: "Older" }).click();
+      await bare.waitForURL(/cursor=/);
+      assert.equal(await bare.locator("h2#log-title").innerText(), "Older requests");
+      await plain.close();
     } finally {
       await browser.close();
       await t.close();
