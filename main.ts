@@ -153,7 +153,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const maintain = async () => {
     try {
       const done = await store.maintainAnalytics({
-        nowMs: Date.now(),
+        // The quota clock, as request_log's started_at and the rollup buckets use it.
+        nowMs: deps.clock.now().epochMilliseconds,
         timeZone: config.timeZone,
         requestLogRetentionDays: config.requestLogRetentionDays,
         rollup15mRetentionDays: ROLLUP_15M_RETENTION_DAYS,

@@ -1,5 +1,5 @@
 /**
- * The key CLI: `deno task key create|list|deactivate|activate|audit`, on the server's
+ * The key CLI: `deno task key create|list|deactivate|activate|audit|usage|export`, on the server's
  * DATABASE_URL. `--help` (or `help`) prints the usage; a wrong call prints what is wrong and
  * the usage, and exits 2.
  * @module
@@ -15,6 +15,10 @@ import { loadEnvFile } from "../ops/env_file.ts";
 import { openStore } from "../db/mod.ts";
 import type { Store } from "../core/store.ts";
 import { keyJson, keyTable } from "./key_table.ts";
+import { AnalyticsInputError } from "../core/analytics/range.ts";
+import { parseExportParams, parseUsageParams, type RawParams } from "../core/analytics/params.ts";
+import { requestExportStream, usageExportStream } from "../core/analytics/export_stream.ts";
+import type { UsageRow } from "../core/analytics/types.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -57,6 +61,28 @@ interface Command {
 }
 
 const HELP: Options = { help: { type: "boolean", short: "h" } };
+
+/** The filters the analytics commands share, as the admin API's parameters. */
+const FILTER_OPTIONS: Options = {
+  from: { type: "string" },
+  to: { type: "string" },
+  "key-id": { type: "string" },
+  model: { type: "string" },
+  route: { type: "string" },
+};
+const ANALYTICS_FILTERS =
+  `  --from DATE             first day (2026-06-01) or date-time (2026-06-01T08:00)
+  --to DATE               last day (included) or date-time (excluded)
+  --key-id N              one key (the ID column of \`deno task key list\`)
+  --model NAME            one model
+  --route PATH            one route (/api/chat, /v1/chat/completions, …)`;
+
+/** CLI flags as the analytics parameters (`--key-id` → `key_id`). */
+function analyticsParams(values: Record<string, unknown>, names: string[]): RawParams {
+  return Object.fromEntries(
+    names.map((n) => [n.replaceAll("-", "_"), values[n] as string | undefined]),
+  );
+}
 
 const COMMANDS: Record<string, Command> = {
   create: {
@@ -110,9 +136,50 @@ Options:
     positionals: 1,
   },
   audit: {
-    summary: "recompute every counter from the request ledger (exit 1 on a difference)",
+    summary: "recompute counters and usage rollups from the ledger (exit 1 on a difference)",
     usage: "Usage: deno task key audit",
     options: HELP,
+    positionals: 0,
+  },
+  usage: {
+    summary: "usage from the rollups, grouped by day, hour, model, key…",
+    usage: `Usage: deno task key usage [options]
+
+Options (dates and date-times in APP_TZ; default: the last 7 days, by day):
+${ANALYTICS_FILTERS}
+  --group-by LIST         day, hour, 15m, month, model, key, route (comma-separated,
+                          at most one time unit; default: day)
+  --json                  print the rows as JSON
+  -h, --help              show this help`,
+    options: {
+      ...FILTER_OPTIONS,
+      "group-by": { type: "string" },
+      json: { type: "boolean" },
+      ...HELP,
+    },
+    positionals: 0,
+  },
+  export: {
+    summary: "export the request log or usage as CSV or NDJSON (streamed)",
+    usage: `Usage: deno task key export --dataset requests|usage [options]
+
+Options (dates and date-times in APP_TZ; default: the last 7 days):
+  --dataset NAME          requests (the request log, newest first) or usage (rollups)
+  --format FORMAT         csv (default; formula-like cells escaped) or ndjson
+${ANALYTICS_FILTERS}
+  --status STATUS         requests only: ok, refused, error, disconnected, pending
+  --group-by LIST         usage only: as for \`deno task key usage\` (default: day)
+  --output FILE           write to FILE instead of standard output
+  -h, --help              show this help`,
+    options: {
+      ...FILTER_OPTIONS,
+      dataset: { type: "string" },
+      format: { type: "string" },
+      status: { type: "string" },
+      "group-by": { type: "string" },
+      output: { type: "string" },
+      ...HELP,
+    },
     positionals: 0,
   },
 };
@@ -190,6 +257,22 @@ function parseError(err: Error & { code?: string }, name: string, command: Comma
   }
 }
 
+/** Usage rows as an aligned text table. */
+function usageTable(rows: UsageRow[]): string {
+  const dims = (["period", "key_id", "model", "route"] as const).filter((d) =>
+    rows.some((r) => r[d] !== undefined)
+  );
+  const head = [...dims, "requests", "ok", "refused", "errors", "prompt", "completion"];
+  const body = rows.map((r) => [
+    ...dims.map((d) => printableName(String(r[d]))),
+    ...[r.requests, r.ok, r.refused, r.errors, r.prompt_tokens, r.completion_tokens].map(String),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  return [head, ...body].map((cells) =>
+    cells.map((c, i) => i < dims.length ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  ")
+  ).join("\n");
+}
+
 /** Runs one CLI command; returns the exit code. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<number> {
   let store: Store | null = null;
@@ -254,6 +337,42 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
       }
     }
     const id = command.positionals === 1 ? idArg(positionals[0], name) : 0;
+    const now0 = systemClock.now();
+    const flagged = <T>(parse: () => T): T => {
+      try {
+        return parse();
+      } catch (err) {
+        if (err instanceof AnalyticsInputError) {
+          throw new UsageError(
+            `--${err.message.replace(/^(\w+)/, (p) => p.replaceAll("_", "-"))}`,
+            name,
+          );
+        }
+        throw err;
+      }
+    };
+    const filterNames = ["from", "to", "key-id", "model", "route"];
+    const usageQuery = name === "usage"
+      ? flagged(() =>
+        parseUsageParams(
+          analyticsParams(values, [...filterNames, "group-by"]),
+          config.timeZone,
+          now0,
+        )
+      )
+      : null;
+    const exported = name === "export"
+      ? flagged(() => {
+        if (str("dataset") === undefined) {
+          throw new AnalyticsInputError("dataset", "is required (requests or usage)");
+        }
+        return parseExportParams(
+          analyticsParams(values, [...filterNames, "group-by", "status", "dataset", "format"]),
+          config.timeZone,
+          now0,
+        );
+      })
+      : null;
 
     store = await openStore(config.databaseUrl, { poolSize: 1 });
     const now = systemClock.now();
@@ -286,8 +405,9 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
       }
       case "audit": {
         const differences = await store.audit();
-        if (differences.length === 0) {
-          console.log("Counters agree with the request ledger.");
+        const rollups = await store.auditRollups();
+        if (differences.length === 0 && rollups.length === 0) {
+          console.log("Counters and usage rollups agree with the request ledger.");
           return 0;
         }
         for (const d of differences) {
@@ -295,8 +415,37 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
             `${d.scope} ${d.owner_id}\t${d.day}\t${d.field}\tcounter ${d.counter}\tledger ${d.ledger}`,
           );
         }
-        console.log(`${differences.length} difference(s) between counters and the ledger.`);
+        for (const d of rollups) {
+          console.log(`${d.table} ${d.at}\t${d.field}\trollup ${d.rollup}\tledger ${d.ledger}`);
+        }
+        console.log(
+          `${
+            differences.length + rollups.length
+          } difference(s) between counters or rollups and the ledger.`,
+        );
         return 1;
+      }
+      case "usage": {
+        const rows = await store.usage(usageQuery!);
+        if (values.json) console.log(JSON.stringify(rows, null, 2));
+        else if (rows.length === 0) console.log("No usage in that range.");
+        else console.log(usageTable(rows));
+        return 0;
+      }
+      case "export": {
+        const e = exported!;
+        const s = store;
+        const body = e.dataset === "usage"
+          ? usageExportStream(e.query, e.format, (q) => s.usage(q))
+          : requestExportStream(e.query, e.format, config.timeZone, (q) => s.requestLog(q));
+        const out = str("output");
+        if (out === undefined) await body.pipeTo(Deno.stdout.writable, { preventClose: true });
+        else {
+          const file = await Deno.open(out, { write: true, create: true, truncate: true });
+          await body.pipeTo(file.writable);
+          console.error(`Wrote ${out}.`);
+        }
+        return 0;
       }
       default: {
         const key = await updateApiKey(store, id, { active: name === "activate" }, now);

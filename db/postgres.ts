@@ -94,7 +94,7 @@ interface SettleJob extends PromiseWithResolvers<void> {
 }
 
 /** Key of the advisory lock that lets one gateway of a cluster run analytics maintenance. */
-const MAINTENANCE_LOCK = 0x6c6c6d71_02;
+export const MAINTENANCE_LOCK = 0x6c6c6d71_02;
 
 /** The rollup rows' lock order, as every statement here sorts them. */
 const ROLLUP_ORDER =

@@ -52,7 +52,8 @@ function parseBound(
 
 /**
  * The UTC bounds of a range: `from` rounded down and `to` rounded up to 15 minutes. Defaults:
- * up to now, from the start of the local day DEFAULT_RANGE_DAYS - 1 days ago.
+ * up to the end of the current 15 minutes, from the start of the local day
+ * DEFAULT_RANGE_DAYS - 1 days ago.
  */
 export function parseRange(
   from: string | undefined,
@@ -60,7 +61,10 @@ export function parseRange(
   timeZone: string,
   now: Temporal.Instant,
 ): { fromMs: number; toMs: number } {
-  const toRaw = to ? parseBound("to", to, timeZone, true) : now.epochMilliseconds;
+  // Without `to`: up to the end of the 15 minutes now falls in, so what just happened is in.
+  const toRaw = to
+    ? parseBound("to", to, timeZone, true)
+    : Math.floor(now.epochMilliseconds / BUCKET_MS) * BUCKET_MS + BUCKET_MS;
   const fromRaw = from
     ? parseBound("from", from, timeZone, false)
     : now.toZonedDateTimeISO(timeZone).startOfDay().subtract({ days: DEFAULT_RANGE_DAYS - 1 })

@@ -336,3 +336,92 @@ Deno.test("key CLI create takes every policy field as a flag", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("key CLI usage and export read the rollups and the request log; bad filters exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  const url = `sqlite:///${dir}/cli.db`;
+  try {
+    const store = await openStore(url);
+    const key = await store.createKey({
+      name: "reports",
+      prefix: "lq_r",
+      key_hash: "hash-reports",
+      created_at: "2026-01-01T00:00:00.000Z",
+      expires_at: null,
+      policy: OPEN_POLICY,
+    });
+    // Recent enough for the default range (the last 7 days): the CLI runs on the wall clock.
+    const now = Temporal.Now.instant().round({ smallestUnit: "minute", roundingMode: "floor" });
+    const windows = (await import("../../core/windows.ts")).requestWindows(now, "Europe/Berlin");
+    for (const model of ["llama3", "@qwen3"]) {
+      const a = await store.admit(
+        {
+          keyId: key.id,
+          memberId: null,
+          windows,
+          route: "/api/chat",
+          model,
+          startedAt: now.toString(),
+          instanceId: "cli-test",
+        },
+        { promptTokens: 5, generates: true, clientMaxTokens: null, maxReservedTokens: 10 },
+        now.epochMilliseconds,
+      );
+      assert.equal(a.kind, "admitted");
+      await store.settle({
+        requestId: (a as { requestId: number }).requestId,
+        charge: {
+          charged: true,
+          promptTokens: 5,
+          completionTokens: 3,
+          estimated: false,
+          status: 200,
+        },
+        durationMs: 20,
+      });
+    }
+    await store.close();
+
+    const usage = await run(["usage", "--group-by", "model", "--json"], url);
+    assert.equal(usage.code, 0, usage.stderr);
+    const rows = JSON.parse(usage.stdout);
+    assert.deepEqual(rows.map((r: { model: string; requests: number }) => [r.model, r.requests]), [
+      ["@qwen3", 1],
+      ["llama3", 1],
+    ]);
+    const table = await run(["usage", "--group-by", "model"], url);
+    assert.match(table.stdout, /^model\s+requests\s+ok\s+refused/);
+
+    const csv = await run(["export", "--dataset", "requests"], url);
+    assert.equal(csv.code, 0, csv.stderr);
+    const lines = csv.stdout.trimEnd().split("\r\n");
+    assert.equal(lines.length, 3);
+    assert.ok(lines.some((l) => l.includes(",'@qwen3,")), "a formula-like cell is escaped");
+    const file = `${dir}/usage.ndjson`;
+    const nd = await run(
+      ["export", "--dataset", "usage", "--format", "ndjson", "--output", file],
+      url,
+    );
+    assert.equal(nd.code, 0, nd.stderr);
+    assert.equal(JSON.parse(Deno.readTextFileSync(file).trim()).requests, 2);
+
+    const audit = await run(["audit"], url);
+    assert.equal(audit.code, 0, audit.stdout);
+    assert.match(audit.stdout, /usage rollups agree/);
+
+    for (
+      const [args, flag] of [
+        [["usage", "--from", "soon"], "--from"],
+        [["usage", "--group-by", "week"], "--group-by"],
+        [["export"], "--dataset"],
+        [["export", "--dataset", "usage", "--status", "ok"], "--status"],
+      ] as const
+    ) {
+      const bad = await run([...args], url);
+      assert.equal(bad.code, 2, args.join(" "));
+      assert.match(bad.stderr, new RegExp(`^Error: ${flag}: `), args.join(" "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
