@@ -380,8 +380,8 @@ function ModelSpeeds({ models }: { models: ModelUsage[] }) {
       <h2 id="models-speed-title">Models: speed and load</h2>
       <p class="hint section-lead">
         Latency percentiles are exact to the bucket of a fixed histogram (≤ 250 ms means the bucket
-        from 100 to 250 ms). Load, prefill and decode are Ollama's own times per answered request; a
-        cold load is one that took over 1 s.
+        from 100 to 250 ms). Load, prefill and decode are Ollama's own times, averaged over the
+        requests it reported them for; a cold load is one that took over 1 s.
       </p>
       <div class="table-wide">
         <table class="model-speeds">

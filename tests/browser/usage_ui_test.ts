@@ -34,12 +34,18 @@ async function week(t: TestGateway): Promise<void> {
       // Not the CI pipeline: its refusals today are counted below.
       const key = [keys[0], keys[2], keys[3]][Math.floor(rnd() ** 1.5 * 3)];
       const model = MODELS[Math.floor(rnd() ** 2 * MODELS.length)];
+      // Answers of different lengths and speeds, some streamed: the percentiles have a spread.
+      t.mock.update({
+        chunks: 2 + Math.floor(rnd() * 12),
+        chunkDelayMs: Math.floor(rnd() * 5),
+        firstByteDelayMs: Math.floor(rnd() ** 3 * 60),
+      });
       const res = await t.post("/api/chat", key.key, {
         model,
-        stream: false,
+        stream: rnd() < 0.5,
         messages: [{ role: "user", content: "Hello ".repeat(1 + Math.floor(rnd() * 40)) }],
       });
-      await res.body?.cancel();
+      await res.text();
     }
   }
   // Today: the CI pipeline runs into its daily limit.
