@@ -103,7 +103,10 @@ usageTest("the usage page charts, ranks and times what the gateway counted", asy
   const top = /<table class="top-keys">([\s\S]*?)<\/table>/.exec(html)![1];
   assert.ok(top.indexOf(">Bob<") < top.indexOf(">Alice<"), "most requests first");
   assert.match(top, new RegExp(`href="/keys/${alice.id}">Alice</a>`));
-  assert.match(top, /<span class="full">100 % <span class="muted">of requests per day/);
+  assert.match(
+    top,
+    /<li class="full"><span class="share">100 %<\/span> <span class="muted">of requests per day/,
+  );
   const hits = /<table class="limit-hits">([\s\S]*?)<\/table>/.exec(html)![1];
   assert.match(hits, /Alice[\s\S]*?<td data-label="Refused" class="num">1<\/td>/);
   assert.match(hits, /1 request limits/);

@@ -19,7 +19,11 @@ async function week(t: TestGateway): Promise<void> {
   const keys = [
     await t.createKey({ name: "Open WebUI" }),
     await t.createKey({ name: "CI pipeline", daily_request_limit: 6 }),
-    await t.createKey({ name: "Alice's laptop" }),
+    await t.createKey({
+      name: "Alice's laptop",
+      daily_request_limit: 50,
+      monthly_token_limit: 2000,
+    }),
     await t.createKey({ name: "Batch job" }),
   ];
   let seed = 11;
@@ -100,6 +104,7 @@ Deno.test({
         1,
       );
       await screenshot(page, "40-usage-week");
+      await screenshotOf(page.locator("section", { hasText: "Top keys" }), "40-usage-top-keys");
 
       // Today, by key: the quarter hours as bars, the table of numbers opened.
       await page.locator(".range-presets").getByRole("link", { name: "Today" }).click();
