@@ -441,7 +441,8 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
         const out = str("output");
         if (out === undefined) await body.pipeTo(Deno.stdout.writable, { preventClose: true });
         else {
-          const file = await Deno.open(out, { write: true, create: true, truncate: true });
+          // The user's file, named on the command line (not a file of the app).
+          const file = await Deno.create(out);
           await body.pipeTo(file.writable);
           console.error(`Wrote ${out}.`);
         }

@@ -13,6 +13,7 @@ import {
   LEDGER_DIMENSION_SELECT,
   LEDGER_DIMENSIONS,
   LEDGER_SUMS,
+  ledgerRows,
   ROLLUP_SUMS,
 } from "./rollup_sql.ts";
 import { STATUS_CONDITION } from "./rollup_rows.ts";
@@ -214,8 +215,9 @@ export function ledgerRollupQuery(dialect: Dialect, fromMs: number): Query {
   const p = new Params(dialect);
   return {
     sql: `SELECT ${LEDGER_DIMENSION_SELECT}, ${LEDGER_SUMS}
-            FROM request_log
-           WHERE state IN ('settled', 'abandoned', 'refused') AND bucket >= ${p.add(fromMs)}
+            FROM ${
+      ledgerRows(`state IN ('settled', 'abandoned', 'refused') AND bucket >= ${p.add(fromMs)}`)
+    }
            GROUP BY ${LEDGER_DIMENSIONS}`,
     params: p.values,
   };

@@ -155,6 +155,28 @@ const SETTLED_SUMS = ROLLUP_COLUMNS.map((c, i) =>
     : ` - SUM(CASE WHEN prior_state = 'abandoned' THEN ${ABANDONED_COUNTS[i]} ELSE 0 END)`)
 ).join(",\n  ");
 
+/**
+ * The settlement batch's rollup writes: CTEs after its \`logged\` CTE. The rollup rule
+ * (core/analytics/rollup.ts) in SQL, run after the batch's counter update (data-modifying CTEs
+ * the query does not read run after it, in order), so rollup rows are locked after counter
+ * rows, as admissions with refusals lock them.
+ */
+const SETTLED_ROLLUP_CTES = `      ), rolled AS (
+        INSERT INTO usage_15m (${KEY_COLUMNS}, ${COUNTER_LIST})
+        SELECT bucket, key_id, model, route, COALESCE(group_id, 0), COALESCE(member_id, 0),
+               upstream, ${SETTLED_SUMS}
+          FROM logged GROUP BY bucket, key_id, model, route, group_id, member_id, upstream
+         ORDER BY ${ROLLUP_ORDER}
+        ON CONFLICT (key_id, bucket, model, route, group_id, member_id, upstream)
+        DO UPDATE SET ${upsertSet("usage_15m")}
+      ), rolled_all AS (
+        INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
+        SELECT bucket, model, route, upstream, ${SETTLED_SUMS}
+          FROM logged GROUP BY bucket, model, route, upstream
+         ORDER BY ${ROLLUP_ALL_ORDER}
+        ON CONFLICT (bucket, model, route, upstream)
+        DO UPDATE SET ${upsertSet("usage_15m_all")}`;
+
 /** A refusal to record with its admission batch. */
 interface Refused {
   job: AdmitJob;
@@ -173,9 +195,9 @@ const MAX_BATCH = 500;
  */
 export async function openPostgresStore(
   url: string,
-  options: PostgresOptions = {},
+  options: PostgresOptions & { writeRollups?: boolean } = {},
 ): Promise<PostgresStore> {
-  return new PostgresStore(await connectPostgres(url, options));
+  return new PostgresStore(await connectPostgres(url, options), options.writeRollups ?? true);
 }
 
 /** One admitted job of a batch, as its writes need it. */
@@ -227,8 +249,12 @@ export class PostgresStore implements Store {
   /** Refusal rows this process may still log per key this minute. */
   #refusalCap = new RefusalLogCap();
 
-  constructor(sql: Sql) {
+  /** False only in the benchmark's "before" run (bench/analytics.ts): no rollup writes. */
+  #writeRollups: boolean;
+
+  constructor(sql: Sql, writeRollups = true) {
     this.#sql = sql;
+    this.#writeRollups = writeRollups;
   }
 
   async migrate(): Promise<void> {
@@ -701,7 +727,7 @@ export class PostgresStore implements Store {
             ${col((x) => x.key.bucket)}::bigint[])
             AS r(key_id, group_id, member_id, instance_id, started_at, route, model, status,
               refused_by, bucket)`,
-      tx.unsafe(ROLLUP_JSON_UPSERT, [rollupJson(batch)]),
+      this.#writeRollups ? tx.unsafe(ROLLUP_JSON_UPSERT, [rollupJson(batch)]) : Promise.resolve(),
     ]);
   }
 
@@ -873,27 +899,9 @@ export class PostgresStore implements Store {
           request_log.refused_by, request_log.charged, request_log.estimated,
           request_log.duration_ms, request_log.ttfb_ms, request_log.load_ms,
           request_log.prompt_eval_ms, request_log.eval_ms
-      ), rolled AS (
-        -- The rollup rule (core/analytics/rollup.ts) in SQL; run after the counter update
-        -- below (data-modifying CTEs the query does not read run after it, in order), so rollup
-        -- rows are locked after counter rows, as admissions with refusals lock them.
-        INSERT INTO usage_15m (${this.#sql.unsafe(KEY_COLUMNS)}, ${this.#sql.unsafe(COUNTER_LIST)})
-        SELECT bucket, key_id, model, route, COALESCE(group_id, 0), COALESCE(member_id, 0),
-               upstream, ${this.#sql.unsafe(SETTLED_SUMS)}
-          FROM logged GROUP BY bucket, key_id, model, route, group_id, member_id, upstream
-         ORDER BY ${this.#sql.unsafe(ROLLUP_ORDER)}
-        ON CONFLICT (key_id, bucket, model, route, group_id, member_id, upstream)
-        DO UPDATE SET ${this.#sql.unsafe(upsertSet("usage_15m"))}
-      ), rolled_all AS (
-        INSERT INTO usage_15m_all (bucket, model, route, upstream, ${
-      this.#sql.unsafe(COUNTER_LIST)
-    })
-        SELECT bucket, model, route, upstream, ${this.#sql.unsafe(SETTLED_SUMS)}
-          FROM logged GROUP BY bucket, model, route, upstream
-         ORDER BY ${this.#sql.unsafe(ROLLUP_ALL_ORDER)}
-        ON CONFLICT (bucket, model, route, upstream)
-        DO UPDATE SET ${this.#sql.unsafe(upsertSet("usage_15m_all"))}
-      ), owners AS (
+      ${
+      this.#writeRollups ? this.#sql.unsafe(SETTLED_ROLLUP_CTES) : this.#sql``
+    }      ), owners AS (
         SELECT 'key' AS scope, key_id AS owner_id, day, minute, (minute_scopes & 1) <> 0 AS pm,
                released, back, prompt_tokens, completion_tokens FROM logged
         UNION ALL
@@ -987,7 +995,7 @@ export class PostgresStore implements Store {
            WHERE id = ANY(${stale.map((row) => row.id)}::bigint[])`;
         const rollups = new RollupBatch();
         for (const row of stale) rollups.add(rollupKeyOf(row), rollupOf(ABANDONED));
-        await tx.unsafe(ROLLUP_JSON_UPSERT, [rollupJson(rollups)]);
+        if (this.#writeRollups) await tx.unsafe(ROLLUP_JSON_UPSERT, [rollupJson(rollups)]);
       }
       // Minutes long past are never read again; silent gateways' rows have nothing left.
       await tx`
@@ -1013,8 +1021,20 @@ export class PostgresStore implements Store {
     >;
   }
 
-  auditRollups(): Promise<RollupDifference[]> {
-    return auditRollups("postgres", (q) => this.#query(q));
+  async auditRollups(): Promise<RollupDifference[]> {
+    // One snapshot for every read: a settlement committing between the ledger's read and the
+    // rollups' would look like a difference.
+    return await this.#sql.begin(
+      "ISOLATION LEVEL REPEATABLE READ READ ONLY",
+      (tx) =>
+        auditRollups(
+          "postgres",
+          (q) =>
+            tx.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]) as Promise<
+              Record<string, unknown>[]
+            >,
+        ),
+    );
   }
 
   usage(q: UsageQuery): Promise<UsageRow[]> {

@@ -105,6 +105,11 @@ export class RollupBatch {
     else this.rows.set(at, { key, inc: [...inc] });
   }
 
+  /** Adds every row of another batch into this one. */
+  merge(other: RollupBatch): void {
+    for (const { key, inc } of other.rows.values()) this.add(key, inc);
+  }
+
   /** The rows in primary-key order (the lock order on PostgreSQL). */
   sorted(): Array<{ key: RollupKey; inc: number[] }> {
     const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);

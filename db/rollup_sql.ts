@@ -29,10 +29,12 @@ const TIMED = "(load_ms IS NOT NULL OR prompt_eval_ms IS NOT NULL OR eval_ms IS 
  * (outcome, refused_by, charged, estimated, prompt_tokens, completion_tokens, duration_ms,
  * ttfb_ms, load_ms, prompt_eval_ms, eval_ms).
  */
-export function perRow(column: string): string {
+export function perRow(column: string, precomputed = false): string {
   const when = (cond: string) => `CASE WHEN ${cond} THEN 1 ELSE 0 END`;
   const m = /^(dh|th)(\d+)$/.exec(column);
   if (m) {
+    // Over many rows the bucket is computed once per row (LEDGER_ROWS), not once per column.
+    if (precomputed) return when(`${m[1]}_b = ${m[2]}`);
     const source = m[1] === "dh" ? "duration_ms" : "ttfb_ms";
     return when(`${source} IS NOT NULL AND ${bucketExpr(source)} = ${m[2]}`);
   }
@@ -86,8 +88,20 @@ export function perRow(column: string): string {
   throw new Error(`no SQL for rollup column ${column}`);
 }
 
-/** `SUM(<per row>) AS <column>` for every rollup column, over request_log rows. */
-export const LEDGER_SUMS = ROLLUP_COLUMNS.map((c) => `SUM(${perRow(c)}) AS ${c}`).join(",\n  ");
+/**
+ * request_log rows matching `where`, with their histogram buckets (`dh_b`, `th_b`; null without
+ * a value), still named request_log: the source LEDGER_SUMS adds up.
+ */
+export function ledgerRows(where: string): string {
+  const b = (c: string) => `CASE WHEN ${c} IS NULL THEN NULL ELSE ${bucketExpr(c)} END`;
+  return `(SELECT request_log.*, ${b("duration_ms")} AS dh_b, ${b("ttfb_ms")} AS th_b
+             FROM request_log WHERE ${where}) AS request_log`;
+}
+
+/** `SUM(<per row>) AS <column>` for every rollup column, over ledgerRows(). */
+export const LEDGER_SUMS = ROLLUP_COLUMNS.map((c) => `SUM(${perRow(c, true)}) AS ${c}`).join(
+  ",\n  ",
+);
 
 /** `SUM(<column>) AS <column>` for every rollup column, over rollup rows. */
 export const ROLLUP_SUMS = ROLLUP_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(", ");

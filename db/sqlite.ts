@@ -47,6 +47,7 @@ import { runMaintenance } from "./maintenance.ts";
 import { readUsage } from "./usage_read.ts";
 import {
   refusedFacts,
+  RollupBatch,
   type RollupKey,
   rollupKeyOf,
   settlementDelta,
@@ -103,6 +104,12 @@ export function sqlitePath(url: string): string {
 
 type Row = Record<string, SQLInputValue>;
 
+/** How a store is opened. */
+export interface StoreOptions {
+  /** Write the usage rollups (default). False only to measure what they cost (bench/). */
+  writeRollups?: boolean;
+}
+
 const COUNTER_PLACEHOLDERS = ROLLUP_COLUMNS.map(() => "?").join(", ");
 /** One settlement's (refusal's, abandonment's) increment of its 15-minute rollup row. */
 const ROLLUP_UPSERT = `
@@ -120,9 +127,9 @@ const QUIET_MS = 1;
 type Job = { work: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
 /** Opens (creating when needed) the SQLite database at a sqlite:/// URL. */
-export function openSqliteStore(url: string): SqliteStore {
+export function openSqliteStore(url: string, options: StoreOptions = {}): SqliteStore {
   const path = sqlitePath(url);
-  if (path === ":memory:") return new SqliteStore(new DatabaseSync(path));
+  if (path === ":memory:") return new SqliteStore(new DatabaseSync(path), options);
   try {
     mkdirSync(dirname(path), { recursive: true });
   } catch (err) {
@@ -134,7 +141,7 @@ export function openSqliteStore(url: string): SqliteStore {
   } catch (err) {
     throw new Error(sqliteOpenProblem(path, err, "file"));
   }
-  return new SqliteStore(db);
+  return new SqliteStore(db, options);
 }
 
 /**
@@ -166,9 +173,15 @@ export class SqliteStore implements Store {
   #lastFlush = -Infinity;
   /** Refusal rows this process may still log per key this minute. */
   #refusalCap = new RefusalLogCap();
+  /** Rollup increments of the group-transaction job running now (see #rollup). */
+  #jobRollups: RollupBatch | null = null;
 
-  constructor(db: DatabaseSync) {
+  /** False only in the benchmark's "before" run (bench/analytics.ts): no rollup writes. */
+  #writeRollups: boolean;
+
+  constructor(db: DatabaseSync, options: StoreOptions = {}) {
     this.#db = db;
+    this.#writeRollups = options.writeRollups ?? true;
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA busy_timeout = 10000");
@@ -235,22 +248,36 @@ export class SqliteStore implements Store {
     const results: Array<{ ok: boolean; value: unknown }> = [];
     // Alone in its transaction, a job needs no savepoint: the transaction is its own.
     const alone = jobs.length === 1;
+    const rollups = new RollupBatch();
+    // A job's rollup increments join the transaction's only once the job succeeded.
+    const run = (job: Job) => {
+      this.#jobRollups = new RollupBatch();
+      try {
+        const value = job.work();
+        rollups.merge(this.#jobRollups);
+        return value;
+      } finally {
+        this.#jobRollups = null;
+      }
+    };
     try {
       this.#write(() => {
         if (alone) {
-          results.push({ ok: true, value: jobs[0].work() });
-          return;
-        }
-        for (const job of jobs) {
-          this.#run("SAVEPOINT job");
-          try {
-            results.push({ ok: true, value: job.work() });
-          } catch (err) {
-            this.#run("ROLLBACK TO job");
-            results.push({ ok: false, value: err });
+          results.push({ ok: true, value: run(jobs[0]) });
+        } else {
+          for (const job of jobs) {
+            this.#run("SAVEPOINT job");
+            try {
+              results.push({ ok: true, value: run(job) });
+            } catch (err) {
+              this.#run("ROLLBACK TO job");
+              results.push({ ok: false, value: err });
+            }
+            this.#run("RELEASE job");
           }
-          this.#run("RELEASE job");
         }
+        // In the same transaction as the jobs: should it fail, none of them is recorded.
+        this.#writeRollupBatch(rollups);
       });
     } catch (err) {
       // The transaction itself failed (locked past busy_timeout, disk, closed): nothing of it
@@ -572,9 +599,43 @@ export class SqliteStore implements Store {
     return Promise.resolve(toLiveUsageMap(rows));
   }
 
-  /** Adds an increment to a request's rollup rows (per key and key-less), in the caller's transaction. */
+  /**
+   * Adds an increment to a request's rollup rows (per key and key-less). Inside a group
+   * transaction it is held with the job's and written once per row at the end of the
+   * transaction (only if the job succeeded): a busy flush of 50 settlements of one model writes
+   * its key-less row once, not 50 times.
+   */
   #rollup(k: RollupKey, inc: RollupIncrement): void {
-    if (inc.every((n) => n === 0)) return;
+    if (!this.#writeRollups || inc.every((n) => n === 0)) return;
+    if (this.#jobRollups) {
+      this.#jobRollups.add(k, inc);
+      return;
+    }
+    this.#upsertRollup(k, inc);
+  }
+
+  /** Writes the rollup rows of a group transaction, keyed ones then key-less ones. */
+  #writeRollupBatch(batch: RollupBatch): void {
+    if (batch.rows.size === 0) return;
+    for (const { key, inc } of batch.rows.values()) {
+      this.#run(
+        ROLLUP_UPSERT,
+        key.bucket,
+        key.keyId,
+        key.model,
+        key.route,
+        key.groupId,
+        key.memberId,
+        key.upstream,
+        ...inc,
+      );
+    }
+    for (const { key, inc } of batch.keyless()) {
+      this.#run(ROLLUP_ALL_UPSERT, key.bucket, key.model, key.route, key.upstream, ...inc);
+    }
+  }
+
+  #upsertRollup(k: RollupKey, inc: RollupIncrement): void {
     this.#run(
       ROLLUP_UPSERT,
       k.bucket,

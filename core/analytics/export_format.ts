@@ -4,7 +4,7 @@
  * stream the pages through it.
  * @module
  */
-import { localIso } from "./range.ts";
+import { LocalIso } from "./range.ts";
 import type { RequestRow, UsageRow } from "./types.ts";
 
 /** An export format. */
@@ -51,13 +51,13 @@ export const REQUEST_COLUMNS = [
 ] as const;
 
 /** A request row as an export record (UTC and local timestamps). */
-export function requestRecord(row: RequestRow, timeZone: string): Record<string, unknown> {
+export function requestRecord(row: RequestRow, local: LocalIso): Record<string, unknown> {
   const { started_at, ...rest } = row;
   return {
     ...rest,
     id: row.id,
     started_at_utc: started_at,
-    started_at_local: localIso(Date.parse(started_at), timeZone),
+    started_at_local: local.format(Date.parse(started_at)),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   usageRecord,
 } from "./export_format.ts";
 import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "./types.ts";
+import { LocalIso } from "./range.ts";
 
 const encoder = new TextEncoder();
 
@@ -25,6 +26,7 @@ export function requestExportStream(
   page: (q: RequestQuery) => Promise<RequestRow[]>,
 ): ReadableStream<Uint8Array> {
   let before = query.before;
+  const local = new LocalIso(timeZone);
   let started = false;
   let done = false;
   return new ReadableStream<Uint8Array>({
@@ -36,7 +38,7 @@ export function requestExportStream(
       }
       const rows = done ? [] : await page({ ...query, before });
       for (const row of rows) {
-        chunk += formatRecord(format, REQUEST_COLUMNS, requestRecord(row, timeZone));
+        chunk += formatRecord(format, REQUEST_COLUMNS, requestRecord(row, local));
       }
       if (chunk) controller.enqueue(encoder.encode(chunk));
       if (rows.length < query.limit) {

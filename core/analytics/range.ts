@@ -80,3 +80,30 @@ export function localIso(epochMs: number, timeZone: string): string {
   return Temporal.Instant.fromEpochMilliseconds(epochMs).toZonedDateTimeISO(timeZone)
     .toString({ timeZoneName: "never", smallestUnit: "millisecond" });
 }
+
+/**
+ * localIso for many instants (an export's rows): the zone's offset is looked up once per UTC
+ * 15-minute bucket (offsets change only on such edges) instead of once per row through
+ * Temporal, which would cost more than the rest of a row's formatting.
+ */
+export class LocalIso {
+  #offsets = new Map<number, number>();
+  constructor(readonly timeZone: string) {}
+
+  /** The instant as localIso writes it. */
+  format(epochMs: number): string {
+    const bucket = Math.floor(epochMs / BUCKET_MS);
+    let offset = this.#offsets.get(bucket);
+    if (offset === undefined) {
+      if (this.#offsets.size > 10_000) this.#offsets.clear();
+      offset = Temporal.Instant.fromEpochMilliseconds(bucket * BUCKET_MS)
+        .toZonedDateTimeISO(this.timeZone).offsetNanoseconds / 1e6;
+      this.#offsets.set(bucket, offset);
+    }
+    const abs = Math.abs(offset) / 60_000;
+    const sign = offset < 0 ? "-" : "+";
+    const hh = String(Math.floor(abs / 60)).padStart(2, "0");
+    const mm = String(abs % 60).padStart(2, "0");
+    return `${new Date(epochMs + offset).toISOString().slice(0, 23)}${sign}${hh}:${mm}`;
+  }
+}

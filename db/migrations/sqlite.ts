@@ -4,6 +4,7 @@ import {
   ENDING_OF_STATUS,
   LEDGER_DIMENSIONS,
   LEDGER_SUMS,
+  ledgerRows,
   ROLLUP_SUMS,
 } from "../rollup_sql.ts";
 
@@ -218,7 +219,7 @@ INSERT INTO usage_15m (bucket, key_id, model, route, group_id, member_id, upstre
   ${COUNTER_LIST})
 SELECT ${LEDGER_DIMENSIONS},
   ${LEDGER_SUMS}
-  FROM request_log WHERE state IN ('settled', 'abandoned')
+  FROM ${ledgerRows("state IN ('settled', 'abandoned')")}
  GROUP BY ${LEDGER_DIMENSIONS};
 INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
 SELECT bucket, model, route, upstream, ${ROLLUP_SUMS}

@@ -15,7 +15,10 @@ async function chatOnce(t: TestGateway, key: string, body: unknown = chat): Prom
   return res.status;
 }
 
-async function json(t: TestGateway, path: string): Promise<{ status: number; body: any }> {
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+async function json(t: TestGateway, path: string): Promise<{ status: number; body: Json }> {
   const res = await t.admin(path);
   return { status: res.status, body: await res.json() };
 }
@@ -42,7 +45,7 @@ gatewayTest("GET /api/usage: day totals equal the quota counters; refusals count
   // Native answers carry Ollama's own timings.
   assert.equal(day.timing_count, 3);
   const byModel = await json(t, `/api/usage?from=2026-06-15&group_by=model,key`);
-  assert.deepEqual(byModel.body.rows.map((r: any) => [r.model, r.key_id, r.requests]), [[
+  assert.deepEqual(byModel.body.rows.map((r: Json) => [r.model, r.key_id, r.requests]), [[
     "llama3",
     id,
     4,
@@ -90,7 +93,7 @@ gatewayTest(
     for (let page = 0; page < 5; page++) {
       const { status, body } = await json(t, `/api/requests?from=2026-06-15&limit=3${cursor}`);
       assert.equal(status, 200);
-      seen.push(...body.rows.map((r: any) => r.id));
+      seen.push(...body.rows.map((r: Json) => r.id));
       for (const r of body.rows) {
         assert.equal(r.key_id, id);
         assert.equal(r.status, "ok");

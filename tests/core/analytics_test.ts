@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { localPeriods, usagePlan } from "../../core/analytics/periods.ts";
 import { AnalyticsInputError, parseRange } from "../../core/analytics/range.ts";
+import * as AnalyticsRange from "../../core/analytics/range.ts";
 import { decodeCursor, encodeCursor } from "../../core/analytics/cursor.ts";
 import { csvCell, csvLine } from "../../core/analytics/export_format.ts";
 import { histogramBucket, refusalKind } from "../../core/analytics/rollup.ts";
@@ -141,4 +142,25 @@ Deno.test("histogram buckets and refusal kinds", () => {
   assert.equal(refusalKind("member:concurrent_requests"), "concurrent");
   assert.equal(refusalKind("model_not_allowed"), "other");
   assert.equal(refusalKind("blocked"), "other");
+});
+
+Deno.test("LocalIso writes what Temporal writes, across both DST changes", () => {
+  const { LocalIso, localIso } = AnalyticsRange;
+  for (const tz of ["Europe/Berlin", "America/New_York", "Asia/Kathmandu", "UTC"]) {
+    const fast = new LocalIso(tz);
+    for (
+      let t = ms("2026-03-28T00:00:00Z");
+      t < ms("2026-03-30T00:00:00Z");
+      t += 7 * 60_000 + 123
+    ) {
+      assert.equal(fast.format(t), localIso(t, tz));
+    }
+    for (
+      let t = ms("2026-10-24T00:00:00Z");
+      t < ms("2026-10-26T00:00:00Z");
+      t += 7 * 60_000 + 123
+    ) {
+      assert.equal(fast.format(t), localIso(t, tz));
+    }
+  }
 });
