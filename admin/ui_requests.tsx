@@ -94,6 +94,7 @@ export function createRequestRoutes(deps: Deps, perPage = REQUESTS_PER_PAGE): Ho
       page,
       // Everything the filters match, not just this page: no cursor, no stacking.
       exportHref: queryHref("/requests/export", { ...checked.query, by: "" }),
+      retentionDays: deps.config.requestLogRetentionDays,
     };
     const status = range ? undefined : 422;
     if (wantsFragment(c)) return renderFragment(c, <RequestsBody {...props} />, status);

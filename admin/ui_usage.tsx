@@ -4,6 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { exportFileName, usageExportStream } from "../core/analytics/export_stream.ts";
 import type { Deps } from "../deps.ts";
 import { UsageBody, UsagePage, type UsagePageProps } from "../views/usage_page.tsx";
 import { checkAnalyticsQuery } from "./analytics_query.ts";
@@ -12,7 +13,7 @@ import { wantsFragment } from "./request_info.ts";
 import type { UiEnv } from "./ui_env.ts";
 import { keyOptions, loadUsage, valuesIn } from "./usage_data.ts";
 
-/** Builds GET /usage (behind the session guard). */
+/** Builds GET /usage and GET /usage/export (behind the session guard). */
 export function createUsageRoutes(deps: Deps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
   app.get("/usage", async (c) => {
@@ -40,6 +41,43 @@ export function createUsageRoutes(deps: Deps): Hono<UiEnv> {
     const status = range ? undefined : 422;
     if (wantsFragment(c)) return renderFragment(c, <UsageBody {...props} />, status);
     return renderPage(c, { title: "Usage", active: "usage", status }, <UsagePage {...props} />);
+  });
+
+  // The charts' numbers as CSV: per period of the chart's resolution, key and model, streamed
+  // by the same core export as the admin API's /api/export?dataset=usage.
+  app.get("/usage/export", async (c) => {
+    const tz = deps.config.timeZone;
+    const checked = checkAnalyticsQuery(c.req.query(), deps.clock.now(), tz, "7d");
+    const range = checked.range;
+    if (!range) {
+      const keys = await keyOptions(deps);
+      const filters = { query: checked.query, errors: checked.errors, keys, models: [] };
+      const props = { ctx: viewContext(c, deps), filters, data: null };
+      return renderPage(
+        c,
+        { title: "Usage", active: "usage", status: 422 },
+        <UsagePage {...props} />,
+      );
+    }
+    const query = {
+      fromMs: range.fromMs,
+      toMs: range.toMs,
+      timeZone: tz,
+      groupBy: [range.resolution, "key", "model"] as const,
+      keyId: checked.filter.keyId,
+      model: checked.filter.model,
+    };
+    const body = usageExportStream(
+      { ...query, groupBy: [...query.groupBy] },
+      "csv",
+      (q) => deps.store.usage(q),
+    );
+    return c.body(body, 200, {
+      "content-type": "text/csv; charset=utf-8",
+      "content-disposition": `attachment; filename="${
+        exportFileName("usage", "csv", range.fromMs, range.toMs, tz)
+      }"`,
+    });
   });
   return app;
 }

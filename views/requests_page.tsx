@@ -35,6 +35,8 @@ export interface RequestsPageProps {
   page: RequestPage | null;
   /** Where "Export what is shown" points, with the same filters. */
   exportHref: string;
+  /** How many days the log keeps a request (REQUEST_LOG_RETENTION_DAYS). */
+  retentionDays: number;
 }
 
 const time = (iso: string, timeZone: string) =>
@@ -54,7 +56,8 @@ export function RequestsPage(p: RequestsPageProps) {
     <>
       <PageHeader title="Requests">
         Every request through the gateway, newest first, with how it ended. Times are in{" "}
-        {p.ctx.timeZone}; the log keeps each request for a limited number of days.
+        {p.ctx.timeZone}. The log keeps each request {p.retentionDays}{" "}
+        days; the Usage page's totals stay after that.
       </PageHeader>
       <RequestsBody {...p} />
     </>

@@ -14,6 +14,7 @@ import { StackedChart } from "./charts/stacked_chart.tsx";
 import { formatCount, formatWhole } from "./format.ts";
 import { type KeyRow, USAGE_COLUMNS, UsageCell, usedOf } from "./key_usage.tsx";
 import { Notice, PageHeader } from "./parts.tsx";
+import { NEAR_SHARE } from "./usage_bar.tsx";
 import type { ViewContext } from "./view_context.ts";
 
 /** The id of the part of the page the filters swap. */
@@ -193,6 +194,18 @@ function UsageSections(
           series={d.tokens}
           {...chart}
         />
+        <p class="chart-export">
+          <a
+            class="btn secondary small"
+            href={queryHref("/usage/export", { ...query, by: "" })}
+            download
+          >
+            Export these numbers (CSV)
+          </a>{" "}
+          <span class="hint">
+            per {d.range.resolution === "15m" ? "15 minutes" : d.range.resolution}, key and model
+          </span>
+        </p>
       </section>
       <div class="usage-columns">
         <TopKeys keys={d.topKeys} />
@@ -240,16 +253,15 @@ function Stats({ s }: { s: UsageSummary }) {
   );
 }
 
-/** A key's limit it is closest to now, as "85 % of tokens per day"; null: no limit. */
-function closest(k: KeyRow): { share: number; kind: LimitKind } | null {
-  let best: { share: number; kind: LimitKind } | null = null;
+/** What share of each of a key's limits it has used now, fullest first; empty: no limits. */
+export function quotaShares(k: KeyRow): Array<{ share: number; kind: LimitKind }> {
+  const shares: Array<{ share: number; kind: LimitKind }> = [];
   for (const kind of LIMIT_KINDS as ReadonlyArray<LimitKind>) {
     const limit = k[kind.field as LimitField];
     if (limit === null || limit === undefined) continue;
-    const share = limit === 0 ? 1 : usedOf(kind, k) / limit;
-    if (!best || share > best.share) best = { share, kind };
+    shares.push({ share: limit === 0 ? 1 : usedOf(kind, k) / limit, kind });
   }
-  return best;
+  return shares.sort((a, b) => b.share - a.share);
 }
 
 function TopKeys({ keys }: { keys: TopKey[] }) {
@@ -276,12 +288,12 @@ function TopKeys({ keys }: { keys: TopKey[] }) {
               <th scope="col" class="num">Requests</th>
               <th scope="col" class="num">Tokens</th>
               {columnHeads}
-              <th scope="col">Nearest limit</th>
+              <th scope="col">Of each quota</th>
             </tr>
           </thead>
           <tbody>
             {keys.map((t) => {
-              const near = t.key && closest(t.key);
+              const shares = t.key ? quotaShares(t.key) : [];
               return (
                 <tr>
                   <td data-label="Key">
@@ -292,14 +304,19 @@ function TopKeys({ keys }: { keys: TopKey[] }) {
                   <td data-label="Requests" class="num">{formatWhole(t.requests)}</td>
                   <td data-label="Tokens" class="num">{formatWhole(t.tokens)}</td>
                   {t.key ? columns.map((c) => UsageCell({ column: c, keyRow: t.key! })) : deleted}
-                  <td data-label="Nearest limit" class="nearest">
-                    {near
-                      ? (
-                        <span class={near.share >= 1 ? "full" : near.share >= 0.8 ? "near" : ""}>
-                          {formatShare(near.share)} <span class="muted">of {near.kind.unit}</span>
-                        </span>
-                      )
-                      : <span class="muted">No limits</span>}
+                  <td data-label="Of each quota" class="quota-shares">
+                    {shares.length === 0 ? <span class="muted">No limits</span> : (
+                      <ul>
+                        {shares.map(({ share, kind }) => (
+                          <li
+                            class={share >= 1 ? "full" : share >= NEAR_SHARE ? "near" : undefined}
+                          >
+                            <span class="share">{formatShare(share)}</span>{" "}
+                            <span class="muted">of {kind.unit}</span>
+                          </li>
+                        ))}
+                      </ul>
+                    )}
                   </td>
                 </tr>
               );
@@ -368,8 +385,8 @@ function ModelSpeeds({ models }: { models: ModelUsage[] }) {
       <h2 id="models-speed-title">Models: speed and load</h2>
       <p class="hint section-lead">
         Latency percentiles are exact to the bucket of a fixed histogram (≤ 250 ms means the bucket
-        from 100 to 250 ms). Load, prefill and decode are Ollama's own times per answered request; a
-        cold load is one that took over 1 s.
+        from 100 to 250 ms). Load, prefill and decode are Ollama's own times, averaged over the
+        requests it reported them for; a cold load is one that took over 1 s.
       </p>
       <div class="table-wide">
         <table class="model-speeds">

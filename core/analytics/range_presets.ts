@@ -6,6 +6,7 @@
  */
 import { localPeriods } from "./periods.ts";
 import { parseRange } from "./range.ts";
+import { ROLLUP_15M_RETENTION_DAYS } from "./retention.ts";
 
 /** A preset range of the range picker. */
 export type RangePreset = "today" | "24h" | "7d" | "30d" | "90d";
@@ -51,8 +52,13 @@ export function ceilQuarterHour(ms: number): number {
   return Math.floor(ms / QUARTER_HOUR) * QUARTER_HOUR + QUARTER_HOUR;
 }
 
-/** 15 minutes up to 2 days, local hours up to 35 days, local days beyond. */
-export function resolutionFor(fromMs: number, toMs: number): Resolution {
+/**
+ * 15 minutes up to 2 days, local hours up to 35 days, local days beyond; and local days for a
+ * range that starts before `nowMs` less the 15-minute rollups' retention, since only the
+ * per-day rollups reach back that far.
+ */
+export function resolutionFor(fromMs: number, toMs: number, nowMs = fromMs): Resolution {
+  if (fromMs < nowMs - ROLLUP_15M_RETENTION_DAYS * DAY) return "day";
   const span = toMs - fromMs;
   if (span <= 2 * DAY) return "15m";
   return span <= 35 * DAY ? "hour" : "day";
@@ -67,11 +73,17 @@ function localDate(ms: number, timeZone: string): Temporal.PlainDate {
   return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate();
 }
 
-function range(fromMs: number, toMs: number, timeZone: string, preset?: RangePreset): TimeRange {
+function range(
+  fromMs: number,
+  toMs: number,
+  now: Temporal.Instant,
+  timeZone: string,
+  preset?: RangePreset,
+): TimeRange {
   return {
     fromMs,
     toMs,
-    resolution: resolutionFor(fromMs, toMs),
+    resolution: resolutionFor(fromMs, toMs, now.epochMilliseconds),
     preset,
     fromDate: localDate(fromMs, timeZone).toString(),
     // The last instant inside the range names its last day.
@@ -90,7 +102,7 @@ export function presetRange(preset: RangePreset, now: Temporal.Instant, timeZone
   const fromMs = preset === "24h"
     ? toMs - DAY
     : startOfDay(today.subtract({ days: days - 1 }), timeZone);
-  return range(fromMs, toMs, timeZone, preset);
+  return range(fromMs, toMs, now, timeZone, preset);
 }
 
 function parseDate(text: string, field: "from" | "to"): Temporal.PlainDate | RangeProblem {
@@ -131,7 +143,7 @@ export function dateRange(
   }
   // Dates to instants as the admin API and the CLI read them: `to`'s day is included.
   const { fromMs, toMs } = parseRange(first.toString(), last.toString(), timeZone, now);
-  return range(fromMs, Math.min(toMs, ceilQuarterHour(now.epochMilliseconds)), timeZone);
+  return range(fromMs, Math.min(toMs, ceilQuarterHour(now.epochMilliseconds)), now, timeZone);
 }
 
 /**

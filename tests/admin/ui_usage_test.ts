@@ -103,7 +103,10 @@ usageTest("the usage page charts, ranks and times what the gateway counted", asy
   const top = /<table class="top-keys">([\s\S]*?)<\/table>/.exec(html)![1];
   assert.ok(top.indexOf(">Bob<") < top.indexOf(">Alice<"), "most requests first");
   assert.match(top, new RegExp(`href="/keys/${alice.id}">Alice</a>`));
-  assert.match(top, /<span class="full">100 % <span class="muted">of requests per day/);
+  assert.match(
+    top,
+    /<li class="full"><span class="share">100 %<\/span> <span class="muted">of requests per day/,
+  );
   const hits = /<table class="limit-hits">([\s\S]*?)<\/table>/.exec(html)![1];
   assert.match(hits, /Alice[\s\S]*?<td data-label="Refused" class="num">1<\/td>/);
   assert.match(hits, /1 request limits/);
@@ -117,6 +120,20 @@ usageTest("the usage page charts, ranks and times what the gateway counted", asy
   assert.match(byKey.html, /<span class="legend-name">Bob<\/span>/);
   assert.doesNotMatch(byKey.html, /<span class="legend-name">Alice<\/span>/);
   assert.match(byKey.html, new RegExp(`<option value="${bob.id}" selected>Bob</option>`));
+
+  // The charts' numbers as CSV: one line per quarter hour, key and model.
+  const csv = await f.request("/usage/export?range=today");
+  assert.equal(csv.status, 200);
+  assert.match(
+    csv.headers.get("content-disposition")!,
+    /filename="usage-2026-06-15-2026-06-15\.csv"/,
+  );
+  const lines = (await csv.text()).trim().split(/\r?\n/);
+  assert.match(lines[0], /^period_local,period_utc,key_id,model,route,requests,/);
+  assert.equal(lines.length, 1 + 2, "Alice's llama3 and Bob's qwen3 in one quarter hour");
+  assert.ok(lines.some((l) => l.startsWith("2026-06-15T12:00:00+02:00,2026-06-15T10:00:00")));
+  assert.match(html, /href="\/usage\/export\?range=today" download/);
+  assert.equal((await f.request("/usage/export?from=x")).status, 422);
 });
 
 usageTest(

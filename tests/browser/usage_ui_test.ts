@@ -7,6 +7,7 @@ import {
   launchChromium,
   screenshot,
   screenshotOf,
+  SCREENSHOTS,
   watchProblems,
 } from "./browser.ts";
 
@@ -18,7 +19,11 @@ async function week(t: TestGateway): Promise<void> {
   const keys = [
     await t.createKey({ name: "Open WebUI" }),
     await t.createKey({ name: "CI pipeline", daily_request_limit: 6 }),
-    await t.createKey({ name: "Alice's laptop" }),
+    await t.createKey({
+      name: "Alice's laptop",
+      daily_request_limit: 50,
+      monthly_token_limit: 2000,
+    }),
     await t.createKey({ name: "Batch job" }),
   ];
   let seed = 11;
@@ -33,12 +38,18 @@ async function week(t: TestGateway): Promise<void> {
       // Not the CI pipeline: its refusals today are counted below.
       const key = [keys[0], keys[2], keys[3]][Math.floor(rnd() ** 1.5 * 3)];
       const model = MODELS[Math.floor(rnd() ** 2 * MODELS.length)];
+      // Answers of different lengths and speeds, some streamed: the percentiles have a spread.
+      t.mock.update({
+        chunks: 2 + Math.floor(rnd() * 12),
+        chunkDelayMs: Math.floor(rnd() * 5),
+        firstByteDelayMs: Math.floor(rnd() ** 3 * 60),
+      });
       const res = await t.post("/api/chat", key.key, {
         model,
-        stream: false,
+        stream: rnd() < 0.5,
         messages: [{ role: "user", content: "Hello ".repeat(1 + Math.floor(rnd() * 40)) }],
       });
-      await res.body?.cancel();
+      await res.text();
     }
   }
   // Today: the CI pipeline runs into its daily limit.
@@ -93,6 +104,7 @@ Deno.test({
         1,
       );
       await screenshot(page, "40-usage-week");
+      await screenshotOf(page.locator("section", { hasText: "Top keys" }), "40-usage-top-keys");
 
       // Today, by key: the quarter hours as bars, the table of numbers opened.
       await page.locator(".range-presets").getByRole("link", { name: "Today" }).click();
@@ -151,14 +163,43 @@ Deno.test({
       const phoneProblems = watchProblems(small);
       await signIn(small, t, "/usage");
       await screenshot(small, "43-usage-phone");
+      // What a phone shows first, and the charts as they sit on it.
+      await small.screenshot({ path: new URL("43-usage-phone-top.png", SCREENSHOTS).pathname });
+      await screenshotOf(
+        small.locator("section", { hasText: "Over time" }),
+        "43-usage-phone-charts",
+      );
       await small.goto(t.gateway.adminUrl + "/requests");
       await screenshot(small, "44-requests-phone");
+      await small.locator("table.requests").scrollIntoViewIfNeeded();
+      await small.screenshot({ path: new URL("44-requests-phone-rows.png", SCREENSHOTS).pathname });
       const overflow = await small.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth",
       );
       assert.equal(overflow, 0, "nothing wider than the phone");
       assert.deepEqual(phoneProblems, []);
       await phone.close();
+
+      // Without JavaScript: the presets are links, the filters a plain GET form, Older a link.
+      const plain = await browser.newContext({ javaScriptEnabled: false });
+      const bare = await plain.newPage();
+      await signIn(bare, t, "/usage");
+      await bare.locator(".range-presets").getByRole("link", { name: "30 days" }).click();
+      await bare.waitForURL(/\/usage\?range=30d$/);
+      await bare.getByLabel("Key", { exact: true }).selectOption({ label: "CI pipeline" });
+      await bare.getByRole("button", { name: "Apply" }).click();
+      await bare.waitForURL(/\/usage\?range=30d&.*key_id=\d+/);
+      assert.deepEqual(
+        await bare.locator("figure.chart").first().locator(".legend-name").allInnerTexts(),
+        [
+          "llama3",
+        ],
+      );
+      await bare.goto(t.gateway.adminUrl + "/requests");
+      await bare.getByRole("link", { name: "Older" }).click();
+      await bare.waitForURL(/cursor=/);
+      assert.equal(await bare.locator("h2#log-title").innerText(), "Older requests");
+      await plain.close();
     } finally {
       await browser.close();
       await t.close();

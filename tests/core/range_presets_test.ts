@@ -35,6 +35,12 @@ Deno.test("resolution: 15 minutes up to 2 days, hours up to 35 days, days beyond
   assert.equal(resolutionFor(0, 2 * DAY + 900_000), "hour");
   assert.equal(resolutionFor(0, 35 * DAY), "hour");
   assert.equal(resolutionFor(0, 35 * DAY + 900_000), "day");
+  // Only the per-day rollups reach back more than 35 days: such a range is drawn in days.
+  assert.equal(resolutionFor(0, DAY, 35 * DAY), "15m");
+  assert.equal(resolutionFor(0, DAY, 35 * DAY + 900_000), "day");
+  const now = at("2026-06-15T10:07:00Z");
+  assert.equal((dateRange("2026-05-01", "2026-05-02", now, BERLIN) as TimeRange).resolution, "day");
+  assert.equal((dateRange("2026-06-01", "2026-06-02", now, BERLIN) as TimeRange).resolution, "15m");
 });
 
 Deno.test("dates entered are whole local days, ending now at the latest", () => {
