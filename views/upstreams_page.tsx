@@ -78,7 +78,15 @@ function stateText(b: UpstreamStatusView, timeZone: string): string {
     return `Ejected until ${formatDateTime(b.ejected_until, timeZone)}`;
   }
   if (b.state === "saturated") return `Saturated (takes ${b.saturated_to ?? 0} now)`;
+  if (b.state === "healthy" && b.failures > 0) {
+    return `Failing (${countOf(b.failures, "failure")} in a row)`;
+  }
   return STATE_TEXT[b.state];
+}
+
+/** The badge of a box that still takes requests but failed lately: a warning colour. */
+function badgeOf(b: UpstreamStatusView): string {
+  return b.state === "healthy" && b.failures > 0 ? "idle" : BADGE[b.state];
 }
 
 function BoxList({ ctx, boxes, queueDepth, editing }: UpstreamsPageProps) {
@@ -117,7 +125,7 @@ export function BoxCard(
     <article id={id} class="card box" aria-labelledby={`${id}-name`}>
       <div class="card-head">
         <h3 id={`${id}-name`} class="box-name">{b.name}</h3>
-        <span class={`badge ${BADGE[b.state]}`}>{stateText(b, ctx.timeZone)}</span>
+        <span class={`badge ${badgeOf(b)}`}>{stateText(b, ctx.timeZone)}</span>
         {!editing && <BoxActions ctx={ctx} box={b} />}
       </div>
       {editing ? <BoxForm ctx={ctx} box={b} form={editing.form} /> : <BoxFacts box={b} />}
