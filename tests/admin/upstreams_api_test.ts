@@ -177,6 +177,15 @@ gatewayTest("bad input gets the admin API's JSON errors: 404, 409, 422, 400", as
     assert.match(res.body.error, message, `${method} ${path}`);
     if (field) assert.equal(res.body.field, field);
   }
+  // Without the admin password: 401, for every call.
+  for (const method of ["GET", "POST"]) {
+    const res = await fetch(t.gateway.adminUrl + "/api/upstreams", {
+      method,
+      body: method === "POST" ? JSON.stringify({ url: "http://x:1" }) : undefined,
+    });
+    assert.equal(res.status, 401, method);
+    await res.body?.cancel();
+  }
   // Nothing of that was stored.
   assert.equal((await call("GET", "/api/upstreams")).body.length, 1);
 });
