@@ -220,3 +220,31 @@ gatewayTest(
     assert.equal(settings.default_model, "llama3", "a refused PUT changes nothing");
   },
 );
+
+gatewayTest(
+  "with every box deleted or disabled requests get 502 saying so, uncharged",
+  async (t) => {
+    const { key, id } = await t.createKey();
+    const [box] = await (await t.admin("/api/upstreams")).json();
+    for (const change of ["disable", "delete"]) {
+      const res = change === "disable"
+        ? await t.admin(`/api/upstreams/${box.id}`, {
+          method: "PATCH",
+          body: JSON.stringify({ enabled: false }),
+        })
+        : await t.admin(`/api/upstreams/${box.id}`, { method: "DELETE" });
+      assert.ok(res.ok, change);
+      await res.body?.cancel();
+      const chat = await t.post("/api/chat", key, { model: "llama3", messages, stream: false });
+      assert.equal(chat.status, 502, change);
+      assert.match((await chat.json()).error, /no Ollama box is configured \(or enabled\)/);
+      const tags = await fetch(t.gateway.proxyUrl + "/api/tags", {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      assert.equal(tags.status, 502, change);
+      assert.match((await tags.json()).error, /no Ollama box is configured/);
+    }
+    assert.equal(t.mock.inferenceCount(), 0);
+    assert.equal((await t.usage(id)).today.requests, 0, "nothing charged");
+  },
+);
