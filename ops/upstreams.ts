@@ -85,11 +85,10 @@ export async function seedUpstreams(store: Store, at: string): Promise<boolean> 
 /**
  * Sets the Ollama URL of a one-box setup (the `ollama_url` setting of the settings API and
  * page): creates the box when there is none, changes its URL when there is one, and throws
- * SeveralUpstreams when there are several. The setting is stored too; the pool sees the change
- * at once.
+ * SeveralUpstreams when there are several. The pool sees the change at once; callers store the
+ * setting's text too, so the settings API reads as it was written.
  */
 export async function setOllamaUrl(deps: Deps, url: string): Promise<StoredUpstream | null> {
-  const table = upstreamTableOf(deps);
   const at = new Date(deps.clock.now().epochMilliseconds).toISOString();
   const change = singleUrlChange(await deps.store.listUpstreams(), url, at);
   let row: StoredUpstream | null = null;

@@ -178,7 +178,7 @@ export async function forward(
     502,
     `Cannot reach Ollama: ${
       unreachableReason(lastError)
-    }. Nothing was charged; if this persists, the gateway's admin should check that Ollama is running and the Ollama URL in Settings`,
+    }. Nothing was charged; if this persists, the gateway's admin should check that Ollama is running and its URL (Settings, or the Ollama boxes page)`,
     "upstream_unavailable",
     ticket.quotaHeaders(),
   );
@@ -303,7 +303,7 @@ async function refused(
       await ticket.settle({ kind: "not_sent", status: 502 });
       return new ProxyError(
         502,
-        "Cannot reach Ollama: no Ollama URL is configured. Nothing was charged; the gateway's admin should set the Ollama URL in Settings",
+        "Cannot reach Ollama: no Ollama box is configured (or enabled). Nothing was charged; the gateway's admin should add or enable one on the Ollama boxes page",
         "upstream_unavailable",
         ticket.quotaHeaders(),
       );

@@ -18,7 +18,7 @@ import { unreachableReason, upstreamHeaders } from "./upstream.ts";
 
 /** What a key holder can do about an Ollama the gateway cannot reach. */
 const ADMIN_HINT =
-  "If this persists, the gateway's admin should check that Ollama is running and the Ollama URL in Settings";
+  "If this persists, the gateway's admin should check that Ollama is running and its URL (Settings, or the Ollama boxes page)";
 
 /** How long one box may take to answer a read when others could answer instead (ms). */
 export const READ_TIMEOUT_MS = 10_000;
@@ -41,7 +41,7 @@ export async function readUpstream(
     if (!box || !box.enabled) {
       throw new ProxyError(
         502,
-        `Cannot reach Ollama: no Ollama box is configured (or enabled). ${ADMIN_HINT}`,
+        "Cannot reach Ollama: no Ollama box is configured (or enabled). The gateway's admin should add or enable one on the Ollama boxes page",
         "upstream_unavailable",
       );
     }

@@ -88,9 +88,17 @@ export function ModelsPage(
         {!models.ok
           ? (
             <Notice kind="error" alert>
-              {models.error} The Ollama boxes are set on the <a href="/upstreams">Ollama boxes</a>
-              {" "}
-              page.
+              {models.error} {boxes.length === 1
+                ? (
+                  <>
+                    The Ollama URL is set on the <a href="/settings">Settings</a> page.
+                  </>
+                )
+                : (
+                  <>
+                    The Ollama boxes are set on the <a href="/upstreams">Ollama boxes</a> page.
+                  </>
+                )}
             </Notice>
           )
           : models.models.length === 0

@@ -6,7 +6,7 @@
  */
 import type { UpstreamStatusView } from "../core/upstreams/status_view.ts";
 import type { FormState } from "./form_state.ts";
-import { countOf, formatDateTime } from "./format.ts";
+import { countOf } from "./format.ts";
 import { CsrfField, Field, Notice, PageHeader } from "./parts.tsx";
 import type { ViewContext } from "./view_context.ts";
 
@@ -72,13 +72,32 @@ const BADGE: Record<UpstreamStatusView["state"], string> = {
   unprobed: "info",
 };
 
-function stateText(b: UpstreamStatusView, timeZone: string): string {
+function stateText(b: UpstreamStatusView, ctx: ViewContext): string {
   if (!b.routed && b.enabled) return "Takes every request";
   if (b.state === "ejected" && b.ejected_until) {
-    return `Ejected until ${formatDateTime(b.ejected_until, timeZone)}`;
+    // Ejections last seconds to minutes: the time to the second, and how long is left.
+    const until = new Intl.DateTimeFormat("en-GB", {
+      timeZone: ctx.timeZone,
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    }).format(new Date(b.ejected_until));
+    const left = Math.max(
+      0,
+      Math.ceil((Date.parse(b.ejected_until) - ctx.now.epochMilliseconds) / 1000),
+    );
+    return `Ejected until ${until} (${left} s)`;
   }
   if (b.state === "saturated") return `Saturated (takes ${b.saturated_to ?? 0} now)`;
+  if (b.state === "healthy" && b.failures > 0) {
+    return `Failing (${countOf(b.failures, "failure")} in a row)`;
+  }
   return STATE_TEXT[b.state];
+}
+
+/** The badge of a box that still takes requests but failed lately: a warning colour. */
+function badgeOf(b: UpstreamStatusView): string {
+  return b.state === "healthy" && b.failures > 0 ? "idle" : BADGE[b.state];
 }
 
 function BoxList({ ctx, boxes, queueDepth, editing }: UpstreamsPageProps) {
@@ -117,7 +136,7 @@ export function BoxCard(
     <article id={id} class="card box" aria-labelledby={`${id}-name`}>
       <div class="card-head">
         <h3 id={`${id}-name`} class="box-name">{b.name}</h3>
-        <span class={`badge ${BADGE[b.state]}`}>{stateText(b, ctx.timeZone)}</span>
+        <span class={`badge ${badgeOf(b)}`}>{stateText(b, ctx)}</span>
         {!editing && <BoxActions ctx={ctx} box={b} />}
       </div>
       {editing ? <BoxForm ctx={ctx} box={b} form={editing.form} /> : <BoxFacts box={b} />}

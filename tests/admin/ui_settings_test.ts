@@ -1,3 +1,4 @@
+import { setOllamaUrl } from "../../ops/upstreams.ts";
 import assert from "node:assert/strict";
 import { refusedPort } from "../support/ports.ts";
 import { startUi, type UiFixture, uiTest } from "./ui_fixture.ts";
@@ -23,7 +24,8 @@ uiTest("the settings page shows the URL and a model choice from Ollama's live li
 
 uiTest("with Ollama down the default model becomes a text field with the reason", async (f) => {
   await f.signIn();
-  await f.deps.settings.update({ ollama_url: DEAD, default_model: "mistral" });
+  await setOllamaUrl(f.deps, DEAD);
+  await f.deps.settings.update({ default_model: "mistral" });
   const html = await (await f.request("/settings")).text();
   assert.match(html, /<input id="default_model" name="default_model" type="text" value="mistral"/);
   assert.match(
@@ -135,7 +137,7 @@ uiTest("the models page lists name, size, family and quantization", async (f) =>
 
 uiTest("the models page says why when Ollama cannot be reached", async (f) => {
   await f.signIn();
-  await f.deps.settings.update({ ollama_url: DEAD });
+  await setOllamaUrl(f.deps, DEAD);
   const res = await f.request("/models");
   assert.equal(res.status, 200);
   const html = await res.text();

@@ -177,6 +177,15 @@ gatewayTest("bad input gets the admin API's JSON errors: 404, 409, 422, 400", as
     assert.match(res.body.error, message, `${method} ${path}`);
     if (field) assert.equal(res.body.field, field);
   }
+  // Without the admin password: 401, for every call.
+  for (const method of ["GET", "POST"]) {
+    const res = await fetch(t.gateway.adminUrl + "/api/upstreams", {
+      method,
+      body: method === "POST" ? JSON.stringify({ url: "http://x:1" }) : undefined,
+    });
+    assert.equal(res.status, 401, method);
+    await res.body?.cancel();
+  }
   // Nothing of that was stored.
   assert.equal((await call("GET", "/api/upstreams")).body.length, 1);
 });
@@ -209,5 +218,33 @@ gatewayTest(
     const settings = await (await t.admin("/api/settings")).json();
     assert.equal(settings.ollama_url, "http://127.0.0.1:9,http://127.0.0.1:10");
     assert.equal(settings.default_model, "llama3", "a refused PUT changes nothing");
+  },
+);
+
+gatewayTest(
+  "with every box deleted or disabled requests get 502 saying so, uncharged",
+  async (t) => {
+    const { key, id } = await t.createKey();
+    const [box] = await (await t.admin("/api/upstreams")).json();
+    for (const change of ["disable", "delete"]) {
+      const res = change === "disable"
+        ? await t.admin(`/api/upstreams/${box.id}`, {
+          method: "PATCH",
+          body: JSON.stringify({ enabled: false }),
+        })
+        : await t.admin(`/api/upstreams/${box.id}`, { method: "DELETE" });
+      assert.ok(res.ok, change);
+      await res.body?.cancel();
+      const chat = await t.post("/api/chat", key, { model: "llama3", messages, stream: false });
+      assert.equal(chat.status, 502, change);
+      assert.match((await chat.json()).error, /no Ollama box is configured \(or enabled\)/);
+      const tags = await fetch(t.gateway.proxyUrl + "/api/tags", {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      assert.equal(tags.status, 502, change);
+      assert.match((await tags.json()).error, /no Ollama box is configured/);
+    }
+    assert.equal(t.mock.inferenceCount(), 0);
+    assert.equal((await t.usage(id)).today.requests, 0, "nothing charged");
   },
 );
