@@ -66,6 +66,9 @@ export async function startGateway(
 ): Promise<GatewayTarget> {
   const log = `${dir}/${name}.log`;
   const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  // An experiment knob (V8 heap flags for the soak); unset, the gateway runs as `deno task start`.
+  const v8 = Deno.env.get("BENCH_GATEWAY_V8_FLAGS");
+  if (v8) prof.push(`--v8-flags=${v8}`);
   const argv = [
     Deno.execPath(),
     "run",
