@@ -1,7 +1,8 @@
 /**
  * A/B of two gateway source trees under the same steady load, alternated in one run so the
  * shared machine's drift hits both alike: `deno run -A bench/ab.ts --a=DIR --b=DIR
- * [--rounds=4] [--seconds=8] [--connections=64] [--chunks=10] [--stream] [--prof]`. Both
+ * [--rounds=4] [--seconds=8] [--connections=64] [--chunks=10] [--stream] [--prof]
+ * [--v8-a=FLAGS] [--v8-b=FLAGS]`. Both
  * gateways (each DIR's main.ts, its own SQLite database, 1,000 keys) run at once on the server
  * core; only the one under load is busy. Prints req/s and CPU µs per request of each round, and
  * the medians' ratio B/A. `--prof` runs both under --cpu-prof and prints each one's busy-time
@@ -26,6 +27,8 @@ const stream = flag("stream");
 const prof = flag("prof");
 const path = opt("path", "/api/chat") as "/api/chat" | "/v1/chat/completions";
 const dirs = { a: opt("a", "."), b: opt("b", ".") };
+/** V8 flags per variant (`--v8-b=--optimize-for-size`). */
+const v8 = { a: opt("v8-a", ""), b: opt("v8-b", "") };
 
 interface Variant {
   name: string;
@@ -52,6 +55,7 @@ try {
       "0",
       prof ? `${dir}/prof_${name}` : null,
       main,
+      v8[name as "a" | "b"] ? [`--v8-flags=${v8[name as "a" | "b"]}`] : [],
     );
     stops.push(() => gw.proc.stop());
     const keys = await createKeys(gw.adminUrl, 1000, name);

@@ -72,3 +72,21 @@ export async function dbTimes(adminUrl: string): Promise<DbTimes> {
   }
   return out;
 }
+
+/**
+ * Waits until the recorded usage stops changing (two reads 500 ms apart agree, for at most
+ * 30 s): requests a load generator cut off at its deadline are still settled after it ends —
+ * later still when a client that left makes a fresh process load its tokenizer — and must not
+ * land inside the next exact check.
+ */
+export async function quietUsage(adminUrl: string): Promise<UsageTotals> {
+  let last = await totalUsage(adminUrl);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await totalUsage(adminUrl);
+    if (now.requests === last.requests && now.tokens === last.tokens) return now;
+    last = now;
+  }
+  return last;
+}

@@ -6,7 +6,7 @@
  * under --cpu-prof; profiles land in the run's temp dir and are summarised at the end).
  * @module
  */
-import { createKeys, totalUsage } from "./admin_client.ts";
+import { createKeys, quietUsage, totalUsage } from "./admin_client.ts";
 import {
   measure,
   type Measurement,
@@ -55,7 +55,7 @@ async function exactCheck(
 ): Promise<ExactCheck> {
   const body = `${ctx.dir}/exact_${name}.json`;
   await Deno.writeTextFile(body, bodyOf(s));
-  const before = readUsage ? await totalUsage(adminUrl) : { requests: 0, tokens: 0 };
+  const before = readUsage ? await quietUsage(adminUrl) : { requests: 0, tokens: 0 };
   const r = await runProbe<{ statuses: Record<string, number> }>(ctx, [
     "burst",
     url,
@@ -241,7 +241,7 @@ async function main() {
         const two = await measureTogether(pgCtx, SCALE_OUT, [sub, sub2]);
         printMeasurement(SCALE_OUT.id, "two", two);
         results.scaleOut = { one, two, placement };
-        const before = await totalUsage(pg.adminUrl);
+        const before = await quietUsage(pg.adminUrl);
         const [a, b] = await Promise.all([
           exactCheck(pgCtx, pg.adminUrl, pg.url, "pg_two_a", EXACT[0].s, 1000, false),
           exactCheck(pgCtx, pg2.adminUrl, pg2.url, "pg_two_b", EXACT[0].s, 1000, false),

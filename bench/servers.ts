@@ -61,13 +61,19 @@ export async function startGateway(
   profileDir: string | null,
   /** Another source tree's main.ts (bench/ab.ts compares two). */
   main: string = here("../main.ts"),
+  /** More `deno run` flags (bench/heap.ts: --inspect). */
+  flags: string[] = [],
 ): Promise<GatewayTarget> {
   const log = `${dir}/${name}.log`;
   const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  // An experiment knob (V8 heap flags for the soak); unset, the gateway runs as `deno task start`.
+  const v8 = Deno.env.get("BENCH_GATEWAY_V8_FLAGS");
+  if (v8) prof.push(`--v8-flags=${v8}`);
   const argv = [
     Deno.execPath(),
     "run",
     ...prof,
+    ...flags,
     "--allow-net",
     "--allow-env",
     "--allow-read",
@@ -79,6 +85,8 @@ export async function startGateway(
     PATH: Deno.env.get("PATH") ?? "",
     HOME: Deno.env.get("HOME") ?? "/root",
     DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+    // bench/heap.ts: where bench/heap_gateway.ts writes its snapshots.
+    ...(Deno.env.has("HEAP_DIR") ? { HEAP_DIR: Deno.env.get("HEAP_DIR")! } : {}),
     ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
     PROXY_HOST: "127.0.0.1",
     PROXY_PORT: "0",
