@@ -217,3 +217,49 @@ if (testDialects().includes("postgres")) {
     },
   );
 }
+
+if (testDialects().includes("postgres")) {
+  Deno.test(
+    "[postgres] a box added on one instance serves requests on the other within seconds",
+    async () => {
+      const db = await createTestDatabase("postgres");
+      const first = await startMockOllama({ models: ["llama3:latest"] });
+      const added = await startMockOllama({ models: ["qwen3:8b"] });
+      const gateways: GatewayProcess[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          gateways.push(
+            await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: first.url, LOG_LEVEL: "warn" }),
+          );
+        }
+        const [a, b] = gateways;
+        const key = await keyOn(a);
+        const ask = async () => {
+          const res = await fetch(b.proxyUrl + "/api/chat", {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}` },
+            body: JSON.stringify({ model: "qwen3:8b", messages: [], stream: false }),
+          });
+          await res.body?.cancel();
+          return res.status;
+        };
+        // The lone box on b does not have it: Ollama's own 404 passes through.
+        assert.equal(await ask(), 404);
+        const res = await admin(a, "/api/upstreams", {
+          method: "POST",
+          body: JSON.stringify({ name: "qwen-box", url: added.url }),
+        });
+        assert.equal(res.status, 201);
+        await res.body?.cancel();
+        // No restart of b: it reads the boxes again, probes the new one, and routes to it.
+        await until(async () => await ask() === 200, "b to route to the new box");
+        assert.equal(added.inferenceCount(), 1);
+      } finally {
+        for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
+        await first.close();
+        await added.close();
+        await db.drop();
+      }
+    },
+  );
+}
