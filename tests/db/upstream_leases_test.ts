@@ -188,16 +188,23 @@ if (testDialects().includes("postgres")) {
           Number(
             (await rawQuery("postgres", db.url, "SELECT count(*) AS n FROM upstream_leases"))[0].n,
           );
-        assert.equal(await leases(), 1, "the dead gateway's lease is still there");
+        const holders = async () =>
+          (await rawQuery("postgres", db.url, "SELECT instance_id FROM upstream_leases")).map((
+            r,
+          ) => String(r.instance_id));
+        const [dead, ...others] = await holders();
+        assert.deepEqual(others, [], "the dead gateway's lease is still there, alone");
         // Its lease is still counted until the survivor finds the gateway silent and releases
         // it; the survivor's request waits in the queue meanwhile, then gets the box.
-        const res = await fetch(survivor.proxyUrl + "/api/chat", {
+        const answer = fetch(survivor.proxyUrl + "/api/chat", {
           method: "POST",
           headers: { authorization: `Bearer ${key}` },
           body: chat,
         });
+        await until(() => box.total === 2, "the survivor's request to reach the box");
+        assert.ok(!(await holders()).includes(dead), "it reached the box only once freed");
+        const res = await answer;
         assert.equal(res.status, 200, await res.text());
-        assert.equal(box.total, 2);
         await until(async () => await leases() === 0, "the leases to be released and given back");
       } finally {
         gateways[0]?.kill();
@@ -205,6 +212,52 @@ if (testDialects().includes("postgres")) {
         await gateways[0]?.stop();
         await box.close();
         await mock.close();
+        await db.drop();
+      }
+    },
+  );
+}
+
+if (testDialects().includes("postgres")) {
+  Deno.test(
+    "[postgres] a box added on one instance serves requests on the other within seconds",
+    async () => {
+      const db = await createTestDatabase("postgres");
+      const first = await startMockOllama({ models: ["llama3:latest"] });
+      const added = await startMockOllama({ models: ["qwen3:8b"] });
+      const gateways: GatewayProcess[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          gateways.push(
+            await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: first.url, LOG_LEVEL: "warn" }),
+          );
+        }
+        const [a, b] = gateways;
+        const key = await keyOn(a);
+        const ask = async () => {
+          const res = await fetch(b.proxyUrl + "/api/chat", {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}` },
+            body: JSON.stringify({ model: "qwen3:8b", messages: [], stream: false }),
+          });
+          await res.body?.cancel();
+          return res.status;
+        };
+        // The lone box on b does not have it: Ollama's own 404 passes through.
+        assert.equal(await ask(), 404);
+        const res = await admin(a, "/api/upstreams", {
+          method: "POST",
+          body: JSON.stringify({ name: "qwen-box", url: added.url }),
+        });
+        assert.equal(res.status, 201);
+        await res.body?.cancel();
+        // No restart of b: it reads the boxes again, probes the new one, and routes to it.
+        await until(async () => await ask() === 200, "b to route to the new box");
+        assert.equal(added.inferenceCount(), 1);
+      } finally {
+        for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
+        await first.close();
+        await added.close();
         await db.drop();
       }
     },
