@@ -78,7 +78,9 @@ export function usageQueries(dialect: Dialect, q: UsageQuery, plan: UsagePlan): 
   const cols = groupColumns(q.groupBy).map((c) => `u.${c}`);
   const select = ["j.p AS period", ...cols].join(", ");
   const group = ["j.p", ...cols].join(", ");
-  const sums = ROLLUP_COLUMNS.map((c) => `SUM(u.${c}) AS ${c}`).join(", ");
+  // PostgreSQL's SUM of BIGINT is NUMERIC (text to the client); cast back, read as numbers.
+  const cast = dialect === "postgres" ? "::bigint" : "";
+  const sums = ROLLUP_COLUMNS.map((c) => `SUM(u.${c})${cast} AS ${c}`).join(", ");
   const out: Query[] = [];
   if (plan.buckets.length > 0) {
     const p = new Params(dialect);
