@@ -32,7 +32,7 @@ import {
 } from "../core/groups.ts";
 import type { Group } from "../core/model.ts";
 import { requestWindows } from "../core/windows.ts";
-import { proxyInfo } from "./proxy_info.ts";
+import { proxyInfo } from "../core/proxy_info.ts";
 import { createAnalyticsApi } from "./analytics_api.ts";
 import {
   createGroupSchema,

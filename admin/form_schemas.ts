@@ -12,6 +12,7 @@ import { parseCidr } from "../core/cidr.ts";
 import { MEMBER_LIMIT_FIELDS } from "../core/groups.ts";
 import { type IdentityHeaders, OPENWEBUI_HEADERS } from "../core/model.ts";
 import { hasControlCharacters } from "../core/text.ts";
+import { headerField, memberField } from "../views/form_fields.ts";
 
 const LIMIT_MESSAGE = "Enter a whole number of 0 or more, or leave empty for unlimited";
 
@@ -154,9 +155,6 @@ export const editGroupForm = z.object({
   models: modelsField.optional(),
 });
 
-/** The form field of a person's limit (a member template's or a member's own). */
-export const memberField = (field: string) => `member_${field}`;
-
 /** The member limits as form fields, each empty for no limit. */
 const prefaultLimit = limitField.prefault("");
 const memberLimitFields = Object.fromEntries(
@@ -172,9 +170,6 @@ export function memberLimitsOf(data: Record<string, unknown>): Record<string, nu
 
 /** A person's own limits (the member edit form). */
 export const memberLimitsForm = z.object(memberLimitFields);
-
-/** The form field of each header name. */
-export const headerField = (name: keyof IdentityHeaders) => `header_${name}`;
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 

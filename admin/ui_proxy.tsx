@@ -7,8 +7,8 @@ import { Hono } from "hono";
 import type { Deps } from "../deps.ts";
 import type { DelegatingKey } from "../views/openwebui_setup.tsx";
 import { ProxyPage } from "../views/proxy_page.tsx";
-import { hostOfHeader, proxyInfo } from "./proxy_info.ts";
-import { proxySnippets } from "./proxy_snippets.ts";
+import { hostOfHeader, proxyInfo } from "../core/proxy_info.ts";
+import { proxySnippets } from "../core/proxy_snippets.ts";
 import { renderPage } from "./render.tsx";
 import type { UiEnv } from "./ui_env.ts";
 

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { AdminError } from "./errors.ts";
-import { staticAsset } from "./static_assets.ts";
+import { staticAsset } from "../views/static_assets.ts";
 
 /** Builds the static file route (no login needed: the login page uses it too). */
 export function createStaticRoutes(): Hono {

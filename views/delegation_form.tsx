@@ -4,7 +4,7 @@
  * shown), the limits each person gets, and what happens to calls that name nobody.
  * @module
  */
-import { headerField, memberField } from "../admin/form_schemas.ts";
+import { headerField, memberField } from "./form_fields.ts";
 import type { DelegationView } from "../core/delegation.ts";
 import { type IdentityHeaders, OPENWEBUI_HEADERS } from "../core/model.ts";
 import type { FormState } from "./form_state.ts";

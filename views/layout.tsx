@@ -3,7 +3,7 @@
  * @module
  */
 import type { Child } from "hono/jsx";
-import { assetUrl } from "../admin/static_assets.ts";
+import { assetUrl } from "./static_assets.ts";
 import { CsrfField } from "./parts.tsx";
 
 /** A page of the navigation. */

@@ -3,7 +3,7 @@
  * with their usage against their limits, and per person block/unblock and limits of their own.
  * @module
  */
-import { memberField } from "../admin/form_schemas.ts";
+import { memberField } from "./form_fields.ts";
 import type { MemberFields } from "../core/groups.ts";
 import { MEMBER_LIMIT_FIELDS } from "../core/groups.ts";
 import { LIMIT_KINDS } from "../core/limits.ts";

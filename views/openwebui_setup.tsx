@@ -3,7 +3,7 @@
  * in Open WebUI for each, and the warning that plain headers believe anyone who holds the key.
  * @module
  */
-import type { ProxyInfo } from "../admin/proxy_info.ts";
+import type { ProxyInfo } from "../core/proxy_info.ts";
 import { type IdentityHeaders, type IdentityMode, OPENWEBUI_HEADERS } from "../core/model.ts";
 import { HEADER_SETTINGS } from "./delegation_form.tsx";
 import { CopyButton, Notice } from "./parts.tsx";

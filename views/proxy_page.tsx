@@ -2,8 +2,9 @@
  * The Proxy info page: where clients connect, and snippets to copy.
  * @module
  */
-import { isWildcardHost, type ProxyInfo } from "../admin/proxy_info.ts";
-import { KEY_VARIABLE, type Snippet } from "../admin/proxy_snippets.ts";
+import { isWildcard } from "../core/loopback.ts";
+import type { ProxyInfo } from "../core/proxy_info.ts";
+import { KEY_VARIABLE, type Snippet } from "../core/proxy_snippets.ts";
 import { type DelegatingKey, OpenWebUiSection } from "./openwebui_setup.tsx";
 import { CopyButton, Notice, PageHeader } from "./parts.tsx";
 
@@ -59,7 +60,7 @@ function UrlSource({ info, where }: { info: ProxyInfo; where: ProxyWhere }) {
         <div class="url-source" id="url-source">
           <Notice kind="warning">
             <strong>This address works only on the gateway's own machine.</strong>{" "}
-            {isWildcardHost(where.proxyHost)
+            {isWildcard(where.proxyHost)
               ? (
                 <>
                   No public URL is set, and you opened this page through a loopback address

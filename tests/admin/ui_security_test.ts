@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { staticAsset } from "../../admin/static_assets.ts";
+import { staticAsset } from "../../views/static_assets.ts";
 import { PASSWORD, uiTest } from "./ui_fixture.ts";
 
 uiTest("pages carry a strict CSP, no framing and a same-origin referrer", async (f) => {

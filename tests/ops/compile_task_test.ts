@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
-import { staticAsset } from "../../admin/static_assets.ts";
+import { staticAsset } from "../../views/static_assets.ts";
 import { gatewayTest } from "../support/gateway.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -76,11 +76,11 @@ Deno.test("every file the binary serves or renders is in its module graph or lis
     }
   }
   for (const file of await filesUnder("static")) {
-    assert.ok(graph.has(file), `${file} is not imported by admin/static_assets.ts`);
+    assert.ok(graph.has(file), `${file} is not imported by views/static_assets.ts`);
   }
 });
 
-Deno.test("the app reads no file at run time: static files come only through static_assets.ts", async () => {
+Deno.test("the app reads no file at run time: static files come only through views/static_assets.ts", async () => {
   // A path read from disk would work under `deno run` and break in the binary.
   const reads =
     /Deno\.(readFile|readTextFile|readFileSync|readTextFileSync|open|openSync|readDir)\b|readFileSync|readdirSync|createReadStream|import\.meta\.(dirname|filename|url)/;
@@ -97,7 +97,7 @@ Deno.test("the app reads no file at run time: static files come only through sta
     if (readsUserFiles.has(file)) continue;
     const text = (await Deno.readTextFile(join(ROOT, file))).replace(systemReads[file] ?? /^$/, "");
     assert.doesNotMatch(text, reads, `${file} reads a file at run time`);
-    if (file !== "admin/static_assets.ts") {
+    if (file !== "views/static_assets.ts") {
       assert.doesNotMatch(text, /from\s+["'][./]*static\//, `${file} imports from static/`);
     }
   }

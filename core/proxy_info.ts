@@ -2,7 +2,8 @@
  * The proxy's base URLs as clients should configure them, and where that address comes from.
  * @module
  */
-import type { Config } from "../core/config.ts";
+import type { Config } from "./config.ts";
+import { isLoopback, isWildcard } from "./loopback.ts";
 
 /**
  * Where the address comes from: the Settings page, PUBLIC_URL, the proxy's own listen address
@@ -16,19 +17,6 @@ export interface ProxyInfo {
   ollama_base_url: string;
   openai_base_url: string;
   source: ProxyUrlSource;
-}
-
-/** Whether a listen address accepts connections on every interface. */
-export function isWildcardHost(host: string): boolean {
-  return host === "0.0.0.0" || host === "::" || host === "[::]";
-}
-
-/** Whether a host name or address (IPv6 with or without brackets) only reaches this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
-  // *.localhost is loopback by RFC 6761, and browsers resolve it so.
-  return h === "localhost" || h.endsWith(".localhost") || h === "::1" ||
-    /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
 }
 
 /** The host name of a Host header (without its port), or "" when there is none usable. */
@@ -59,12 +47,12 @@ export function proxyInfo(
   if (config.publicUrl) return base(config.publicUrl, "environment");
   const bracket = (h: string) => h.includes(":") && !h.startsWith("[") ? `[${h}]` : h;
   const port = config.proxyPort;
-  if (!isWildcardHost(config.proxyHost)) {
-    const source = isLoopbackHost(config.proxyHost) ? "loopback" : "proxy_host";
+  if (!isWildcard(config.proxyHost)) {
+    const source = isLoopback(config.proxyHost) ? "loopback" : "proxy_host";
     return base(`http://${bracket(config.proxyHost)}:${port}`, source);
   }
   const host = hostOfHeader(adminHostHeader);
-  if (host && !isLoopbackHost(host) && !isWildcardHost(host)) {
+  if (host && !isLoopback(host) && !isWildcard(host)) {
     return base(`http://${host}:${port}`, "admin_host");
   }
   return base(`http://127.0.0.1:${port}`, "loopback");
