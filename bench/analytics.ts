@@ -371,7 +371,8 @@ async function runSqlite(): Promise<Result> {
       settleAfter,
     };
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    if (Deno.args.includes("--keep")) console.log(`kept ${path}`);
+    else await Deno.remove(dir, { recursive: true });
   }
 }
 

@@ -69,15 +69,18 @@ function filters(p: Params, q: UsageQuery, keyed: boolean): string {
 }
 
 /**
- * The statements of a usage plan: sums per period index (`period`) and grouped column, from
- * the 15-minute rollup for its bucket ranges and from the per-day rollup for its days.
+ * The statements of a usage plan: from the 15-minute rollup, sums per period index (`period`)
+ * and grouped column for its bucket ranges; from the per-day rollup, sums per `day` and grouped
+ * column for the span of its days.
  */
 export function usageQueries(dialect: Dialect, q: UsageQuery, plan: UsagePlan): Query[] {
   const keyed = usesKeyedRollups(q);
   const cols = groupColumns(q.groupBy).map((c) => `u.${c}`);
   const select = ["j.p AS period", ...cols].join(", ");
   const group = ["j.p", ...cols].join(", ");
-  const sums = ROLLUP_COLUMNS.map((c) => `SUM(u.${c}) AS ${c}`).join(", ");
+  // PostgreSQL's SUM of BIGINT is NUMERIC (text to the client); cast back, read as numbers.
+  const cast = dialect === "postgres" ? "::bigint" : "";
+  const sums = ROLLUP_COLUMNS.map((c) => `SUM(u.${c})${cast} AS ${c}`).join(", ");
   const out: Query[] = [];
   if (plan.buckets.length > 0) {
     const p = new Params(dialect);
@@ -87,28 +90,34 @@ export function usageQueries(dialect: Dialect, q: UsageQuery, plan: UsagePlan): 
       [["f", "bigint"], ["t", "bigint"], ["p", "int"]],
     );
     const table = keyed ? "usage_15m" : "usage_15m_all";
-    // CROSS JOIN: SQLite keeps the few ranges outside and range-scans the rollup per range.
+    // The few ranges outside, a range scan of the rollup per range inside: SQLite's CROSS JOIN
+    // keeps that order; PostgreSQL needs LATERAL with OFFSET 0 (which keeps the subquery from
+    // being pulled up), else it scans the whole rollup once per range.
+    const where = `u.bucket >= j.f AND u.bucket < j.t${filters(p, q, keyed)}`;
     out.push({
-      sql: `SELECT ${select}, ${sums} FROM ${ranges} CROSS JOIN ${table} u
-             WHERE u.bucket >= j.f AND u.bucket < j.t${filters(p, q, keyed)}
-             GROUP BY ${group}`,
+      sql: dialect === "sqlite"
+        ? `SELECT ${select}, ${sums} FROM ${ranges} CROSS JOIN ${table} u WHERE ${where}
+            GROUP BY ${group}`
+        : `SELECT ${select}, ${sums} FROM ${ranges}
+             CROSS JOIN LATERAL (SELECT * FROM ${table} u WHERE ${where} OFFSET 0) u
+            GROUP BY ${group}`,
       params: p.values,
     });
   }
   if (plan.days.length > 0) {
+    // Grouped by day (the index's order, so no sort), not by period: readUsage maps each day
+    // to its period and drops days outside the plan.
     const p = new Params(dialect);
-    const days = jsonRows(
-      p,
-      plan.days.map((d) => ({ d: d.day, p: d.period })),
-      [["d", "text"], ["p", "int"]],
-    );
     const table = keyed ? "usage_day" : "usage_day_all";
     const keyFirst = keyed && q.keyId !== undefined ? `u.key_id = ${p.add(q.keyId)} AND ` : "";
+    const tz = p.add(q.timeZone);
+    const first = p.add(plan.days[0].day);
+    const last = p.add(plan.days[plan.days.length - 1].day);
     const rest = filters(p, { ...q, keyId: undefined }, keyed);
     out.push({
-      sql: `SELECT ${select}, ${sums} FROM ${days} CROSS JOIN ${table} u
-             WHERE ${keyFirst}u.tz = ${p.add(q.timeZone)} AND u.day = j.d${rest}
-             GROUP BY ${group}`,
+      sql: `SELECT ${["u.day AS day", ...cols].join(", ")}, ${sums} FROM ${table} u
+             WHERE ${keyFirst}u.tz = ${tz} AND u.day >= ${first} AND u.day <= ${last}${rest}
+             GROUP BY ${["u.day", ...cols].join(", ")}`,
       params: p.values,
     });
   }

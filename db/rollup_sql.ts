@@ -8,12 +8,6 @@
 import { COLD_LOAD_MS, HIST_BUCKETS, ROLLUP_COLUMNS } from "../core/analytics/rollup.ts";
 import { LATENCY_BUCKETS_MS } from "../core/analytics/types.ts";
 
-/** The histogram bucket of a column's value, as histogramBucket computes it. */
-function bucketExpr(column: string): string {
-  const whens = LATENCY_BUCKETS_MS.map((b, i) => `WHEN ${column} <= ${b} THEN ${i}`).join(" ");
-  return `CASE ${whens} ELSE ${LATENCY_BUCKETS_MS.length} END`;
-}
-
 /** Which refusal counter a refused_by adds to, as refusalKind says. */
 const KIND = `CASE
   WHEN refused_by = 'concurrent_requests' OR refused_by LIKE '%:concurrent_requests'
@@ -29,14 +23,18 @@ const TIMED = "(load_ms IS NOT NULL OR prompt_eval_ms IS NOT NULL OR eval_ms IS 
  * (outcome, refused_by, charged, estimated, prompt_tokens, completion_tokens, duration_ms,
  * ttfb_ms, load_ms, prompt_eval_ms, eval_ms).
  */
-export function perRow(column: string, precomputed = false): string {
+export function perRow(column: string): string {
   const when = (cond: string) => `CASE WHEN ${cond} THEN 1 ELSE 0 END`;
   const m = /^(dh|th)(\d+)$/.exec(column);
   if (m) {
-    // Over many rows the bucket is computed once per row (LEDGER_ROWS), not once per column.
-    if (precomputed) return when(`${m[1]}_b = ${m[2]}`);
-    const source = m[1] === "dh" ? "duration_ms" : "ttfb_ms";
-    return when(`${source} IS NOT NULL AND ${bucketExpr(source)} = ${m[2]}`);
+    // One range test per bucket (not a CASE chain per bucket): two comparisons a column. A
+    // NULL fails every test, as histogramBucket is not asked for a missing value.
+    const c = m[1] === "dh" ? "duration_ms" : "ttfb_ms";
+    const i = Number(m[2]);
+    const upper = LATENCY_BUCKETS_MS[i], lower = LATENCY_BUCKETS_MS[i - 1];
+    if (i === 0) return when(`${c} <= ${upper}`);
+    if (upper === undefined) return when(`${c} > ${lower}`);
+    return when(`${c} > ${lower} AND ${c} <= ${upper}`);
   }
   switch (column) {
     case "requests":
@@ -88,18 +86,13 @@ export function perRow(column: string, precomputed = false): string {
   throw new Error(`no SQL for rollup column ${column}`);
 }
 
-/**
- * request_log rows matching `where`, with their histogram buckets (`dh_b`, `th_b`; null without
- * a value), still named request_log: the source LEDGER_SUMS adds up.
- */
+/** request_log rows matching `where`, still named request_log: what LEDGER_SUMS adds up. */
 export function ledgerRows(where: string): string {
-  const b = (c: string) => `CASE WHEN ${c} IS NULL THEN NULL ELSE ${bucketExpr(c)} END`;
-  return `(SELECT request_log.*, ${b("duration_ms")} AS dh_b, ${b("ttfb_ms")} AS th_b
-             FROM request_log WHERE ${where}) AS request_log`;
+  return `(SELECT * FROM request_log WHERE ${where}) AS request_log`;
 }
 
 /** `SUM(<per row>) AS <column>` for every rollup column, over ledgerRows(). */
-export const LEDGER_SUMS = ROLLUP_COLUMNS.map((c) => `SUM(${perRow(c, true)}) AS ${c}`).join(
+export const LEDGER_SUMS = ROLLUP_COLUMNS.map((c) => `SUM(${perRow(c)}) AS ${c}`).join(
   ",\n  ",
 );
 

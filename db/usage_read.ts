@@ -27,6 +27,14 @@ export async function readUsage(
       toMs: Number(r.to_ms),
     }));
   const plan = usagePlan(periods, unit, compacted);
+  const dayPeriod = new Map(plan.days.map((d) => [d.day, d.period]));
   const parts = await Promise.all(usageQueries(dialect, q, plan).map(all));
-  return usageRows(periods, q.groupBy, parts.flat());
+  const sums = parts.flat().filter((row) => {
+    if (row.day === undefined) return true;
+    const period = dayPeriod.get(String(row.day));
+    // The rows are this call's own: mapped in place.
+    if (period !== undefined) row.period = period;
+    return period !== undefined;
+  });
+  return usageRows(periods, q.groupBy, sums);
 }

@@ -173,6 +173,10 @@ analyticsTest(
         ttfbMs: 2700,
       },
       { at: "2026-06-15T10:06:00Z", timings: { loadMs: null, promptEvalMs: 5, evalMs: null } },
+      // Histogram bounds are inclusive: 10 ms is in the first bucket, 300 s in the last bounded one.
+      { at: "2026-06-15T10:06:30Z", durationMs: 10, ttfbMs: 25 },
+      { at: "2026-06-15T10:06:40Z", durationMs: 300_000, ttfbMs: 11 },
+      { at: "2026-06-15T10:06:50Z", durationMs: 300_001, ttfbMs: 0 },
     ];
     const expected = new Array(ROLLUP_COLUMNS.length).fill(0);
     for (const r of cases) {
