@@ -55,7 +55,8 @@ const sharedSlots = new WeakMap<UpstreamPool, SharedSlots>();
 /**
  * Starts probing the gateway's boxes, reading the table again every UPSTREAMS_TTL_MS (so a
  * change made on another instance reaches this pool within seconds, requests or not) and, on
- * PostgreSQL, polling every instance's in-flight counts. Returns the function that stops it.
+ * PostgreSQL, polling every instance's in-flight counts. Returns the function that stops it,
+ * for when requests have ended: on PostgreSQL it also gives back this instance's leases.
  */
 export function startUpstreamProbes(deps: Deps): () => Promise<void> {
   const pool = upstreamsOf(deps);
