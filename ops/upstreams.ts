@@ -11,6 +11,7 @@ import { UpstreamPool } from "../core/upstreams/pool.ts";
 import { seedRows, singleUrlChange, singleUrlMeant } from "../core/upstreams/records.ts";
 import { LocalSlots, type SlotLedger } from "../core/upstreams/slots.ts";
 import { decodeSettings } from "../core/settings.ts";
+import { keepCredentials } from "../core/redact.ts";
 import { metricsOf } from "./gateway_metrics.ts";
 import { upstreamMetrics } from "./upstream_metrics.ts";
 import { UpstreamProber } from "./upstream_prober.ts";
@@ -93,11 +94,16 @@ export async function seedUpstreams(store: Store, at: string): Promise<boolean> 
 export async function setOllamaUrl(deps: Deps, url: string): Promise<string> {
   const at = new Date(deps.clock.now().epochMilliseconds).toISOString();
   const rows = await deps.store.listUpstreams();
-  const change = singleUrlChange(rows, url, at);
+  // With no box the Settings form shows the setting's URL (redacted): sent back so, it keeps
+  // its credentials too.
+  const meant = rows.length === 0
+    ? keepCredentials(url, (await deps.settings.get()).ollama_url)
+    : singleUrlMeant(rows, url);
+  const change = singleUrlChange(rows, meant, at);
   if (change.kind === "create") await deps.store.createUpstream(change.row);
   else if (change.kind === "update") await deps.store.updateUpstream(change.id, change.patch);
   await upstreamsChanged(deps);
-  return singleUrlMeant(rows, url);
+  return meant;
 }
 
 /** After a change to the table: this instance's pool takes it in at once (and probes). */

@@ -331,3 +331,21 @@ for (const dialect of testDialects()) {
     },
   );
 }
+
+uiTest(
+  "with every box deleted, the Settings form shows the stored URL's password as *** and a save as shown keeps it",
+  async (f) => {
+    const password = "nobox-pw-4b18f0";
+    const secretUrl = f.mock.url.replace("://", `://ollama:${password}@`);
+    await f.signIn();
+    for (const row of await f.deps.store.listUpstreams()) await f.deps.store.deleteUpstream(row.id);
+    await f.deps.settings.update({ ollama_url: secretUrl });
+    const html = await (await f.request("/settings")).text();
+    assert.doesNotMatch(html, new RegExp(password));
+    const shown = f.mock.url.replace("://", "://***@");
+    assert.ok(html.includes(`value="${shown}"`));
+    const saved = await f.post("/settings", { ollama_url: shown, default_model: "llama3" });
+    assert.equal(saved.status, 200);
+    assert.deepEqual((await f.deps.store.listUpstreams()).map((r) => r.url), [secretUrl]);
+  },
+);
