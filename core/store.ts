@@ -281,6 +281,8 @@ export interface Store {
   releaseUpstreamLease?(leaseId: number): Promise<void>;
   /** Leases out now per box, over every instance (boxes without any are absent). */
   upstreamLeaseCounts?(): Promise<Map<number, number>>;
+  /** Gives back every lease of `instanceId` (its gateway stops); how many there were. */
+  releaseInstanceLeases?(instanceId: string): Promise<number>;
 }
 
 /** The name of the settings row that says the boxes were seeded (core/upstreams/records.ts). */

@@ -216,6 +216,74 @@ if (testDialects().includes("postgres")) {
       }
     },
   );
+
+  Deno.test(
+    "[postgres] a gateway stopped with SIGTERM while a request holds a lease leaves no lease row",
+    async () => {
+      const db = await createTestDatabase("postgres");
+      const mock = await startMockOllama();
+      const box = countingBox(mock);
+      const leases = async () =>
+        Number(
+          (await rawQuery("postgres", db.url, "SELECT count(*) AS n FROM upstream_leases"))[0].n,
+        );
+      let gateway: GatewayProcess | undefined;
+      try {
+        gateway = await spawnGateway({
+          DATABASE_URL: db.url,
+          OLLAMA_URL: box.url,
+          LOG_LEVEL: "warn",
+          SHUTDOWN_GRACE_SECONDS: "20",
+        });
+        const g = gateway;
+        const key = await keyOn(g);
+        const [row] = await (await admin(g, "/api/upstreams")).json();
+        const patched = await admin(g, `/api/upstreams/${row.id}`, {
+          method: "PATCH",
+          body: JSON.stringify({ max_in_flight: 1 }),
+        });
+        assert.equal(patched.status, 200);
+        await patched.body?.cancel();
+        box.hold = true;
+        const held = fetch(g.proxyUrl + "/api/chat", {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}` },
+          body: chat,
+        }).then(async (res) => [res.status, await res.text()] as const);
+        await until(() => box.active === 1, "the request to reach the box");
+        assert.equal(await leases(), 1, "the request holds a lease");
+        // The database refuses the first release (as when it is away for a moment): the lease
+        // must still be gone once the gateway stopped, with no other instance to free it.
+        const sql = (q: string) => rawQuery("postgres", db.url, q);
+        await sql("CREATE SEQUENCE test_lease_refusals");
+        await sql(
+          `CREATE FUNCTION test_refuse_first_release() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF nextval('test_lease_refusals') = 1 THEN
+              RAISE EXCEPTION 'test: the database refuses this release';
+            END IF;
+            RETURN OLD;
+          END $$`,
+        );
+        await sql(`CREATE TRIGGER test_refuse_first_release BEFORE DELETE ON upstream_leases
+          FOR EACH ROW EXECUTE FUNCTION test_refuse_first_release()`);
+        // SIGTERM while it runs; it finishes within the grace period, then the gateway exits.
+        const stopped = g.stop();
+        await until(() => g.output().includes("Shutting down"), "the gateway to start stopping");
+        box.hold = false;
+        const [status, body] = await held;
+        assert.equal(status, 200, body);
+        assert.equal(await stopped, 0, g.output());
+        assert.match(g.output(), /the database refuses this release/, "the release failed once");
+        assert.equal(await leases(), 0, "a clean stop leaves no lease behind");
+      } finally {
+        gateway?.kill();
+        await box.close();
+        await mock.close();
+        await db.drop();
+      }
+    },
+  );
 }
 
 if (testDialects().includes("postgres")) {
