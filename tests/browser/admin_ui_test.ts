@@ -1,47 +1,18 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import type { Browser, Page } from "playwright-core";
-import { ADMIN_PASSWORD, startTestGateway, type TestGateway } from "../support/gateway.ts";
+import type { Page } from "playwright-core";
+import { type TestGateway } from "../support/gateway.ts";
 import {
-  browserTestsRun,
+  browserTest,
   htmxSettled,
-  launchChromium,
   screenshot,
   screenshotOf,
+  signIn,
   watchProblems,
 } from "./browser.ts";
 
 // Code run in the page is passed as text: it runs in Chromium, where `document` exists.
 const CHAT = { stream: false, messages: [{ role: "user", content: "Hello" }] };
-
-/** Runs a browser test against a fresh gateway (SQLite, mock Ollama) and a fresh Chromium. */
-function browserTest(name: string, fn: (t: TestGateway, browser: Browser) => Promise<void>) {
-  Deno.test({
-    name,
-    ignore: !browserTestsRun(),
-    // Chromium and the gateway keep timers and sockets that end with them, in close() below.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      const t = await startTestGateway("sqlite");
-      const browser = await launchChromium();
-      try {
-        await fn(t, browser);
-      } finally {
-        await browser.close();
-        await t.close();
-      }
-    },
-  });
-}
-
-async function signIn(page: Page, t: TestGateway) {
-  await page.goto(t.gateway.adminUrl + "/keys");
-  await page.waitForURL(/\/login\?next=%2Fkeys$/);
-  await page.getByLabel("Admin password").fill(ADMIN_PASSWORD);
-  await page.getByLabel("Admin password").press("Enter");
-  await page.waitForURL(/\/keys$/);
-}
 
 /** The rows of one key in the table, found by its name. */
 function keyRows(page: Page, name: string) {

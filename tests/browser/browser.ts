@@ -3,6 +3,7 @@
  * @module
  */
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { ADMIN_PASSWORD, startTestGateway, type TestGateway } from "../support/gateway.ts";
 
 /** Where Debian installs Chromium (`apt-get install chromium`; .ci/run does it). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -76,4 +77,37 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 export async function screenshotOf(locator: Locator, name: string): Promise<void> {
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
   await locator.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname });
+}
+
+/** Runs a browser test against a fresh gateway (SQLite, mock Ollama) and a fresh Chromium. */
+export function browserTest(
+  name: string,
+  fn: (t: TestGateway, browser: Browser) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !browserTestsRun(),
+    // Chromium and the gateway keep timers and sockets that end with them, in close() below.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const t = await startTestGateway("sqlite");
+      const browser = await launchChromium();
+      try {
+        await fn(t, browser);
+      } finally {
+        await browser.close();
+        await t.close();
+      }
+    },
+  });
+}
+
+/** Opens `path` of the admin, signs in on the login page it leads to, and waits for `path`. */
+export async function signIn(page: Page, t: TestGateway, path = "/keys"): Promise<void> {
+  await page.goto(t.gateway.adminUrl + path);
+  await page.waitForURL(/\/login\?next=/);
+  await page.getByLabel("Admin password").fill(ADMIN_PASSWORD);
+  await page.getByLabel("Admin password").press("Enter");
+  await page.waitForURL(new RegExp(path.replace(/[?.*+]/g, "\\$&") + "$"));
 }

@@ -4,44 +4,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
-import { ADMIN_PASSWORD, startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { startMockOllama } from "../support/mock_ollama.ts";
-import {
-  browserTestsRun,
-  htmxSettled,
-  launchChromium,
-  screenshot,
-  watchProblems,
-} from "./browser.ts";
-
-function browserTest(name: string, fn: (t: TestGateway, browser: Browser) => Promise<void>) {
-  Deno.test({
-    name,
-    ignore: !browserTestsRun(),
-    // Chromium and the gateway keep timers and sockets that end with them, in close() below.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      const t = await startTestGateway("sqlite");
-      const browser = await launchChromium();
-      try {
-        await fn(t, browser);
-      } finally {
-        await browser.close();
-        await t.close();
-      }
-    },
-  });
-}
-
-async function signIn(page: Page, t: TestGateway) {
-  await page.goto(t.gateway.adminUrl + "/upstreams");
-  await page.waitForURL(/\/login\?next=%2Fupstreams$/);
-  await page.getByLabel("Admin password").fill(ADMIN_PASSWORD);
-  await page.getByLabel("Admin password").press("Enter");
-  await page.waitForURL(/\/upstreams$/);
-}
+import { browserTest, htmxSettled, screenshot, signIn, watchProblems } from "./browser.ts";
 
 browserTest("an admin adds a second Ollama box, edits, disables and deletes it", async (t, b) => {
   const second = await startMockOllama({ models: ["qwen3:8b"] });
@@ -50,7 +14,7 @@ browserTest("an admin adds a second Ollama box, edits, disables and deletes it",
     const page = await context.newPage();
     page.on("dialog", (dialog) => dialog.accept());
     const problems = watchProblems(page);
-    await signIn(page, t);
+    await signIn(page, t, "/upstreams");
     assert.ok(await page.getByText("Takes every request").isVisible());
 
     const add = page.locator("#add-box");
@@ -106,7 +70,7 @@ browserTest("without JavaScript the box forms post, redirect and confirm", async
     viewport: { width: 390, height: 800 },
   });
   const page = await context.newPage();
-  await signIn(page, t);
+  await signIn(page, t, "/upstreams");
   const add = page.locator("#add-box");
   await add.getByLabel("URL").fill("http://127.0.0.1:9");
   await add.getByLabel("Name").fill("spare");

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
-import { ADMIN_PASSWORD, startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { startTestGateway, type TestGateway } from "../support/gateway.ts";
 import {
   browserTestsRun,
   htmxSettled,
@@ -8,6 +7,7 @@ import {
   screenshot,
   screenshotOf,
   SCREENSHOTS,
+  signIn,
   watchProblems,
 } from "./browser.ts";
 
@@ -62,13 +62,6 @@ async function week(t: TestGateway): Promise<void> {
     })).body?.cancel();
   }
   t.clock.set("2026-06-15T12:05:00Z");
-}
-
-async function signIn(page: Page, t: TestGateway, path: string) {
-  await page.goto(t.gateway.adminUrl + path);
-  await page.getByLabel("Admin password").fill(ADMIN_PASSWORD);
-  await page.getByLabel("Admin password").press("Enter");
-  await page.waitForURL(new RegExp(path.replace("?", "\\?") + "$"));
 }
 
 Deno.test({
