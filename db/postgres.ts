@@ -1204,31 +1204,41 @@ export class PostgresStore implements Store {
 
   maintainAnalytics(m: AnalyticsMaintenance): Promise<MaintenanceResult> {
     return runMaintenance("postgres", m, {
-      read: (q) => this.#query(q),
-      write: async (qs) => {
-        let n = 0;
-        await this.#sql.begin(async (tx) => {
-          for (const q of qs) {
-            const result = await tx.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]);
-            n += result.count;
-          }
-        });
-        return n;
-      },
       // Once per cluster: a session lock on a reserved connection; a gateway that does not get
-      // it skips this run (another one is doing the work).
+      // it skips this run (another one is doing the work). Every statement runs on that same
+      // connection: with DB_POOL_SIZE=1 the pool has no other to give.
       exclusive: async (fn) => {
         const conn = await this.#sql.reserve();
+        let usable = true;
         try {
           const [{ got }] = await conn`SELECT pg_try_advisory_lock(${MAINTENANCE_LOCK}) AS got`;
           if (!got) return null;
           try {
-            return await fn();
+            return await fn({
+              read: (q) => conn.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]),
+              write: async (qs) => {
+                let n = 0;
+                await conn`BEGIN`;
+                try {
+                  for (const q of qs) {
+                    n += (await conn.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]))
+                      .count;
+                  }
+                  await conn`COMMIT`;
+                } catch (err) {
+                  usable = connectionUsable(err);
+                  if (usable) await conn`ROLLBACK`;
+                  throw err;
+                }
+                return n;
+              },
+            });
           } finally {
-            await conn`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK})`;
+            if (usable) await conn`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK})`;
           }
         } finally {
-          conn.release();
+          // A connection that went away is left alone: the pool has already taken it back.
+          if (usable) conn.release();
         }
       },
     });

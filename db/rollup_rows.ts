@@ -4,14 +4,12 @@
  * @module
  */
 import {
-  ABANDONED,
   addInto,
   bucketOf,
   endingOf,
   type LedgerFacts,
   refusalOf,
   ROLLUP_COLUMNS,
-  rollupDelta,
   type RollupIncrement,
 } from "../core/analytics/rollup.ts";
 import type { RequestRow, RequestStatus } from "../core/analytics/types.ts";
@@ -58,11 +56,6 @@ export function settledFacts(s: Settlement, c: CounterChanges): LedgerFacts {
     promptEvalMs: s.timings?.promptEvalMs ?? null,
     evalMs: s.timings?.evalMs ?? null,
   };
-}
-
-/** What a settlement adds to its rollup row, given the ledger row's prior state. */
-export function settlementDelta(prior: string, s: Settlement, c: CounterChanges): RollupIncrement {
-  return rollupDelta(prior === "abandoned" ? ABANDONED : null, settledFacts(s, c));
 }
 
 /** The ledger facts of a refusal. */

@@ -51,7 +51,7 @@ import {
   RollupBatch,
   type RollupKey,
   rollupKeyOf,
-  settlementDelta,
+  settledFacts,
   toRequestRow,
 } from "./rollup_rows.ts";
 import { COUNTER_LIST, upsertSet } from "./rollup_sql.ts";
@@ -125,6 +125,20 @@ const ROLLUP_ALL_UPSERT = `
 INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
 VALUES (?, ?, ?, ?, ${COUNTER_PLACEHOLDERS})
 ON CONFLICT (bucket, model, route, upstream) DO UPDATE SET ${upsertSet("usage_15m_all")}`;
+/** The same increment of the per-day rows of every compacted day its bucket is in. */
+const DAY_UPSERT = `
+INSERT INTO usage_day (tz, day, key_id, model, route, group_id, member_id, upstream,
+  ${COUNTER_LIST})
+SELECT tz, day, ?, ?, ?, ?, ?, ?, ${COUNTER_PLACEHOLDERS}
+  FROM usage_compacted WHERE ? >= from_ms AND ? < to_ms
+ON CONFLICT (key_id, tz, day, model, route, group_id, member_id, upstream)
+DO UPDATE SET ${upsertSet("usage_day")}`;
+/** The same for the key-less per-day rows. */
+const DAY_ALL_UPSERT = `
+INSERT INTO usage_day_all (tz, day, model, route, upstream, ${COUNTER_LIST})
+SELECT tz, day, ?, ?, ?, ${COUNTER_PLACEHOLDERS}
+  FROM usage_compacted WHERE ? >= from_ms AND ? < to_ms
+ON CONFLICT (tz, day, model, route, upstream) DO UPDATE SET ${upsertSet("usage_day_all")}`;
 /** A store call this soon after the last group transaction is grouped with any that follow. */
 const QUIET_MS = 1;
 type Job = { work: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -636,6 +650,28 @@ export class SqliteStore implements Store {
     for (const { key, inc } of batch.keyless()) {
       this.#run(ROLLUP_ALL_UPSERT, key.bucket, key.model, key.route, key.upstream, ...inc);
     }
+    for (const { key, inc } of batch.rows.values()) this.#upsertCompactedDays(key, inc);
+  }
+
+  /**
+   * Adds an increment to the per-day rollups too when its bucket is in a day already compacted
+   * (a request that settles or is reaped after its day was compacted): else the day would not
+   * hold it until the next recompaction, or ever.
+   */
+  #upsertCompactedDays(k: RollupKey, inc: RollupIncrement): void {
+    this.#run(
+      DAY_UPSERT,
+      k.keyId,
+      k.model,
+      k.route,
+      k.groupId,
+      k.memberId,
+      k.upstream,
+      ...inc,
+      k.bucket,
+      k.bucket,
+    );
+    this.#run(DAY_ALL_UPSERT, k.model, k.route, k.upstream, ...inc, k.bucket, k.bucket);
   }
 
   #upsertRollup(k: RollupKey, inc: RollupIncrement): void {
@@ -651,6 +687,7 @@ export class SqliteStore implements Store {
       ...inc,
     );
     this.#run(ROLLUP_ALL_UPSERT, k.bucket, k.model, k.route, k.upstream, ...inc);
+    this.#upsertCompactedDays(k, inc);
   }
 
   /** Counts a refusal in the rollups and, within the per-key cap, logs it as a ledger row. */
@@ -873,10 +910,13 @@ export class SqliteStore implements Store {
         s.upstream ?? null,
         s.requestId,
       );
-      this.#rollup(
-        rollupKeyOf({ ...row, upstream: s.upstream ?? row.upstream }),
-        settlementDelta(String(row.state), s, c),
-      );
+      // The ledger row now names the box it ran on: its facts go to that box's rollup row,
+      // and a late settlement takes the abandonment off the row it was counted in (no box).
+      const settledKey = rollupKeyOf({ ...row, upstream: s.upstream ?? null });
+      if (row.state === "abandoned") {
+        this.#rollup(rollupKeyOf(row), rollupOf(ABANDONED).map((n) => -n));
+      }
+      this.#rollup(settledKey, rollupOf(settledFacts(s, c)));
     });
   }
 
@@ -1024,9 +1064,11 @@ export class SqliteStore implements Store {
     // Each step is its own short write transaction in the group-commit queue, so admissions
     // and settlements interleave with it; between batches the event loop turns.
     return runMaintenance("sqlite", m, {
-      read: (q) => Promise.resolve(this.#query(q)),
-      write: (qs) => this.#grouped(() => qs.reduce((n, q) => n + this.#runQuery(q), 0)),
-      exclusive: (fn) => fn(),
+      exclusive: (fn) =>
+        fn({
+          read: (q) => Promise.resolve(this.#query(q)),
+          write: (qs) => this.#grouped(() => qs.reduce((n, q) => n + this.#runQuery(q), 0)),
+        }),
     });
   }
 
