@@ -752,7 +752,7 @@ export class PostgresStore implements Store {
     if (refusals.length === 0) return Promise.resolve();
     const batch = new RollupBatch();
     const rows = refusals.map((r) => {
-      const facts = refusedFacts(r.decision);
+      const facts = refusedFacts(r.decision, r.logged);
       const start = r.job.start;
       const key = {
         bucket: bucketOf(Date.parse(start.startedAt)),

@@ -58,13 +58,17 @@ export function settledFacts(s: Settlement, c: CounterChanges): LedgerFacts {
   };
 }
 
-/** The ledger facts of a refusal. */
-export function refusedFacts(decision: Decision & { ok: false }): LedgerFacts & { status: number } {
+/** The ledger facts of a refusal, logged as a ledger row or (beyond the cap) only counted. */
+export function refusedFacts(
+  decision: Decision & { ok: false },
+  logged: boolean,
+): LedgerFacts & { status: number } {
   const r = refusalOf(decision);
   return {
     ending: "refused",
     charged: false,
     refusedBy: r.refusedBy,
+    logged,
     status: r.status,
     promptTokens: 0,
     completionTokens: 0,

@@ -697,7 +697,8 @@ export class SqliteStore implements Store {
     decision: Decision & { ok: false },
     nowMs: number,
   ): void {
-    const facts = refusedFacts(decision);
+    const logged = this.#refusalCap.admit(start.keyId, nowMs);
+    const facts = refusedFacts(decision, logged);
     const bucket = bucketOf(Date.parse(start.startedAt));
     this.#rollup({
       bucket,
@@ -708,7 +709,7 @@ export class SqliteStore implements Store {
       memberId: owners.member?.id ?? 0,
       upstream: "",
     }, rollupOf(facts));
-    if (!this.#refusalCap.admit(start.keyId, nowMs)) return;
+    if (!logged) return;
     this.#run(
       `INSERT INTO request_log (key_id, group_id, member_id, day, minute, instance_id, started_at,
          route, model, state, charged, status, outcome, refused_by, bucket)

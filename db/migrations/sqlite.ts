@@ -153,4 +153,48 @@ CREATE TABLE upstreams (
 -- counts the requests in flight per box in memory.
 `,
   },
+  {
+    version: 5,
+    name: "rollup audit: refusals logged as ledger rows counted per rollup row",
+    sql: `
+-- The refusals also logged as ledger rows (within the per-key cap): the rollup audit compares
+-- them exactly with the ledger's refused rows. Filled from the ledger for what it still holds.
+ALTER TABLE usage_15m ADD COLUMN refused_logged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_15m_all ADD COLUMN refused_logged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_day ADD COLUMN refused_logged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_day_all ADD COLUMN refused_logged INTEGER NOT NULL DEFAULT 0;
+UPDATE usage_15m AS u SET refused_logged = l.n
+  FROM (SELECT bucket, key_id, model, route, COALESCE(group_id, 0) AS group_id,
+               COALESCE(member_id, 0) AS member_id, COALESCE(upstream, '') AS upstream,
+               COUNT(*) AS n
+          FROM request_log WHERE state = 'refused'
+         GROUP BY bucket, key_id, model, route, COALESCE(group_id, 0), COALESCE(member_id, 0),
+                  COALESCE(upstream, '')) AS l
+ WHERE u.bucket = l.bucket AND u.key_id = l.key_id AND u.model = l.model
+   AND u.route = l.route AND u.group_id = l.group_id AND u.member_id = l.member_id
+   AND u.upstream = l.upstream;
+UPDATE usage_15m_all AS u SET refused_logged = l.n
+  FROM (SELECT bucket, model, route, upstream, SUM(refused_logged) AS n
+          FROM usage_15m GROUP BY bucket, model, route, upstream) AS l
+ WHERE u.bucket = l.bucket AND u.model = l.model AND u.route = l.route
+   AND u.upstream = l.upstream;
+UPDATE usage_day AS u SET refused_logged = l.n
+  FROM (SELECT c.tz, c.day, r.key_id, r.model, r.route, r.group_id, r.member_id, r.upstream,
+               SUM(r.refused_logged) AS n
+          FROM usage_compacted c JOIN usage_15m r
+            ON r.bucket >= c.from_ms AND r.bucket < c.to_ms
+         GROUP BY c.tz, c.day, r.key_id, r.model, r.route, r.group_id, r.member_id,
+                  r.upstream) AS l
+ WHERE u.tz = l.tz AND u.day = l.day AND u.key_id = l.key_id AND u.model = l.model
+   AND u.route = l.route AND u.group_id = l.group_id AND u.member_id = l.member_id
+   AND u.upstream = l.upstream;
+UPDATE usage_day_all AS u SET refused_logged = l.n
+  FROM (SELECT c.tz, c.day, r.model, r.route, r.upstream, SUM(r.refused_logged) AS n
+          FROM usage_compacted c JOIN usage_15m_all r
+            ON r.bucket >= c.from_ms AND r.bucket < c.to_ms
+         GROUP BY c.tz, c.day, r.model, r.route, r.upstream) AS l
+ WHERE u.tz = l.tz AND u.day = l.day AND u.model = l.model AND u.route = l.route
+   AND u.upstream = l.upstream;
+`,
+  },
 ];

@@ -14,6 +14,7 @@ import type { Settlement, Store } from "../../core/store.ts";
 import type { Ask } from "../../core/admission.ts";
 import { requestWindows } from "../../core/windows.ts";
 import { newKey } from "../support/admissions.ts";
+import { DatabaseSync } from "node:sqlite";
 
 const BERLIN = "Europe/Berlin";
 const ASK: Ask = { promptTokens: 10, generates: true, clientMaxTokens: null, maxReservedTokens: 100 };
@@ -148,6 +149,54 @@ eachDialect(
     assert.equal(day.requests, quota.requests);
     assert.equal(day.prompt_tokens, quota.prompt_tokens);
     assert.equal(day.completion_tokens, quota.completion_tokens);
+  },
+);
+
+/** Runs a statement on the store's database behind its back (to break a rollup on purpose). */
+async function tamper(dialect: Dialect, url: string, statement: string): Promise<void> {
+  if (dialect === "sqlite") {
+    const db = new DatabaseSync(url.slice("sqlite://".length));
+    try {
+      db.exec(statement);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(statement);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+eachDialect(
+  "the rollup audit sees a logged refusal counted twice, and refusals below those logged",
+  async (store, url, dialect) => {
+    const key = await store.createKey(newKey({ daily_request_limit: 1 }));
+    await store.settle(settlement(await admitted(store, key.id, "2026-06-15T10:00:00Z")));
+    const refused = await admitAt(store, key.id, "2026-06-15T10:01:00Z");
+    assert.equal(refused.kind, "refused");
+    await clean(store);
+    // A logged refusal counted twice: beyond the cap a refusal is in the rollup only, so only
+    // the logged count can tell.
+    await tamper(
+      dialect,
+      url,
+      `UPDATE usage_15m SET refused = refused + 1, refused_requests = refused_requests + 1,
+         refused_logged = refused_logged + 1, requests = requests + 1`,
+    );
+    const twice = await store.auditRollups();
+    assert.ok(twice.some((d) => d.table === "usage_15m" && d.field === "refused_logged"));
+    await tamper(
+      dialect,
+      url,
+      `UPDATE usage_15m SET refused = 0, refused_requests = 0, refused_logged = 1,
+         requests = requests - 2`,
+    );
+    const below = await store.auditRollups();
+    assert.ok(below.some((d) => d.field === "refused (below refused_logged)"), JSON.stringify(below));
   },
 );
 
