@@ -200,6 +200,34 @@ eachDialect(
   },
 );
 
+eachDialect(
+  "migration 5 fills refused_logged from the ledger for rollups written before it",
+  async (store, url, dialect) => {
+    const key = await store.createKey(newKey({ daily_request_limit: 1 }));
+    await store.settle(settlement(await admitted(store, key.id, "2026-06-15T10:00:00Z")));
+    for (const at of ["2026-06-15T10:01:00Z", "2026-06-15T10:20:00Z", "2026-06-15T10:21:00Z"]) {
+      assert.equal((await admitAt(store, key.id, at)).kind, "refused");
+    }
+    await store.maintainAnalytics({
+      nowMs: Date.parse("2026-06-16T12:00:00Z"),
+      timeZone: BERLIN,
+      requestLogRetentionDays: 90,
+      rollup15mRetentionDays: 35,
+    });
+    await clean(store);
+    // Back to a database migrated up to 4: the column gone, migration 5 not applied.
+    await tamper(
+      dialect,
+      url,
+      ["usage_15m", "usage_15m_all", "usage_day", "usage_day_all"]
+        .map((t) => `ALTER TABLE ${t} DROP COLUMN refused_logged;`)
+        .join("\n") + "\nDELETE FROM schema_migrations WHERE version = 5;",
+    );
+    await store.migrate();
+    await clean(store);
+  },
+);
+
 const PG = testDialects().includes("postgres");
 
 /**
