@@ -911,9 +911,9 @@ export class PostgresStore implements Store {
     const seen = new Set<number>();
     const batch = all.filter((s) => !seen.has(s.requestId) && seen.add(s.requestId));
     const col = <T>(f: (s: Settlement) => T) => batch.map(f);
-    // Ledger rows are locked first (id order), then the counter rows (primary-key order): the
-    // order releaseStale and admissions lock in too, so none of them can deadlock with another
-    // gateway's batch. FOR UPDATE sees the state of a releaseStale it waited for. The GROUP BY
+    // Ledger rows are locked first (id order), then the counter rows (primary-key order), then
+    // the rollup rows (SETTLED_ROLLUP_CTES): the order releaseStale and admissions lock in too,
+    // so none of them can deadlock with another gateway's batch. FOR UPDATE sees the state of a releaseStale it waited for. The GROUP BY
     // in `deltas` needs every ledger row first, so no counter row is locked while a ledger lock
     // is still awaited.
     await this.#sql`
