@@ -124,7 +124,8 @@ const DAY_ALL_ORDER =
  */
 function compactedDayCtes(src: string, after: string): string {
   const sums = ROLLUP_COLUMNS.map((c) => `SUM(s.${c})`).join(", ");
-  const inDay = `FROM ${src} s JOIN usage_compacted c ON s.bucket >= c.from_ms AND s.bucket < c.to_ms`;
+  const inDay =
+    `FROM ${src} s JOIN usage_compacted c ON s.bucket >= c.from_ms AND s.bucket < c.to_ms`;
   return `), day_rows AS (
   INSERT INTO usage_day (tz, day, key_id, model, route, group_id, member_id, upstream,
     ${COUNTER_LIST})
@@ -841,8 +842,8 @@ export class PostgresStore implements Store {
         ), counted AS (
           INSERT INTO usage_counters (scope, owner_id, period, bucket, requests, reserved_tokens)
           SELECT scope, owner_id, period, bucket, requests, reserved FROM unnest(${
-        cc((c) => c.scope)
-      }::text[], ${cc((c) => c.id)}::bigint[],
+      cc((c) => c.scope)
+    }::text[], ${cc((c) => c.id)}::bigint[],
             ${cc((c) => c.period)}::text[], ${cc((c) => c.bucket)}::text[],
             ${cc((c) => c.requests)}::bigint[], ${cc((c) => c.reserved)}::bigint[])
             WITH ORDINALITY AS c(scope, owner_id, period, bucket, requests, reserved, ord)

@@ -17,7 +17,12 @@ import { newKey } from "../support/admissions.ts";
 import { DatabaseSync } from "node:sqlite";
 
 const BERLIN = "Europe/Berlin";
-const ASK: Ask = { promptTokens: 10, generates: true, clientMaxTokens: null, maxReservedTokens: 100 };
+const ASK: Ask = {
+  promptTokens: 10,
+  generates: true,
+  clientMaxTokens: null,
+  maxReservedTokens: 100,
+};
 
 async function withStore(
   dialect: Dialect,
@@ -141,10 +146,13 @@ eachDialect(
       timeZone: BERLIN,
       groupBy: ["day"],
     });
-    const quota = (await store.usageByOwner("key", requestWindows(
-      Temporal.Instant.from("2026-06-15T21:40:00Z"),
-      BERLIN,
-    ))).get(key.id)!.today;
+    const quota = (await store.usageByOwner(
+      "key",
+      requestWindows(
+        Temporal.Instant.from("2026-06-15T21:40:00Z"),
+        BERLIN,
+      ),
+    )).get(key.id)!.today;
     assert.equal(day.requests, 3);
     assert.equal(day.requests, quota.requests);
     assert.equal(day.prompt_tokens, quota.prompt_tokens);
@@ -196,7 +204,10 @@ eachDialect(
          requests = requests - 2`,
     );
     const below = await store.auditRollups();
-    assert.ok(below.some((d) => d.field === "refused (below refused_logged)"), JSON.stringify(below));
+    assert.ok(
+      below.some((d) => d.field === "refused (below refused_logged)"),
+      JSON.stringify(below),
+    );
   },
 );
 
@@ -308,7 +319,9 @@ Deno.test({
       await store.settle(settlement(await admitted(store, key.id, "2026-06-15T10:00:00Z")));
       let timer: ReturnType<typeof setTimeout> | undefined;
       // Not a timing threshold: a guard so that the hang this test is about fails it.
-      const hung = new Promise<"hung">((resolve) => timer = setTimeout(() => resolve("hung"), 20_000));
+      const hung = new Promise<"hung">((resolve) =>
+        timer = setTimeout(() => resolve("hung"), 20_000)
+      );
       try {
         const m = await Promise.race([
           store.maintainAnalytics({

@@ -28,7 +28,12 @@ async function sha256(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-for (const [dialect, migrations] of [["postgres", postgresMigrations], ["sqlite", sqliteMigrations]] as const) {
+for (
+  const [dialect, migrations] of [["postgres", postgresMigrations], [
+    "sqlite",
+    sqliteMigrations,
+  ]] as const
+) {
   Deno.test(`[${dialect}] applied migrations 1-4 are unchanged, byte for byte`, async () => {
     for (const [version, hash] of Object.entries(APPLIED[dialect])) {
       const m = migrations.find((m) => m.version === Number(version));
