@@ -195,7 +195,6 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       clearInterval(reaper);
       clearInterval(maintenance);
       clearTimeout(firstMaintenance);
-      await stopProbes();
       const drained = Promise.all([proxy.shutdown(), admin.shutdown()]);
       let cut: ReturnType<typeof setTimeout> | undefined;
       const timer = graceSeconds === undefined ? undefined : setTimeout(() => {
@@ -210,6 +209,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await drained;
       clearTimeout(timer);
       clearTimeout(cut);
+      // After the drain: the shared slots' releases of the requests that just ended are waited
+      // for (and retried), then this instance's leases go, before the store closes.
+      await stopProbes();
       await store.close();
       stderrLines.flush();
     },

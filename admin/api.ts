@@ -228,6 +228,7 @@ export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
   });
 
   // `ollama_url` is the boxes' URLs (one, for a one-box setup): the boxes table holds them.
+  // Credentials in them show as ***; sent back so, they stay (setOllamaUrl).
   const settingsView = async (settings: Settings) => ({
     ...settings,
     ollama_url: ollamaUrlOf(await upstreamTableOf(deps).rows()),
@@ -239,7 +240,7 @@ export function createAdminApi(deps: Deps, guard: CredentialGuard): Hono {
       input.ollama_url = input.ollama_url.replace(/\/+$/, "");
       try {
         // First, so that a refusal changes nothing else either.
-        await setOllamaUrl(deps, input.ollama_url);
+        input.ollama_url = await setOllamaUrl(deps, input.ollama_url);
       } catch (err) {
         if (err instanceof SeveralUpstreams) throw new AdminError(409, err.message, "ollama_url");
         throw err;

@@ -18,7 +18,11 @@ import {
 } from "../views/settings_page.tsx";
 import { connectionForm, settingsForm, settingsFormWithoutUrl } from "./form_schemas.ts";
 import { boxesModelList, modelList } from "./model_list.ts";
-import { SeveralUpstreams, type StoredUpstream } from "../core/upstreams/records.ts";
+import {
+  SeveralUpstreams,
+  singleUrlMeant,
+  type StoredUpstream,
+} from "../core/upstreams/records.ts";
 import { setOllamaUrl, upstreamTableOf } from "../ops/upstreams.ts";
 import { renderFragment, renderPage, viewContext } from "./render.tsx";
 import { wantsFragment } from "./request_info.ts";
@@ -87,7 +91,8 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
     let checked = checkForm(withUrl ? settingsForm : settingsFormWithoutUrl, values);
     if (checked.ok && "ollama_url" in checked.data) {
       try {
-        await setOllamaUrl(deps, checked.data.ollama_url as string);
+        // The form shows the URL redacted: sent back so, the stored credentials stay.
+        checked.data.ollama_url = await setOllamaUrl(deps, checked.data.ollama_url as string);
       } catch (err) {
         if (!(err instanceof SeveralUpstreams)) throw err;
         // A form from before a second box was added elsewhere.
@@ -133,7 +138,11 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
   app.post("/settings/test", async (c) => {
     const values = await readForm(c);
     const checked = checkForm(connectionForm, values);
-    const { result, models } = checked.ok ? await testConnection(checked.data.ollama_url) : {
+    // The form shows the lone box's URL redacted: tested as shown, its credentials are used.
+    const tested = checked.ok
+      ? singleUrlMeant(await upstreamTableOf(deps).rows(), checked.data.ollama_url)
+      : "";
+    const { result, models } = checked.ok ? await testConnection(tested) : {
       result: { ok: false, error: checked.form.errors.ollama_url } as ConnectionResult,
       models: (await boxes()).models,
     };
@@ -160,10 +169,13 @@ export function createSettingsRoutes(deps: Deps): Hono<UiEnv> {
   return app;
 }
 
-/** The fields of the settings form, as the form shows them (the URL: the lone box's). */
+/**
+ * The fields of the settings form, as the form shows them (the URL: the lone box's, a user name
+ * and password in it as ***).
+ */
 function formValues(s: Settings, rows: ReadonlyArray<StoredUpstream>): Record<string, string> {
   return {
-    ollama_url: rows.length === 1 ? rows[0].url : s.ollama_url,
+    ollama_url: redactUrl(rows.length === 1 ? rows[0].url : s.ollama_url),
     default_model: s.default_model,
     public_url: s.public_url,
   };

@@ -88,7 +88,8 @@ async function timed(runs: number, fn: (i: number) => Promise<unknown>): Promise
 function generatedColumns(t: string, n: string) {
   return {
     key: `1 + (${n} * 7919) % ${KEYS}`,
-    model: `'model-' || ((${n} * 31) % ${MODELS})`,
+    // Not a function of the key: every key uses every model (the rollups' worst case).
+    model: `'model-' || ((${n} * 31 + ${n} / 1009) % ${MODELS})`,
     route: `CASE ${n} % 3 WHEN 0 THEN '/v1/chat/completions' ELSE '/api/chat' END`,
     status:
       `CASE WHEN ${n} % 97 = 0 THEN 500 WHEN ${n} % 53 = 0 THEN 400 WHEN ${n} % 71 = 0 THEN 499 ELSE 200 END`,

@@ -46,3 +46,13 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#\\]*@/gi;
 export function redactUrlsIn(text: string): string {
   return text.includes("@") ? text.replace(URL_CREDENTIALS, "$1***@") : text;
 }
+
+/**
+ * The URL to store when the admin sends `sent` for a URL stored as `stored`: forms and answers
+ * show `stored` redacted, so its redacted form coming back unchanged means "keep it", and the
+ * stored user name and password stay; anything else is the new URL.
+ */
+export function keepCredentials(sent: string, stored: string): string {
+  const trim = (u: string) => u.replace(/\/+$/, "");
+  return sent !== stored && trim(sent) === trim(redactUrl(stored)) ? stored : sent;
+}

@@ -209,10 +209,15 @@ export interface Store {
   /**
    * Atomically reads the key, its group and member and their usage in the request's windows,
    * decides with core/scopes.ts `admissionDecision` at `nowMs`, and when it admits records the
-   * request unit and the reservation for every owner and a pending ledger row.
+   * request unit and the reservation for every owner and a pending ledger row. A refusal is
+   * counted in the usage rollups in the same transaction (unless `start.provisional` and the
+   * caller will ask again), and logged as a 'refused' ledger row within the per-key cap.
    */
   admit(start: RequestStart, ask: Ask, nowMs: number): Promise<Admission>;
-  /** Applies core/settlement.ts `counterChanges` for the request's ledger row. */
+  /**
+   * Applies core/settlement.ts `counterChanges` for the request's ledger row, and in the same
+   * transaction core/analytics/rollup.ts `rollupDelta` to its usage rollup rows.
+   */
   settle(s: Settlement): Promise<void>;
 
   /** Records that a gateway process is alive (its pending requests are not released). */
@@ -281,6 +286,8 @@ export interface Store {
   releaseUpstreamLease?(leaseId: number): Promise<void>;
   /** Leases out now per box, over every instance (boxes without any are absent). */
   upstreamLeaseCounts?(): Promise<Map<number, number>>;
+  /** Gives back every lease of `instanceId` (its gateway stops); how many there were. */
+  releaseInstanceLeases?(instanceId: string): Promise<number>;
 }
 
 /** The name of the settings row that says the boxes were seeded (core/upstreams/records.ts). */

@@ -78,7 +78,9 @@ export function usageQueries(dialect: Dialect, q: UsageQuery, plan: UsagePlan): 
   const cols = groupColumns(q.groupBy).map((c) => `u.${c}`);
   const select = ["j.p AS period", ...cols].join(", ");
   const group = ["j.p", ...cols].join(", ");
-  const sums = ROLLUP_COLUMNS.map((c) => `SUM(u.${c}) AS ${c}`).join(", ");
+  // PostgreSQL's SUM of BIGINT is NUMERIC (text to the client); cast back, read as numbers.
+  const cast = dialect === "postgres" ? "::bigint" : "";
+  const sums = ROLLUP_COLUMNS.map((c) => `SUM(u.${c})${cast} AS ${c}`).join(", ");
   const out: Query[] = [];
   if (plan.buckets.length > 0) {
     const p = new Params(dialect);
@@ -88,11 +90,17 @@ export function usageQueries(dialect: Dialect, q: UsageQuery, plan: UsagePlan): 
       [["f", "bigint"], ["t", "bigint"], ["p", "int"]],
     );
     const table = keyed ? "usage_15m" : "usage_15m_all";
-    // CROSS JOIN: SQLite keeps the few ranges outside and range-scans the rollup per range.
+    // The few ranges outside, a range scan of the rollup per range inside: SQLite's CROSS JOIN
+    // keeps that order; PostgreSQL needs LATERAL with OFFSET 0 (which keeps the subquery from
+    // being pulled up), else it scans the whole rollup once per range.
+    const where = `u.bucket >= j.f AND u.bucket < j.t${filters(p, q, keyed)}`;
     out.push({
-      sql: `SELECT ${select}, ${sums} FROM ${ranges} CROSS JOIN ${table} u
-             WHERE u.bucket >= j.f AND u.bucket < j.t${filters(p, q, keyed)}
-             GROUP BY ${group}`,
+      sql: dialect === "sqlite"
+        ? `SELECT ${select}, ${sums} FROM ${ranges} CROSS JOIN ${table} u WHERE ${where}
+            GROUP BY ${group}`
+        : `SELECT ${select}, ${sums} FROM ${ranges}
+             CROSS JOIN LATERAL (SELECT * FROM ${table} u WHERE ${where} OFFSET 0) u
+            GROUP BY ${group}`,
       params: p.values,
     });
   }

@@ -1161,6 +1161,12 @@ export class PostgresStore implements Store {
     await this.#sql`DELETE FROM upstream_leases WHERE id = ${leaseId}`;
   }
 
+  async releaseInstanceLeases(instanceId: string): Promise<number> {
+    const rows = await this.#sql`
+      DELETE FROM upstream_leases WHERE instance_id = ${instanceId} RETURNING id`;
+    return rows.length;
+  }
+
   async upstreamLeaseCounts(): Promise<Map<number, number>> {
     const rows = await this.#sql`
       SELECT upstream_id, count(*) AS n FROM upstream_leases GROUP BY upstream_id`;

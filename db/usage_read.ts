@@ -29,10 +29,12 @@ export async function readUsage(
   const plan = usagePlan(periods, unit, compacted);
   const dayPeriod = new Map(plan.days.map((d) => [d.day, d.period]));
   const parts = await Promise.all(usageQueries(dialect, q, plan).map(all));
-  const sums = parts.flat().flatMap((row) => {
-    if (row.day === undefined) return [row];
+  const sums = parts.flat().filter((row) => {
+    if (row.day === undefined) return true;
     const period = dayPeriod.get(String(row.day));
-    return period === undefined ? [] : [{ ...row, period }];
+    // The rows are this call's own: mapped in place.
+    if (period !== undefined) row.period = period;
+    return period !== undefined;
   });
   return usageRows(periods, q.groupBy, sums);
 }

@@ -24,6 +24,8 @@ export class GatewayMetrics {
   readonly tokens: Counter;
   readonly upstreamDuration: Histogram;
   readonly upstreamTtfb: Histogram;
+  readonly boxTtfb: Histogram;
+  readonly coldLoads: Counter;
   readonly streamsInFlight: Gauge;
   readonly dbDuration: Histogram;
   readonly dbErrors: Counter;
@@ -67,6 +69,22 @@ export class GatewayMetrics {
         "Time from forwarding a request to Ollama until its response began, by route.",
         ["route"],
         TTFB_BUCKETS,
+      ),
+    );
+    // Per box: the `upstream` label is a configured box's name, so the series stay bounded.
+    this.boxTtfb = r.register(
+      new Histogram(
+        "llmq_upstream_box_ttfb_seconds",
+        "Time from forwarding a request to an Ollama box until its response began, by box.",
+        ["upstream"],
+        TTFB_BUCKETS,
+      ),
+    );
+    this.coldLoads = r.register(
+      new Counter(
+        "llmq_upstream_cold_loads_total",
+        "Requests for which an Ollama box loaded the model first (load_duration above 1 s).",
+        ["upstream"],
       ),
     );
     this.streamsInFlight = r.register(

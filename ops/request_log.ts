@@ -5,6 +5,7 @@
  * a key a client put into the path shows as `sk-***`.
  * @module
  */
+import { COLD_LOAD_MS } from "../core/analytics/rollup.ts";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
@@ -88,12 +89,18 @@ function finish(
 
   metrics.requests.labels(listener, route, String(status), ...keyLabel).inc();
   if (r.quotaLimit) metrics.quotaRejections.labels(r.quotaLimit, ...keyLabel).inc();
+  if (r.upstream !== null && r.loadMs !== null && r.loadMs > COLD_LOAD_MS) {
+    metrics.coldLoads.labels(r.upstream).inc();
+  }
   if (r.charged) {
     metrics.tokens.labels(route, "in", ...keyLabel).inc(r.promptTokens);
     metrics.tokens.labels(route, "out", ...keyLabel).inc(r.completionTokens);
   }
   if (r.answeredMs >= 0 && r.forwardedMs >= 0) {
     metrics.upstreamTtfb.labels(route).observe((r.answeredMs - r.forwardedMs) / 1000);
+    if (r.upstream !== null) {
+      metrics.boxTtfb.labels(r.upstream).observe((r.answeredMs - r.forwardedMs) / 1000);
+    }
     // A client that left cut the answer short: its time says nothing about Ollama.
     if (status !== 499) {
       metrics.upstreamDuration.labels(route).observe((endMs - r.forwardedMs) / 1000);

@@ -33,6 +33,8 @@ export class RequestRecord {
   answeredMs = -1;
   /** The name of the Ollama box whose answer is relayed, once one is. */
   upstream: string | null = null;
+  /** Ollama's load_duration for this request (ms) when it reported one. */
+  loadMs: number | null = null;
   /** The settled status (499 client left, 502 upstream lost…); 0 until settled. */
   settledStatus = 0;
   settledMs = -1;

@@ -96,11 +96,23 @@ export class SharedSlots implements SlotLedger {
     this.poll();
   }
 
-  /** Stops polling and waits for running releases (so a clean stop leaves no lease behind). */
+  /**
+   * Stops polling, waits for running releases, tries once more those that failed (no poll will
+   * now), then gives back every lease of this instance still in the table: the gateway stops
+   * after its requests ended, so a clean stop leaves no lease holding a box's slot until
+   * another instance finds this one silent.
+   */
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await Promise.allSettled([this.#polling, ...this.#releasing]);
+    for (const lease of this.#unreleased.splice(0)) this.#release(lease);
+    await Promise.allSettled([...this.#releasing]);
+    try {
+      await this.#store.releaseInstanceLeases?.(this.#instanceId);
+    } catch (err) {
+      this.#onError(err); // the database is away: other instances' releaseStale frees them
+    }
   }
 
   /** Reads every instance's counts now (and retries releases that failed). */

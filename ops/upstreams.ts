@@ -8,9 +8,10 @@
 import type { Deps } from "../deps.ts";
 import type { Store } from "../core/store.ts";
 import { UpstreamPool } from "../core/upstreams/pool.ts";
-import { seedRows, singleUrlChange, type StoredUpstream } from "../core/upstreams/records.ts";
+import { seedRows, singleUrlChange, singleUrlMeant } from "../core/upstreams/records.ts";
 import { LocalSlots, type SlotLedger } from "../core/upstreams/slots.ts";
 import { decodeSettings } from "../core/settings.ts";
+import { keepCredentials } from "../core/redact.ts";
 import { metricsOf } from "./gateway_metrics.ts";
 import { upstreamMetrics } from "./upstream_metrics.ts";
 import { UpstreamProber } from "./upstream_prober.ts";
@@ -55,7 +56,8 @@ const sharedSlots = new WeakMap<UpstreamPool, SharedSlots>();
 /**
  * Starts probing the gateway's boxes, reading the table again every UPSTREAMS_TTL_MS (so a
  * change made on another instance reaches this pool within seconds, requests or not) and, on
- * PostgreSQL, polling every instance's in-flight counts. Returns the function that stops it.
+ * PostgreSQL, polling every instance's in-flight counts. Returns the function that stops it,
+ * for when requests have ended: on PostgreSQL it also gives back this instance's leases.
  */
 export function startUpstreamProbes(deps: Deps): () => Promise<void> {
   const pool = upstreamsOf(deps);
@@ -86,16 +88,22 @@ export async function seedUpstreams(store: Store, at: string): Promise<boolean> 
  * Sets the Ollama URL of a one-box setup (the `ollama_url` setting of the settings API and
  * page): creates the box when there is none, changes its URL when there is one, and throws
  * SeveralUpstreams when there are several. The pool sees the change at once; callers store the
- * setting's text too, so the settings API reads as it was written.
+ * setting's text too (the URL returned: the stored one when `url` was its redacted form), so
+ * the settings API reads as it was written.
  */
-export async function setOllamaUrl(deps: Deps, url: string): Promise<StoredUpstream | null> {
+export async function setOllamaUrl(deps: Deps, url: string): Promise<string> {
   const at = new Date(deps.clock.now().epochMilliseconds).toISOString();
-  const change = singleUrlChange(await deps.store.listUpstreams(), url, at);
-  let row: StoredUpstream | null = null;
-  if (change.kind === "create") row = await deps.store.createUpstream(change.row);
-  else if (change.kind === "update") row = await deps.store.updateUpstream(change.id, change.patch);
+  const rows = await deps.store.listUpstreams();
+  // With no box the Settings form shows the setting's URL (redacted): sent back so, it keeps
+  // its credentials too.
+  const meant = rows.length === 0
+    ? keepCredentials(url, (await deps.settings.get()).ollama_url)
+    : singleUrlMeant(rows, url);
+  const change = singleUrlChange(rows, meant, at);
+  if (change.kind === "create") await deps.store.createUpstream(change.row);
+  else if (change.kind === "update") await deps.store.updateUpstream(change.id, change.patch);
   await upstreamsChanged(deps);
-  return row;
+  return meant;
 }
 
 /** After a change to the table: this instance's pool takes it in at once (and probes). */

@@ -13,6 +13,9 @@ import type { SettlementTicket } from "./ticket.ts";
 import { clientHeaders, nonJsonError } from "./upstream.ts";
 import { completionTextOf, usageOfBody } from "./usage.ts";
 
+/** Decodes whole answers (no state kept between calls). */
+const UTF8 = new TextDecoder();
+
 /** Whether an upstream response is a stream to meter as it passes. */
 export function isStreamed(upstream: Response): boolean {
   const type = upstream.headers.get("content-type") ?? "";
@@ -82,7 +85,7 @@ export async function bufferedRelay(
   }
   let json: unknown = null;
   try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
+    json = JSON.parse(UTF8.decode(bytes));
   } catch { /* no usage to read: estimated below */ }
   const reported = usageOfBody(json);
   if (!request.route.generates) reported.completionTokens ??= 0;

@@ -8,6 +8,10 @@ import { canonical } from "../core/go_json.ts";
 import { ProxyError } from "./errors.ts";
 import type { InferenceRoute } from "./routes.ts";
 
+// One decoder for every request: a whole-buffer decode keeps no state between calls, and a
+// decoder is ~0.8 µs to make (issue 18).
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Content types accepted for a JSON body; curl's default form type is what Ollama's docs use. */
 function acceptsContentType(value: string | null): boolean {
   if (value === null) return true;
@@ -33,7 +37,7 @@ export async function readInferenceBody(
   let text: string;
   try {
     // Fatal decoding: a body that is not UTF-8 is refused, not silently mangled.
-    text = new TextDecoder("utf-8", { fatal: true }).decode(await req.arrayBuffer());
+    text = UTF8.decode(await req.arrayBuffer());
   } catch (err) {
     if (err instanceof ProxyError) throw err;
     throw new ProxyError(400, "Cannot read request body: it is not valid UTF-8", "invalid_body");

@@ -102,6 +102,7 @@ export class SettlementTicket {
       timings: outcome.kind === "answered" ? outcome.reported?.timings ?? null : null,
       upstream: this.record.upstream,
     };
+    this.record.loadMs = settlement.timings?.loadMs ?? null;
     this.record.settle(
       charge.status,
       charge.promptTokens,

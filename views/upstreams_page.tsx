@@ -291,7 +291,9 @@ function BoxFields(
         inputmode="url"
         value={v.url}
         error={e.url}
-        hint="Ollama's base URL, e.g. http://gpu2:11434"
+        hint={box?.url.includes("***@")
+          ? "Ollama's base URL; *** stands for the stored user name and password, kept while it stays"
+          : "Ollama's base URL, e.g. http://gpu2:11434"}
         required
       />
       <Field

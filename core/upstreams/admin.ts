@@ -4,6 +4,7 @@
  * @module
  */
 import type { Store } from "../store.ts";
+import { keepCredentials } from "../redact.ts";
 import { sealToken, type StoredUpstream, type UpstreamPatch } from "./records.ts";
 import { DEFAULT_MAX_IN_FLIGHT, upstreamName } from "./setting.ts";
 
@@ -55,13 +56,15 @@ export async function updateUpstream(
   at: string,
 ): Promise<UpstreamResult> {
   const rows = await store.listUpstreams();
-  if (!rows.some((u) => u.id === id)) return { kind: "missing" };
+  const current = rows.find((u) => u.id === id);
+  if (!current) return { kind: "missing" };
   if (input.name !== undefined && rows.some((u) => u.name === input.name && u.id !== id)) {
     return { kind: "name_taken", name: input.name };
   }
   const patch: UpstreamPatch = { updated_at: at };
   if (input.name !== undefined) patch.name = input.name;
-  if (input.url !== undefined) patch.url = input.url;
+  // The page and the API show the URL redacted: sent back as shown, its credentials stay.
+  if (input.url !== undefined) patch.url = keepCredentials(input.url, current.url);
   if (input.token !== undefined) patch.token_sealed = sealToken(input.token, secretsKey);
   if (input.enabled !== undefined) patch.enabled = input.enabled;
   if (input.max_in_flight !== undefined) patch.max_in_flight = input.max_in_flight;

@@ -5,6 +5,7 @@
  * database's `ollama_url` setting), and the one-box `ollama_url` setting edits the lone row.
  * @module
  */
+import { keepCredentials, redactUrl } from "../redact.ts";
 import { open, seal } from "../secret_box.ts";
 import { DEFAULT_MAX_IN_FLIGHT, upstreamName, upstreamUrls } from "./setting.ts";
 import type { UpstreamConfig } from "./types.ts";
@@ -139,7 +140,8 @@ export type SingleUrlChange =
 
 /**
  * The change that setting the Ollama URL to `url` makes when `rows` are the boxes: with none, a
- * box is created (no limit at the gateway, as a lone box has); with one, its URL changes; with
+ * box is created (no limit at the gateway, as a lone box has); with one, its URL changes (or
+ * stays, credentials and all, when `url` is its redacted form as the settings show it); with
  * several, SeveralUpstreams is thrown, since which one was meant cannot be known.
  */
 export function singleUrlChange(
@@ -163,11 +165,23 @@ export function singleUrlChange(
     };
   }
   const [row] = rows;
-  if (row.url === url) return { kind: "none" };
-  return { kind: "update", id: row.id, patch: { url, updated_at: at } };
+  const kept = keepCredentials(url, row.url);
+  if (row.url === kept) return { kind: "none" };
+  return { kind: "update", id: row.id, patch: { url: kept, updated_at: at } };
 }
 
-/** The `ollama_url` the settings API shows: the boxes' URLs, comma-separated (as OLLAMA_URL). */
+/**
+ * The `ollama_url` the settings API shows: the boxes' URLs, comma-separated (as OLLAMA_URL),
+ * each with its user name and password shown as `***`.
+ */
 export function ollamaUrlOf(rows: ReadonlyArray<StoredUpstream>): string {
-  return rows.map((r) => r.url).join(",");
+  return rows.map((r) => redactUrl(r.url)).join(",");
+}
+
+/**
+ * The one-box URL that `url`, as the admin sent it, stands for: the lone box's stored URL when
+ * `url` is its redacted form (the settings show it so), else `url`.
+ */
+export function singleUrlMeant(rows: ReadonlyArray<StoredUpstream>, url: string): string {
+  return rows.length === 1 ? keepCredentials(url, rows[0].url) : url;
 }

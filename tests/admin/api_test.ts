@@ -176,3 +176,40 @@ gatewayTest("a public URL set through the API is what proxy info gives clients",
   assert.equal((await cleared.json()).public_url, "");
   assert.equal((await (await t.admin("/api/proxy-info")).json()).source, "loopback");
 });
+
+gatewayTest(
+  "the settings API shows a password in the Ollama URL as *** and keeps it when that comes back",
+  async (t) => {
+    const password = "settings-pw-0c4e2a";
+    const secretUrl = t.mock.url.replace("://", `://ollama:${password}@`);
+    const put = await t.admin("/api/settings", {
+      method: "PUT",
+      body: JSON.stringify({ ollama_url: secretUrl }),
+    });
+    assert.equal(put.status, 200);
+    const putText = await put.text();
+    assert.doesNotMatch(putText, new RegExp(password));
+    const got = await t.admin("/api/settings");
+    const gotText = await got.text();
+    assert.doesNotMatch(gotText, new RegExp(password), "no password in GET /api/settings");
+    const shown = JSON.parse(gotText).ollama_url;
+    assert.equal(shown, t.mock.url.replace("://", "://***@"));
+    // What GET showed, sent back with another change: the credentials stay.
+    const back = await t.admin("/api/settings", {
+      method: "PUT",
+      body: JSON.stringify({ ollama_url: shown, default_model: "llama3.2" }),
+    });
+    assert.equal(back.status, 200);
+    assert.equal((await back.json()).ollama_url, shown);
+    const { key } = await t.createKey();
+    t.mock.requests.length = 0;
+    const res = await t.post("/api/chat", key, {
+      model: "llama3",
+      stream: false,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    assert.equal(res.status, 200, await res.text());
+    const chat = t.mock.requests.find((r) => r.path === "/api/chat");
+    assert.equal(chat?.headers.get("authorization"), `Basic ${btoa(`ollama:${password}`)}`);
+  },
+);

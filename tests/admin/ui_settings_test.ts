@@ -1,6 +1,7 @@
 import { setOllamaUrl } from "../../ops/upstreams.ts";
 import assert from "node:assert/strict";
 import { refusedPort } from "../support/ports.ts";
+import { testDialects } from "../support/databases.ts";
 import { startUi, type UiFixture, uiTest } from "./ui_fixture.ts";
 
 // An Ollama that is not running: its port refuses connections.
@@ -285,3 +286,66 @@ Deno.test("PUBLIC_URL applies while Settings has none, and Settings wins over it
     await f.close();
   }
 });
+
+for (const dialect of testDialects()) {
+  Deno.test(
+    `[${dialect}] the Settings form shows a password in the Ollama URL as *** and keeps it when saved as shown`,
+    async () => {
+      const f = await startUi({}, dialect);
+      try {
+        const password = "form-pw-7d21e9";
+        const secretUrl = f.mock.url.replace("://", `://ollama:${password}@`);
+        await f.signIn();
+        const set = await f.post("/settings", { ollama_url: secretUrl, default_model: "llama3" });
+        assert.equal(set.status, 200);
+        assert.doesNotMatch(await set.text(), new RegExp(password));
+        assert.equal((await f.deps.store.listUpstreams())[0].url, secretUrl);
+        const html = await (await f.request("/settings")).text();
+        assert.doesNotMatch(html, new RegExp(password), "no password in the page");
+        const shown = f.mock.url.replace("://", "://***@");
+        assert.ok(html.includes(`value="${shown}"`), "the URL shows with ***");
+        // Testing the connection as shown uses the stored credentials.
+        f.mock.requests.length = 0;
+        const tested = await f.post("/settings/test", {
+          ollama_url: shown,
+          default_model: "llama3",
+        }, { htmx: true });
+        const testedHtml = await tested.text();
+        assert.match(testedHtml, /Connected to Ollama/);
+        assert.doesNotMatch(testedHtml, new RegExp(password));
+        // Saved as shown with another change: the credentials stay and reach Ollama.
+        const saved = await f.post("/settings", { ollama_url: shown, default_model: "llama3.2" });
+        assert.equal(saved.status, 200);
+        assert.doesNotMatch(await saved.text(), new RegExp(password));
+        assert.equal((await f.deps.store.listUpstreams())[0].url, secretUrl);
+        assert.equal((await f.deps.settings.get()).ollama_url, secretUrl);
+        const { key } = await f.createKey({ name: "creds" });
+        f.mock.requests.length = 0;
+        const res = await f.chat(key);
+        assert.equal(res.status, 200, await res.text());
+        const chat = f.mock.requests.find((r) => r.path === "/api/chat");
+        assert.equal(chat?.headers.get("authorization"), `Basic ${btoa(`ollama:${password}`)}`);
+      } finally {
+        await f.close();
+      }
+    },
+  );
+}
+
+uiTest(
+  "with every box deleted, the Settings form shows the stored URL's password as *** and a save as shown keeps it",
+  async (f) => {
+    const password = "nobox-pw-4b18f0";
+    const secretUrl = f.mock.url.replace("://", `://ollama:${password}@`);
+    await f.signIn();
+    for (const row of await f.deps.store.listUpstreams()) await f.deps.store.deleteUpstream(row.id);
+    await f.deps.settings.update({ ollama_url: secretUrl });
+    const html = await (await f.request("/settings")).text();
+    assert.doesNotMatch(html, new RegExp(password));
+    const shown = f.mock.url.replace("://", "://***@");
+    assert.ok(html.includes(`value="${shown}"`));
+    const saved = await f.post("/settings", { ollama_url: shown, default_model: "llama3" });
+    assert.equal(saved.status, 200);
+    assert.deepEqual((await f.deps.store.listUpstreams()).map((r) => r.url), [secretUrl]);
+  },
+);

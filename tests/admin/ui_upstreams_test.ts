@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { open } from "../../core/secret_box.ts";
 import { startMockOllama } from "../support/mock_ollama.ts";
-import { PASSWORD, type UiFixture, uiTest } from "./ui_fixture.ts";
+import { testDialects } from "../support/databases.ts";
+import { PASSWORD, startUi, type UiFixture, uiTest } from "./ui_fixture.ts";
 
 const TOKEN = "ui-box-token-5d1e";
 
@@ -120,6 +121,78 @@ uiTest("a bad add form comes back at its fields (422), with htmx and without", a
   assert.match(await taken.text(), /A box named “[^”]+” exists already/);
   assert.equal((await f.deps.store.listUpstreams()).length, 1);
 });
+
+/** The value of input `name` in a form's HTML (entities as the page has them, `&amp;` read). */
+function inputValue(html: string, name: string): string {
+  const input = new RegExp(`<input[^>]*name="${name}"[^>]*>`).exec(html);
+  assert.ok(input, `the form has ${name}`);
+  return (/value="([^"]*)"/.exec(input[0])?.[1] ?? "").replaceAll("&amp;", "&");
+}
+
+const BOX_PASSWORD = "box-pw-93ac17";
+
+for (const dialect of testDialects()) {
+  Deno.test(
+    `[${dialect}] saving a box's edit form as shown keeps the user name and password in its URL, which no page shows`,
+    async () => {
+      const f = await startUi({}, dialect);
+      try {
+        await f.signIn();
+        const [row] = await f.deps.store.listUpstreams();
+        const secretUrl = f.mock.url.replace("://", `://boxuser:${BOX_PASSWORD}@`);
+        const set = await f.post(`/upstreams/${row.id}`, {
+          url: secretUrl,
+          name: row.name,
+          max_in_flight: "",
+          enabled: "yes",
+        });
+        assert.equal(set.status, 303, await set.text());
+        assert.equal((await f.deps.store.getUpstream(row.id))!.url, secretUrl);
+        // The edit form shows the URL redacted; only the limit is changed before saving.
+        const form = await (await f.request(`/upstreams/${row.id}/edit`, { htmx: true })).text();
+        const page = await (await f.request(`/upstreams`)).text();
+        for (const html of [form, page]) {
+          assert.doesNotMatch(html, new RegExp(BOX_PASSWORD), "the password is never shown");
+          assert.doesNotMatch(html, /boxuser/, "nor the user name");
+        }
+        const shown = inputValue(form, "url");
+        assert.equal(shown, f.mock.url.replace("://", "://***@"));
+        const saved = await f.post(`/upstreams/${row.id}`, {
+          url: shown,
+          name: inputValue(form, "name"),
+          max_in_flight: "3",
+          token: "",
+          enabled: "yes",
+        }, { htmx: true });
+        assert.equal(saved.status, 200);
+        assert.doesNotMatch(await saved.text(), new RegExp(BOX_PASSWORD));
+        const stored = (await f.deps.store.getUpstream(row.id))!;
+        assert.deepEqual([stored.url, stored.max_in_flight], [secretUrl, 3]);
+        // The box still gets its credentials (Basic auth from the URL).
+        const { key } = await f.createKey({ name: "creds" });
+        f.mock.requests.length = 0;
+        const res = await f.chat(key);
+        assert.equal(res.status, 200, await res.text());
+        const chat = f.mock.requests.find((r) => r.path === "/api/chat");
+        assert.equal(
+          chat?.headers.get("authorization"),
+          `Basic ${btoa(`boxuser:${BOX_PASSWORD}`)}`,
+        );
+        // A new URL (credentials or not) is taken as sent.
+        const other = await f.post(`/upstreams/${row.id}`, {
+          url: "http://127.0.0.1:7",
+          name: row.name,
+          max_in_flight: "3",
+          enabled: "yes",
+        });
+        assert.equal(other.status, 303);
+        assert.equal((await f.deps.store.getUpstream(row.id))!.url, "http://127.0.0.1:7");
+      } finally {
+        await f.close();
+      }
+    },
+  );
+}
 
 uiTest(
   "editing in place changes the limit, keeps or removes the token; disable and enable",

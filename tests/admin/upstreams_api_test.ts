@@ -248,3 +248,28 @@ gatewayTest(
     assert.equal((await t.usage(id)).today.requests, 0, "nothing charged");
   },
 );
+
+gatewayTest(
+  "PATCH with the URL as GET shows it (credentials as ***) keeps the stored credentials",
+  async (t) => {
+    const [box] = await (await t.admin("/api/upstreams")).json();
+    const secretUrl = t.mock.url.replace("://", "://apiuser:api-pw-51be@");
+    const set = await t.admin(`/api/upstreams/${box.id}`, {
+      method: "PATCH",
+      body: JSON.stringify({ url: secretUrl }),
+    });
+    assert.equal(set.status, 200);
+    const shown = (await set.json()).url;
+    assert.equal(shown, t.mock.url.replace("://", "://***@"));
+    const echoed = await t.admin(`/api/upstreams/${box.id}`, {
+      method: "PATCH",
+      body: JSON.stringify({ url: shown, max_in_flight: 2 }),
+    });
+    assert.equal(echoed.status, 200);
+    const text = await echoed.text();
+    assert.doesNotMatch(text, /api-pw-51be/);
+    assert.equal(JSON.parse(text).max_in_flight, 2);
+    const [row] = await rawQuery(t.dialect, t.db.url, "SELECT url FROM upstreams");
+    assert.equal(row.url, secretUrl, "the credentials stay");
+  },
+);

@@ -8,6 +8,7 @@ import {
   seedRows,
   SeveralUpstreams,
   singleUrlChange,
+  singleUrlMeant,
   tokenUnreadable,
   upstreamConfig,
 } from "../../core/upstreams/records.ts";
@@ -169,6 +170,16 @@ Deno.test("the one-box Ollama URL creates the box, changes its URL, or is refuse
     patch: { url: "http://b:2", updated_at: at },
   });
   assert.deepEqual(singleUrlChange([row(4, "http://a:1")], "http://a:1", at), { kind: "none" });
+  // The URL as the settings show it (credentials as ***) keeps the stored credentials.
+  const secret = row(4, "http://u:pw@a:1");
+  assert.deepEqual(singleUrlChange([secret], "http://***@a:1", at), { kind: "none" });
+  assert.deepEqual(singleUrlChange([secret], "http://***@a:1/", at), { kind: "none" });
+  assert.equal(singleUrlMeant([secret], "http://***@a:1"), "http://u:pw@a:1");
+  assert.deepEqual(singleUrlChange([secret], "http://***@b:2", at), {
+    kind: "update",
+    id: 4,
+    patch: { url: "http://***@b:2", updated_at: at },
+  }, "another host is a new URL, taken as sent");
   assert.throws(
     () => singleUrlChange([row(1, "http://a:1"), row(2, "http://b:2")], "http://c:3", at),
     (err: unknown) => err instanceof SeveralUpstreams && /2 Ollama boxes/.test(err.message),

@@ -188,16 +188,23 @@ if (testDialects().includes("postgres")) {
           Number(
             (await rawQuery("postgres", db.url, "SELECT count(*) AS n FROM upstream_leases"))[0].n,
           );
-        assert.equal(await leases(), 1, "the dead gateway's lease is still there");
+        const holders = async () =>
+          (await rawQuery("postgres", db.url, "SELECT instance_id FROM upstream_leases")).map((
+            r,
+          ) => String(r.instance_id));
+        const [dead, ...others] = await holders();
+        assert.deepEqual(others, [], "the dead gateway's lease is still there, alone");
         // Its lease is still counted until the survivor finds the gateway silent and releases
         // it; the survivor's request waits in the queue meanwhile, then gets the box.
-        const res = await fetch(survivor.proxyUrl + "/api/chat", {
+        const answer = fetch(survivor.proxyUrl + "/api/chat", {
           method: "POST",
           headers: { authorization: `Bearer ${key}` },
           body: chat,
         });
+        await until(() => box.total === 2, "the survivor's request to reach the box");
+        assert.ok(!(await holders()).includes(dead), "it reached the box only once freed");
+        const res = await answer;
         assert.equal(res.status, 200, await res.text());
-        assert.equal(box.total, 2);
         await until(async () => await leases() === 0, "the leases to be released and given back");
       } finally {
         gateways[0]?.kill();
@@ -205,6 +212,120 @@ if (testDialects().includes("postgres")) {
         await gateways[0]?.stop();
         await box.close();
         await mock.close();
+        await db.drop();
+      }
+    },
+  );
+
+  Deno.test(
+    "[postgres] a gateway stopped with SIGTERM while a request holds a lease leaves no lease row",
+    async () => {
+      const db = await createTestDatabase("postgres");
+      const mock = await startMockOllama();
+      const box = countingBox(mock);
+      const leases = async () =>
+        Number(
+          (await rawQuery("postgres", db.url, "SELECT count(*) AS n FROM upstream_leases"))[0].n,
+        );
+      let gateway: GatewayProcess | undefined;
+      try {
+        gateway = await spawnGateway({
+          DATABASE_URL: db.url,
+          OLLAMA_URL: box.url,
+          LOG_LEVEL: "warn",
+          SHUTDOWN_GRACE_SECONDS: "20",
+        });
+        const g = gateway;
+        const key = await keyOn(g);
+        const [row] = await (await admin(g, "/api/upstreams")).json();
+        const patched = await admin(g, `/api/upstreams/${row.id}`, {
+          method: "PATCH",
+          body: JSON.stringify({ max_in_flight: 1 }),
+        });
+        assert.equal(patched.status, 200);
+        await patched.body?.cancel();
+        box.hold = true;
+        const held = fetch(g.proxyUrl + "/api/chat", {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}` },
+          body: chat,
+        }).then(async (res) => [res.status, await res.text()] as const);
+        await until(() => box.active === 1, "the request to reach the box");
+        assert.equal(await leases(), 1, "the request holds a lease");
+        // The database refuses the first release (as when it is away for a moment): the lease
+        // must still be gone once the gateway stopped, with no other instance to free it.
+        const sql = (q: string) => rawQuery("postgres", db.url, q);
+        await sql("CREATE SEQUENCE test_lease_refusals");
+        await sql(
+          `CREATE FUNCTION test_refuse_first_release() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF nextval('test_lease_refusals') = 1 THEN
+              RAISE EXCEPTION 'test: the database refuses this release';
+            END IF;
+            RETURN OLD;
+          END $$`,
+        );
+        await sql(`CREATE TRIGGER test_refuse_first_release BEFORE DELETE ON upstream_leases
+          FOR EACH ROW EXECUTE FUNCTION test_refuse_first_release()`);
+        // SIGTERM while it runs; it finishes within the grace period, then the gateway exits.
+        const stopped = g.stop();
+        await until(() => g.output().includes("Shutting down"), "the gateway to start stopping");
+        box.hold = false;
+        const [status, body] = await held;
+        assert.equal(status, 200, body);
+        assert.equal(await stopped, 0, g.output());
+        assert.match(g.output(), /the database refuses this release/, "the release failed once");
+        assert.equal(await leases(), 0, "a clean stop leaves no lease behind");
+      } finally {
+        gateway?.kill();
+        await box.close();
+        await mock.close();
+        await db.drop();
+      }
+    },
+  );
+}
+
+if (testDialects().includes("postgres")) {
+  Deno.test(
+    "[postgres] a box added on one instance serves requests on the other within seconds",
+    async () => {
+      const db = await createTestDatabase("postgres");
+      const first = await startMockOllama({ models: ["llama3:latest"] });
+      const added = await startMockOllama({ models: ["qwen3:8b"] });
+      const gateways: GatewayProcess[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          gateways.push(
+            await spawnGateway({ DATABASE_URL: db.url, OLLAMA_URL: first.url, LOG_LEVEL: "warn" }),
+          );
+        }
+        const [a, b] = gateways;
+        const key = await keyOn(a);
+        const ask = async () => {
+          const res = await fetch(b.proxyUrl + "/api/chat", {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}` },
+            body: JSON.stringify({ model: "qwen3:8b", messages: [], stream: false }),
+          });
+          await res.body?.cancel();
+          return res.status;
+        };
+        // The lone box on b does not have it: Ollama's own 404 passes through.
+        assert.equal(await ask(), 404);
+        const res = await admin(a, "/api/upstreams", {
+          method: "POST",
+          body: JSON.stringify({ name: "qwen-box", url: added.url }),
+        });
+        assert.equal(res.status, 201);
+        await res.body?.cancel();
+        // No restart of b: it reads the boxes again, probes the new one, and routes to it.
+        await until(async () => await ask() === 200, "b to route to the new box");
+        assert.equal(added.inferenceCount(), 1);
+      } finally {
+        for (const g of gateways) assert.equal(await g.stop(), 0, g.output());
+        await first.close();
+        await added.close();
         await db.drop();
       }
     },

@@ -65,4 +65,39 @@ if (testDialects().includes("postgres")) {
       await db.drop();
     }
   });
+
+  Deno.test("[postgres] stopping a shared ledger gives back its instance's leases, no other's", async () => {
+    const db = await createTestDatabase("postgres");
+    const store = await openPostgresStore(db.url, { poolSize: 2, connectTimeoutSeconds: 5 });
+    try {
+      await store.migrate();
+      const row = await store.createUpstream({
+        name: "gpu1",
+        url: "http://gpu1:11434",
+        token_sealed: null,
+        enabled: true,
+        max_in_flight: 4,
+        created_at: "2026-06-15T10:00:00.000Z",
+        updated_at: "2026-06-15T10:00:00.000Z",
+      });
+      const box = String(row.id);
+      const errors: unknown[] = [];
+      const [a, b] = ["gw-a", "gw-b"].map((id) =>
+        new SharedSlots(store, id, (e) => errors.push(e))
+      );
+      assert.equal(await a.take(box, 4), true);
+      assert.equal(await a.take(box, 4), true);
+      assert.equal(await b.take(box, 4), true);
+      // a stops with its leases never given back (its requests were cut): they go all the same.
+      await a.stop();
+      assert.deepEqual(await store.upstreamLeaseCounts!(), new Map([[row.id, 1]]), "b's stays");
+      b.give(box);
+      await b.stop();
+      assert.deepEqual(await store.upstreamLeaseCounts!(), new Map());
+      assert.deepEqual(errors, []);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { mockAnswer } from "../support/mock_ollama.ts";
 import { boxesTest, until } from "../support/several_boxes.ts";
+import { parsePrometheus, valueOf } from "../ops/prometheus_text.ts";
 
 const messages = [{ role: "user", content: "Say hi" }];
 const BUSY = "server busy, please try again.  maximum pending requests exceeded";
@@ -274,7 +275,11 @@ boxesTest(
     await until(() => mocks.every((m) => m!.requests[0].aborted), "the boxes to be freed");
     const usage = await t.usageWhen(id, (u) => u.today.requests === 3);
     assert.equal(usage.today.requests, 3);
-    assert.deepEqual(t.gateway.deps.upstreams!.status().map((s) => s.inFlight), [0, 0, 0]);
+    // On PostgreSQL the counts are the shared leases, read again about once a second.
+    await until(
+      () => t.gateway.deps.upstreams!.status().every((s) => s.inFlight === 0),
+      "every box's in-flight count back to 0",
+    );
   },
   { QUEUE_TIMEOUT_SECONDS: "0.5" },
 );
@@ -320,5 +325,36 @@ boxesTest(
     assert.deepEqual(inFlight(), [1, 1], "each stream keeps its box's one slot");
     for (const reader of streams) await reader.cancel();
     await until(() => inFlight().every((n) => n === 0), "the slots to be given back");
+  },
+);
+
+boxesTest(
+  "each box's time to first byte and cold loads are in its metrics, and the request log names the box",
+  [
+    { mock: { models: ["llama3:latest"], loadDurationMs: 1500 } },
+    { mock: { models: ["qwen3:8b"] } },
+  ],
+  async ({ t, urls }) => {
+    const { key } = await t.createKey();
+    for (const model of ["llama3", "qwen3:8b", "qwen3:8b"]) {
+      const res = await t.post("/api/chat", key, { model, messages, stream: false });
+      assert.equal(res.status, 200, model);
+      await res.body?.cancel();
+    }
+    const [cold, warm] = urls.map((u) => new URL(u).host);
+    const samples = parsePrometheus(await (await t.admin("/metrics")).text());
+    assert.equal(valueOf(samples, "llmq_upstream_cold_loads_total", { upstream: cold }), 1);
+    assert.equal(valueOf(samples, "llmq_upstream_cold_loads_total", { upstream: warm }), undefined);
+    const ttfbCount = (box: string) =>
+      valueOf(samples, "llmq_upstream_box_ttfb_seconds_count", { upstream: box });
+    assert.equal(ttfbCount(cold), 1);
+    assert.equal(ttfbCount(warm), 2);
+    const log = await (await t.admin("/api/requests")).json() as {
+      rows: Array<{ model: string; upstream: string | null }>;
+    };
+    assert.deepEqual(
+      log.rows.map((r) => [r.model, r.upstream]),
+      [["qwen3:8b", warm], ["qwen3:8b", warm], ["llama3", cold]],
+    );
   },
 );

@@ -129,6 +129,8 @@ export interface MockBehaviour {
   omitPromptCount?: boolean;
   /** Leave eval_count out of the native final chunk; usage.completion_tokens becomes 0. */
   omitEvalCount?: boolean;
+  /** The load_duration reported (ms; default 2.345678): above 1000 a cold load. */
+  loadDurationMs?: number;
   /**
    * Error before the first byte, shaped per route. `phase` picks Ollama's code path, which only
    * changes the native streaming Content-Type: "runner" (default, `streamResponse`:
@@ -243,6 +245,7 @@ interface Resolved {
   promptTokens: number | "rendered";
   omitPromptCount: boolean;
   omitEvalCount: boolean;
+  loadDurationMs: number;
   failWith?: { status: number; error: string; phase?: "runner" | "load" };
   failMidStreamAfter?: number;
   midStreamError: string;
@@ -261,6 +264,7 @@ const DEFAULTS: Resolved = {
   promptTokens: 7,
   omitPromptCount: false,
   omitEvalCount: false,
+  loadDurationMs: 2.345678,
   midStreamError: "an error was encountered while running the model",
   hang: false,
   models: ["llama3:latest", "llama3.2:latest", "all-minilm:latest"],
@@ -1345,7 +1349,7 @@ function reportedPrompt(b: Resolved, rendered: number): number {
 
 function metricsFields(b: Resolved, n: number, m: Metrics, prompt: number): Json {
   const now = performance.now();
-  const load = 2_345_678;
+  const load = Math.round(b.loadDurationMs * 1e6);
   const promptEval = Math.max(1, Math.round((m.firstToken - m.start) * 1e6)) + 1_234_567;
   const evalDur = Math.max(1, Math.round((now - m.firstToken) * 1e6)) + 1_000_000 * n;
   const total = Math.max(Math.round((now - m.start) * 1e6), load + promptEval + evalDur) + 123_456;
