@@ -176,7 +176,27 @@ export function compactDayQueries(
     const sql = build(p);
     return { sql, params: p.values };
   };
+  // On PostgreSQL a settlement (or reaping) landing in a compacted day upserts its per-day rows
+  // in primary-key order (db/postgres.ts); compaction locks and rewrites them in that order too,
+  // usage_day before usage_day_all, so the two cannot deadlock.
+  const pg = dialect === "postgres";
+  const c = (col: string) => pg ? `${col} COLLATE "C"` : col;
+  const dayOrder = `key_id, ${c("model")}, ${c("route")}, group_id, member_id, ${c("upstream")}`;
+  const dayAllOrder = `${c("model")}, ${c("route")}, ${c("upstream")}`;
+  const locks = pg
+    ? [
+      q((p) =>
+        `SELECT 1 FROM usage_day WHERE tz = ${p.add(d.tz)} AND day = ${p.add(d.day)}
+          ORDER BY ${dayOrder} FOR UPDATE`
+      ),
+      q((p) =>
+        `SELECT 1 FROM usage_day_all WHERE tz = ${p.add(d.tz)} AND day = ${p.add(d.day)}
+          ORDER BY ${dayAllOrder} FOR UPDATE`
+      ),
+    ]
+    : [];
   return [
+    ...locks,
     q((p) => `DELETE FROM usage_day WHERE tz = ${p.add(d.tz)} AND day = ${p.add(d.day)}`),
     q((p) => `DELETE FROM usage_day_all WHERE tz = ${p.add(d.tz)} AND day = ${p.add(d.day)}`),
     q((p) =>
@@ -185,13 +205,15 @@ export function compactDayQueries(
        SELECT ${p.add(d.tz)}, ${p.add(d.day)}, key_id, model, route, group_id, member_id,
               upstream, ${ROLLUP_SUMS}
          FROM usage_15m WHERE bucket >= ${p.add(d.fromMs)} AND bucket < ${p.add(d.toMs)}
-        GROUP BY key_id, model, route, group_id, member_id, upstream`
+        GROUP BY key_id, model, route, group_id, member_id, upstream
+        ORDER BY ${dayOrder}`
     ),
     q((p) =>
       `INSERT INTO usage_day_all (tz, day, model, route, upstream, ${COUNTER_LIST})
        SELECT ${p.add(d.tz)}, ${p.add(d.day)}, model, route, upstream, ${ROLLUP_SUMS}
          FROM usage_15m_all WHERE bucket >= ${p.add(d.fromMs)} AND bucket < ${p.add(d.toMs)}
-        GROUP BY model, route, upstream`
+        GROUP BY model, route, upstream
+        ORDER BY ${dayAllOrder}`
     ),
     q((p) =>
       `INSERT INTO usage_compacted (tz, day, from_ms, to_ms, compacted_at)

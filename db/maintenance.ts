@@ -18,13 +18,21 @@ import {
 
 type Row = Record<string, unknown>;
 
-/** How a dialect runs maintenance statements. */
-export interface MaintenanceIo {
+/** How maintenance reads and writes. */
+export interface MaintenanceSteps {
   read(q: Query): Promise<Row[]>;
   /** Runs statements in one write transaction; returns the rows they changed. */
   write(qs: Query[]): Promise<number>;
-  /** Runs `fn` only if no other gateway of the cluster runs maintenance now (else null). */
-  exclusive<T>(fn: () => Promise<T>): Promise<T | null>;
+}
+
+/** How a dialect runs maintenance statements. */
+export interface MaintenanceIo {
+  /**
+   * Runs `fn` only if no other gateway of the cluster runs maintenance now (else null), with
+   * the steps it is to run its statements through: on PostgreSQL the connection that holds the
+   * lock, so maintenance needs no second connection (a pool of one would wait for itself).
+   */
+  exclusive<T>(fn: (io: MaintenanceSteps) => Promise<T>): Promise<T | null>;
 }
 
 const DAY_MS = 86_400_000;
@@ -43,7 +51,7 @@ export async function runMaintenance(
   m: AnalyticsMaintenance,
   io: MaintenanceIo,
 ): Promise<MaintenanceResult> {
-  const result = await io.exclusive(async (): Promise<MaintenanceResult> => {
+  const result = await io.exclusive(async (io): Promise<MaintenanceResult> => {
     const compactedDays = await compact(dialect, m, io);
     const deletedRequests = await pruneLog(dialect, m, io);
     const deletedBuckets = await pruneBuckets(dialect, m, io);
@@ -52,7 +60,7 @@ export async function runMaintenance(
   return result ?? { ran: false, compactedDays: 0, deletedRequests: 0, deletedBuckets: 0 };
 }
 
-async function horizons(io: MaintenanceIo): Promise<Map<string, number>> {
+async function horizons(io: MaintenanceSteps): Promise<Map<string, number>> {
   return new Map(
     (await io.read({ sql: HORIZONS_SQL, params: [] })).map((r) => [
       String(r.name),
@@ -65,7 +73,7 @@ async function horizons(io: MaintenanceIo): Promise<Map<string, number>> {
  * Compacts every complete local day (in APP_TZ) that still has all its 15-minute buckets and
  * is not compacted yet, or ended less than RECOMPACT_MS ago. Each day is one transaction.
  */
-async function compact(dialect: Dialect, m: AnalyticsMaintenance, io: MaintenanceIo) {
+async function compact(dialect: Dialect, m: AnalyticsMaintenance, io: MaintenanceSteps) {
   const [first] = await io.read({ sql: "SELECT MIN(bucket) AS b FROM usage_15m_all", params: [] });
   if (first?.b === null || first?.b === undefined) return 0;
   const bucketsFrom = (await horizons(io)).get("usage_15m") ?? 0;
@@ -97,7 +105,7 @@ async function compact(dialect: Dialect, m: AnalyticsMaintenance, io: Maintenanc
 }
 
 /** Deletes request_log rows that started before the retention's first local day; never pending ones. */
-async function pruneLog(dialect: Dialect, m: AnalyticsMaintenance, io: MaintenanceIo) {
+async function pruneLog(dialect: Dialect, m: AnalyticsMaintenance, io: MaintenanceSteps) {
   const cutoff = localDayOf(m.nowMs - m.requestLogRetentionDays * DAY_MS, m.timeZone);
   const batch = m.batchRows ?? DEFAULT_BATCH_ROWS;
   const sql = dialect === "sqlite"
@@ -117,7 +125,7 @@ async function pruneLog(dialect: Dialect, m: AnalyticsMaintenance, io: Maintenan
 }
 
 /** Deletes 15-minute buckets before the first local day of their retention (compacted by now). */
-async function pruneBuckets(dialect: Dialect, m: AnalyticsMaintenance, io: MaintenanceIo) {
+async function pruneBuckets(dialect: Dialect, m: AnalyticsMaintenance, io: MaintenanceSteps) {
   const cutoff = localDayOf(m.nowMs - m.rollup15mRetentionDays * DAY_MS, m.timeZone);
   const [a, b] = dialect === "sqlite" ? ["?", "?"] : ["$1", "$2"];
   let deleted = 0;

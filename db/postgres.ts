@@ -110,9 +110,50 @@ const RECORD_TYPES = [
   ...ROLLUP_COLUMNS.map((c) => `${c} bigint`),
 ].join(", ");
 
+/** The per-day rollups' lock order. */
+const DAY_ORDER =
+  `s.key_id, c.tz COLLATE "C", c.day COLLATE "C", s.model COLLATE "C", s.route COLLATE "C", s.group_id, s.member_id, s.upstream COLLATE "C"`;
+const DAY_ALL_ORDER =
+  `c.tz COLLATE "C", c.day COLLATE "C", s.model COLLATE "C", s.route COLLATE "C", s.upstream COLLATE "C"`;
+
+/**
+ * CTEs adding the rows of relation `src` (dimensions and counters as usage_15m's) that fall in
+ * an already compacted local day to that day's rollups as well (a request that settles, or is
+ * reaped, after its day was compacted), in lock order, after CTE `after` has run. They end
+ * with CTE `day_all_rows`.
+ */
+function compactedDayCtes(src: string, after: string): string {
+  const sums = ROLLUP_COLUMNS.map((c) => `SUM(s.${c})`).join(", ");
+  const inDay =
+    `FROM ${src} s JOIN usage_compacted c ON s.bucket >= c.from_ms AND s.bucket < c.to_ms`;
+  return `), day_rows AS (
+  INSERT INTO usage_day (tz, day, key_id, model, route, group_id, member_id, upstream,
+    ${COUNTER_LIST})
+  SELECT c.tz, c.day, s.key_id, s.model, s.route, s.group_id, s.member_id, s.upstream, ${sums}
+    ${inDay}
+   WHERE (SELECT COUNT(*) FROM ${after}) >= 0
+   GROUP BY c.tz, c.day, s.key_id, s.model, s.route, s.group_id, s.member_id, s.upstream
+   ORDER BY ${DAY_ORDER}
+  ON CONFLICT (key_id, tz, day, model, route, group_id, member_id, upstream)
+  DO UPDATE SET ${upsertSet("usage_day")}
+  RETURNING 1
+), day_all_rows AS (
+  INSERT INTO usage_day_all (tz, day, model, route, upstream, ${COUNTER_LIST})
+  SELECT c.tz, c.day, s.model, s.route, s.upstream, ${sums}
+    ${inDay}
+   WHERE (SELECT COUNT(*) FROM day_rows) >= 0
+   GROUP BY c.tz, c.day, s.model, s.route, s.upstream
+   ORDER BY ${DAY_ALL_ORDER}
+  ON CONFLICT (tz, day, model, route, upstream) DO UPDATE SET ${upsertSet("usage_day_all")}
+  RETURNING 1`;
+}
+
 /**
  * Upserts rollup increments given as a JSON array of rows (dimensions and counters, one row per
- * keyed rollup row): the keyed rows in lock order, then the key-less ones summed.
+ * keyed rollup row): the keyed rows in lock order, then the key-less ones summed, then the
+ * rows of days already compacted. Each step reads the one before it (\`WHERE (SELECT COUNT(*)
+ * FROM …) >= 0\`), which makes it run after it: PostgreSQL leaves the order of data-modifying
+ * CTEs unspecified otherwise, and the lock order depends on it.
  */
 const ROLLUP_JSON_UPSERT = `
 WITH r AS (SELECT * FROM json_to_recordset($1::text::json) AS r(${RECORD_TYPES})
@@ -122,12 +163,16 @@ WITH r AS (SELECT * FROM json_to_recordset($1::text::json) AS r(${RECORD_TYPES})
   ON CONFLICT (key_id, bucket, model, route, group_id, member_id, upstream)
   DO UPDATE SET ${upsertSet("usage_15m")}
   RETURNING 1
+), keyless AS (
+  INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
+  SELECT bucket, model, route, upstream, ${ROLLUP_COLUMNS.map((c) => `SUM(${c})`).join(", ")}
+    FROM r WHERE (SELECT COUNT(*) FROM keyed) >= 0
+   GROUP BY bucket, model, route, upstream ORDER BY ${ROLLUP_ALL_ORDER}
+  ON CONFLICT (bucket, model, route, upstream) DO UPDATE SET ${upsertSet("usage_15m_all")}
+  RETURNING 1
+${compactedDayCtes("r", "keyless")}
 )
-INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
-SELECT bucket, model, route, upstream, ${ROLLUP_COLUMNS.map((c) => `SUM(${c})`).join(", ")}
-  FROM r WHERE (SELECT COUNT(*) FROM keyed) >= 0
- GROUP BY bucket, model, route, upstream ORDER BY ${ROLLUP_ALL_ORDER}
-ON CONFLICT (bucket, model, route, upstream) DO UPDATE SET ${upsertSet("usage_15m_all")}`;
+SELECT COUNT(*) FROM day_all_rows`;
 
 /** The JSON rows of a rollup batch, for ROLLUP_JSON_UPSERT. */
 function rollupJson(batch: RollupBatch): string {
@@ -150,35 +195,48 @@ function rollupJson(batch: RollupBatch): string {
 
 /** What an abandoned row counted, per column, taken off when it settles late. */
 const ABANDONED_COUNTS = rollupOf(ABANDONED);
-/** Per column: a batch's settled rows' increments (late ones less what they counted abandoned). */
-const SETTLED_SUMS = ROLLUP_COLUMNS.map((c, i) =>
-  `SUM(${perRow(c)})` +
-  (ABANDONED_COUNTS[i] === 0
-    ? ""
-    : ` - SUM(CASE WHEN prior_state = 'abandoned' THEN ${ABANDONED_COUNTS[i]} ELSE 0 END)`)
-).join(",\n  ");
+const DIMS = "bucket, key_id, model, route, group_id, member_id";
+const CONTRIB_DIMS =
+  "bucket, key_id, model, route, COALESCE(group_id, 0) AS group_id, COALESCE(member_id, 0) AS member_id";
 
 /**
- * The settlement batch's rollup writes: CTEs after its \`logged\` CTE. The rollup rule
- * (core/analytics/rollup.ts) in SQL, run after the batch's counter update (data-modifying CTEs
- * the query does not read run after it, in order), so rollup rows are locked after counter
- * rows, as admissions with refusals lock them.
+ * The settlement batch's rollup writes: CTEs after its \`counted\` CTE (the counter update).
+ * The rollup rule of core/analytics/rollup.ts reimplemented in SQL (db/rollup_sql.ts
+ * \`perRow\`); the store contract tests hold it to \`rollupOf\`/\`rollupDelta\`. \`contrib\`
+ * holds each settled row's facts under the box it names, and for a late settlement of an
+ * abandoned request the abandonment's counts taken off under the box it was counted with.
+ * Each write reads the one before it, so they run in that order (counter rows, then 15-minute
+ * rows, then compacted days' rows): PostgreSQL does not order unreferenced data-modifying CTEs.
  */
-const SETTLED_ROLLUP_CTES = `      ), rolled AS (
+const SETTLED_ROLLUP_CTES = `      ), contrib AS (
+        SELECT ${CONTRIB_DIMS}, upstream,
+               ${ROLLUP_COLUMNS.map((c) => `${perRow(c)} AS ${c}`).join(",\n  ")}
+          FROM logged
+        UNION ALL
+        SELECT ${CONTRIB_DIMS}, prior_upstream,
+               ${ROLLUP_COLUMNS.map((c, i) => `${-ABANDONED_COUNTS[i]} AS ${c}`).join(", ")}
+          FROM logged WHERE prior_state = 'abandoned'
+      ), rolled AS (
         INSERT INTO usage_15m (${KEY_COLUMNS}, ${COUNTER_LIST})
-        SELECT bucket, key_id, model, route, COALESCE(group_id, 0), COALESCE(member_id, 0),
-               upstream, ${SETTLED_SUMS}
-          FROM logged GROUP BY bucket, key_id, model, route, group_id, member_id, upstream
+        SELECT ${DIMS}, upstream, ${ROLLUP_COLUMNS.map((c) => `SUM(${c})`).join(", ")}
+          FROM contrib WHERE (SELECT COUNT(*) FROM counted) >= 0
+         GROUP BY ${DIMS}, upstream
          ORDER BY ${ROLLUP_ORDER}
         ON CONFLICT (key_id, bucket, model, route, group_id, member_id, upstream)
         DO UPDATE SET ${upsertSet("usage_15m")}
+        RETURNING 1
       ), rolled_all AS (
         INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
-        SELECT bucket, model, route, upstream, ${SETTLED_SUMS}
-          FROM logged GROUP BY bucket, model, route, upstream
+        SELECT bucket, model, route, upstream, ${ROLLUP_COLUMNS.map((c) => `SUM(${c})`).join(", ")}
+          FROM contrib WHERE (SELECT COUNT(*) FROM rolled) >= 0
+         GROUP BY bucket, model, route, upstream
          ORDER BY ${ROLLUP_ALL_ORDER}
         ON CONFLICT (bucket, model, route, upstream)
-        DO UPDATE SET ${upsertSet("usage_15m_all")}`;
+        DO UPDATE SET ${upsertSet("usage_15m_all")}
+        RETURNING 1
+${compactedDayCtes("contrib", "rolled_all")}
+      )
+      SELECT COUNT(*) FROM day_all_rows`;
 
 /** A refusal to record with its admission batch. */
 interface Refused {
@@ -681,14 +739,11 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Writes the batch's admissions in one statement pipelined with COMMIT and returns their
-   * ledger ids in the order of `accepted`. Should the statement fail, the server answers the
-   * COMMIT of the failed transaction with a rollback, and this throws.
-   */
-  /**
    * Records a batch's refusals: ledger rows for those within the cap, rollup increments for
-   * all. Pipelined after the batch's counter writes, so rollup rows are locked after counter
-   * rows, as settlement batches lock them.
+   * all. postgres.js sends a query when it is first awaited (or `.execute()`d), and this
+   * awaits its queries at once: callers that write counter rows in the same transaction send
+   * that statement first (see #writeAdmissions), so rollup rows are locked after counter rows,
+   * as settlement batches and releaseStale lock them.
    */
   #writeRefusals(
     tx: postgres.ReservedSql<Types>,
@@ -698,7 +753,7 @@ export class PostgresStore implements Store {
     if (refusals.length === 0) return Promise.resolve();
     const batch = new RollupBatch();
     const rows = refusals.map((r) => {
-      const facts = refusedFacts(r.decision);
+      const facts = refusedFacts(r.decision, r.logged);
       const start = r.job.start;
       const key = {
         bucket: bucketOf(Date.parse(start.startedAt)),
@@ -734,6 +789,11 @@ export class PostgresStore implements Store {
     ]);
   }
 
+  /**
+   * Writes the batch's admissions in one statement pipelined with the refusals' writes and
+   * COMMIT, and returns their ledger ids in the order of `accepted`. Should a statement fail,
+   * the server answers the COMMIT of the failed transaction with a rollback, and this throws.
+   */
   async #writeAdmissions(
     tx: postgres.ReservedSql<Types>,
     w: WindowKeys,
@@ -762,8 +822,10 @@ export class PostgresStore implements Store {
     // Ledger ids are drawn in a CTE and inserted explicitly, so each job's id is known by its
     // ordinal rather than by the (unspecified) order RETURNING rows come back in. A CTE read
     // twice is evaluated once: one nextval per job.
-    const [result] = await Promise.all([
-      tx`
+    // Sent now, before the refusals' writes are built (building them sends them): counter rows
+    // must be locked before rollup rows in every transaction, or a mixed batch and a settlement
+    // batch on the same rollup row deadlock (40P01).
+    const admission = tx`
         WITH jobs AS (
           SELECT * FROM unnest(${col((a) => a.owners.key.id)}::bigint[],
             ${col((a) => a.owners.group?.id ?? null)}::bigint[],
@@ -780,8 +842,8 @@ export class PostgresStore implements Store {
         ), counted AS (
           INSERT INTO usage_counters (scope, owner_id, period, bucket, requests, reserved_tokens)
           SELECT scope, owner_id, period, bucket, requests, reserved FROM unnest(${
-        cc((c) => c.scope)
-      }::text[], ${cc((c) => c.id)}::bigint[],
+      cc((c) => c.scope)
+    }::text[], ${cc((c) => c.id)}::bigint[],
             ${cc((c) => c.period)}::text[], ${cc((c) => c.bucket)}::text[],
             ${cc((c) => c.requests)}::bigint[], ${cc((c) => c.reserved)}::bigint[])
             WITH ORDINALITY AS c(scope, owner_id, period, bucket, requests, reserved, ord)
@@ -804,7 +866,9 @@ export class PostgresStore implements Store {
                  (floor(extract(epoch FROM jobs.started_at) / 900) * 900000)::bigint
             FROM jobs JOIN ids USING (ord)
         )
-        SELECT id FROM ids ORDER BY ord`,
+        SELECT id FROM ids ORDER BY ord`.execute();
+    const [result] = await Promise.all([
+      admission,
       this.#writeRefusals(tx, w, refusals),
       tx`COMMIT`,
     ]);
@@ -848,9 +912,9 @@ export class PostgresStore implements Store {
     const seen = new Set<number>();
     const batch = all.filter((s) => !seen.has(s.requestId) && seen.add(s.requestId));
     const col = <T>(f: (s: Settlement) => T) => batch.map(f);
-    // Ledger rows are locked first (id order), then the counter rows (primary-key order): the
-    // order releaseStale and admissions lock in too, so none of them can deadlock with another
-    // gateway's batch. FOR UPDATE sees the state of a releaseStale it waited for. The GROUP BY
+    // Ledger rows are locked first (id order), then the counter rows (primary-key order), then
+    // the rollup rows (SETTLED_ROLLUP_CTES): the order releaseStale and admissions lock in too,
+    // so none of them can deadlock with another gateway's batch. FOR UPDATE sees the state of a releaseStale it waited for. The GROUP BY
     // in `deltas` needs every ledger row first, so no counter row is locked while a ledger lock
     // is still awaited.
     await this.#sql`
@@ -878,7 +942,7 @@ export class PostgresStore implements Store {
             duration_ms, ttfb_ms, load_ms, prompt_eval_ms, eval_ms, upstream)
       ), prior AS (
         SELECT id, state, key_id, group_id, member_id, day, minute, minute_scopes,
-               reserved_tokens
+               reserved_tokens, upstream
           FROM request_log
          WHERE id = ANY(${col((s) => s.requestId)}::bigint[])
            AND state IN ('pending', 'abandoned')
@@ -901,13 +965,12 @@ export class PostgresStore implements Store {
           CASE WHEN request_log.charged THEN 0 ELSE 1 END AS back,
           request_log.prompt_tokens, request_log.completion_tokens,
           prior.state AS prior_state, request_log.bucket, request_log.model, request_log.route,
-          COALESCE(request_log.upstream, '') AS upstream, request_log.outcome,
+          COALESCE(request_log.upstream, '') AS upstream,
+          COALESCE(prior.upstream, '') AS prior_upstream, request_log.outcome,
           request_log.refused_by, request_log.charged, request_log.estimated,
           request_log.duration_ms, request_log.ttfb_ms, request_log.load_ms,
           request_log.prompt_eval_ms, request_log.eval_ms
-      ${
-      this.#writeRollups ? this.#sql.unsafe(SETTLED_ROLLUP_CTES) : this.#sql``
-    }      ), owners AS (
+      ), owners AS (
         SELECT 'key' AS scope, key_id AS owner_id, day, minute, (minute_scopes & 1) <> 0 AS pm,
                released, back, prompt_tokens, completion_tokens FROM logged
         UNION ALL
@@ -930,15 +993,21 @@ export class PostgresStore implements Store {
           FROM usage_counters c JOIN deltas USING (scope, owner_id, period, bucket)
          ORDER BY c.scope COLLATE "C", c.owner_id, c.period COLLATE "C", c.bucket COLLATE "C"
          FOR UPDATE OF c
-      )
-      UPDATE usage_counters SET
-        reserved_tokens = usage_counters.reserved_tokens - deltas.released,
-        requests = usage_counters.requests - deltas.back,
-        prompt_tokens = usage_counters.prompt_tokens + deltas.prompt_tokens,
-        completion_tokens = usage_counters.completion_tokens + deltas.completion_tokens
-      FROM deltas JOIN locked USING (scope, owner_id, period, bucket)
-      WHERE usage_counters.scope = deltas.scope AND usage_counters.owner_id = deltas.owner_id
-        AND usage_counters.period = deltas.period AND usage_counters.bucket = deltas.bucket`;
+      ), counted AS (
+        UPDATE usage_counters SET
+          reserved_tokens = usage_counters.reserved_tokens - deltas.released,
+          requests = usage_counters.requests - deltas.back,
+          prompt_tokens = usage_counters.prompt_tokens + deltas.prompt_tokens,
+          completion_tokens = usage_counters.completion_tokens + deltas.completion_tokens
+        FROM deltas JOIN locked USING (scope, owner_id, period, bucket)
+        WHERE usage_counters.scope = deltas.scope AND usage_counters.owner_id = deltas.owner_id
+          AND usage_counters.period = deltas.period AND usage_counters.bucket = deltas.bucket
+        RETURNING 1
+      ${
+      this.#writeRollups
+        ? this.#sql.unsafe(SETTLED_ROLLUP_CTES)
+        : this.#sql.unsafe(")\n      SELECT COUNT(*) FROM counted")
+    }`;
   }
 
   async heartbeat(instanceId: string, at: string): Promise<void> {
@@ -1142,31 +1211,41 @@ export class PostgresStore implements Store {
 
   maintainAnalytics(m: AnalyticsMaintenance): Promise<MaintenanceResult> {
     return runMaintenance("postgres", m, {
-      read: (q) => this.#query(q),
-      write: async (qs) => {
-        let n = 0;
-        await this.#sql.begin(async (tx) => {
-          for (const q of qs) {
-            const result = await tx.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]);
-            n += result.count;
-          }
-        });
-        return n;
-      },
       // Once per cluster: a session lock on a reserved connection; a gateway that does not get
-      // it skips this run (another one is doing the work).
+      // it skips this run (another one is doing the work). Every statement runs on that same
+      // connection: with DB_POOL_SIZE=1 the pool has no other to give.
       exclusive: async (fn) => {
         const conn = await this.#sql.reserve();
+        let usable = true;
         try {
           const [{ got }] = await conn`SELECT pg_try_advisory_lock(${MAINTENANCE_LOCK}) AS got`;
           if (!got) return null;
           try {
-            return await fn();
+            return await fn({
+              read: (q) => conn.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]),
+              write: async (qs) => {
+                let n = 0;
+                await conn`BEGIN`;
+                try {
+                  for (const q of qs) {
+                    n += (await conn.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[]))
+                      .count;
+                  }
+                  await conn`COMMIT`;
+                } catch (err) {
+                  usable = connectionUsable(err);
+                  if (usable) await conn`ROLLBACK`;
+                  throw err;
+                }
+                return n;
+              },
+            });
           } finally {
-            await conn`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK})`;
+            if (usable) await conn`SELECT pg_advisory_unlock(${MAINTENANCE_LOCK})`;
           }
         } finally {
-          conn.release();
+          // A connection that went away is left alone: the pool has already taken it back.
+          if (usable) conn.release();
         }
       },
     });

@@ -18,7 +18,11 @@ import {
 
 type Row = Record<string, unknown>;
 
-/** Refusal counters: beyond the logging cap a refusal is in the rollup only. */
+/**
+ * Refusal counters: beyond the logging cap a refusal is in the rollup only, so the rollup may
+ * hold more than the ledger. `refused_logged` (the logged ones) is compared exactly, and no
+ * row may count fewer refusals than it logged.
+ */
 const REFUSALS = new Set([
   "refused",
   "refused_requests",
@@ -48,6 +52,15 @@ function compare(
   for (const at of new Set([...left.keys(), ...right.keys()])) {
     const l = left.get(at) ?? {}, r = right.get(at) ?? {};
     const n = (row: Row, c: string) => Number(row[c] ?? 0);
+    if (capped && n(l, "refused") < n(l, "refused_logged")) {
+      out.push({
+        table,
+        at,
+        field: "refused (below refused_logged)",
+        rollup: n(l, "refused"),
+        ledger: n(l, "refused_logged"),
+      });
+    }
     for (const c of ROLLUP_COLUMNS) {
       let a = n(l, c), b = n(r, c);
       if (capped && c === "requests") {

@@ -4,14 +4,12 @@
  * @module
  */
 import {
-  ABANDONED,
   addInto,
   bucketOf,
   endingOf,
   type LedgerFacts,
   refusalOf,
   ROLLUP_COLUMNS,
-  rollupDelta,
   type RollupIncrement,
 } from "../core/analytics/rollup.ts";
 import type { RequestRow, RequestStatus } from "../core/analytics/types.ts";
@@ -60,18 +58,17 @@ export function settledFacts(s: Settlement, c: CounterChanges): LedgerFacts {
   };
 }
 
-/** What a settlement adds to its rollup row, given the ledger row's prior state. */
-export function settlementDelta(prior: string, s: Settlement, c: CounterChanges): RollupIncrement {
-  return rollupDelta(prior === "abandoned" ? ABANDONED : null, settledFacts(s, c));
-}
-
-/** The ledger facts of a refusal. */
-export function refusedFacts(decision: Decision & { ok: false }): LedgerFacts & { status: number } {
+/** The ledger facts of a refusal, logged as a ledger row or (beyond the cap) only counted. */
+export function refusedFacts(
+  decision: Decision & { ok: false },
+  logged: boolean,
+): LedgerFacts & { status: number } {
   const r = refusalOf(decision);
   return {
     ending: "refused",
     charged: false,
     refusedBy: r.refusedBy,
+    logged,
     status: r.status,
     promptTokens: 0,
     completionTokens: 0,

@@ -42,6 +42,8 @@ export function perRow(column: string): string {
     case "ok":
       return when("outcome = 'ok'");
     case "refused":
+    case "refused_logged":
+      // Every refused row of the ledger is a logged refusal.
       return when("outcome = 'refused'");
     case "refused_requests":
     case "refused_tokens":

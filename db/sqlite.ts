@@ -51,7 +51,7 @@ import {
   RollupBatch,
   type RollupKey,
   rollupKeyOf,
-  settlementDelta,
+  settledFacts,
   toRequestRow,
 } from "./rollup_rows.ts";
 import { COUNTER_LIST, upsertSet } from "./rollup_sql.ts";
@@ -125,6 +125,20 @@ const ROLLUP_ALL_UPSERT = `
 INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
 VALUES (?, ?, ?, ?, ${COUNTER_PLACEHOLDERS})
 ON CONFLICT (bucket, model, route, upstream) DO UPDATE SET ${upsertSet("usage_15m_all")}`;
+/** The same increment of the per-day rows of every compacted day its bucket is in. */
+const DAY_UPSERT = `
+INSERT INTO usage_day (tz, day, key_id, model, route, group_id, member_id, upstream,
+  ${COUNTER_LIST})
+SELECT tz, day, ?, ?, ?, ?, ?, ?, ${COUNTER_PLACEHOLDERS}
+  FROM usage_compacted WHERE ? >= from_ms AND ? < to_ms
+ON CONFLICT (key_id, tz, day, model, route, group_id, member_id, upstream)
+DO UPDATE SET ${upsertSet("usage_day")}`;
+/** The same for the key-less per-day rows. */
+const DAY_ALL_UPSERT = `
+INSERT INTO usage_day_all (tz, day, model, route, upstream, ${COUNTER_LIST})
+SELECT tz, day, ?, ?, ?, ${COUNTER_PLACEHOLDERS}
+  FROM usage_compacted WHERE ? >= from_ms AND ? < to_ms
+ON CONFLICT (tz, day, model, route, upstream) DO UPDATE SET ${upsertSet("usage_day_all")}`;
 /** A store call this soon after the last group transaction is grouped with any that follow. */
 const QUIET_MS = 1;
 type Job = { work: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -178,6 +192,9 @@ export class SqliteStore implements Store {
   #refusalCap = new RefusalLogCap();
   /** Rollup increments of the group-transaction job running now (see #rollup). */
   #jobRollups: RollupBatch | null = null;
+
+  /** End (UTC ms) of the last compacted day, null until read or after maintenance wrote. */
+  #compactedTo: number | null = null;
 
   /** False only in the benchmark's "before" run (bench/analytics.ts): no rollup writes. */
   #writeRollups: boolean;
@@ -636,6 +653,34 @@ export class SqliteStore implements Store {
     for (const { key, inc } of batch.keyless()) {
       this.#run(ROLLUP_ALL_UPSERT, key.bucket, key.model, key.route, key.upstream, ...inc);
     }
+    for (const { key, inc } of batch.rows.values()) this.#upsertCompactedDays(key, inc);
+  }
+
+  /**
+   * Adds an increment to the per-day rollups too when its bucket is in a day already compacted
+   * (a request that settles or is reaped after its day was compacted): else the day would not
+   * hold it until the next recompaction, or ever.
+   */
+  #upsertCompactedDays(k: RollupKey, inc: RollupIncrement): void {
+    // Most increments are of today, which no compaction has reached: one cached bound spares
+    // them the two statements. Maintenance (the only writer of usage_compacted) resets it.
+    this.#compactedTo ??= Number(
+      this.#get("SELECT COALESCE(MAX(to_ms), 0) AS t FROM usage_compacted")?.t ?? 0,
+    );
+    if (k.bucket >= this.#compactedTo) return;
+    this.#run(
+      DAY_UPSERT,
+      k.keyId,
+      k.model,
+      k.route,
+      k.groupId,
+      k.memberId,
+      k.upstream,
+      ...inc,
+      k.bucket,
+      k.bucket,
+    );
+    this.#run(DAY_ALL_UPSERT, k.model, k.route, k.upstream, ...inc, k.bucket, k.bucket);
   }
 
   #upsertRollup(k: RollupKey, inc: RollupIncrement): void {
@@ -651,6 +696,7 @@ export class SqliteStore implements Store {
       ...inc,
     );
     this.#run(ROLLUP_ALL_UPSERT, k.bucket, k.model, k.route, k.upstream, ...inc);
+    this.#upsertCompactedDays(k, inc);
   }
 
   /** Counts a refusal in the rollups and, within the per-key cap, logs it as a ledger row. */
@@ -660,7 +706,8 @@ export class SqliteStore implements Store {
     decision: Decision & { ok: false },
     nowMs: number,
   ): void {
-    const facts = refusedFacts(decision);
+    const logged = this.#refusalCap.admit(start.keyId, nowMs);
+    const facts = refusedFacts(decision, logged);
     const bucket = bucketOf(Date.parse(start.startedAt));
     this.#rollup({
       bucket,
@@ -671,7 +718,7 @@ export class SqliteStore implements Store {
       memberId: owners.member?.id ?? 0,
       upstream: "",
     }, rollupOf(facts));
-    if (!this.#refusalCap.admit(start.keyId, nowMs)) return;
+    if (!logged) return;
     this.#run(
       `INSERT INTO request_log (key_id, group_id, member_id, day, minute, instance_id, started_at,
          route, model, state, charged, status, outcome, refused_by, bucket)
@@ -873,10 +920,13 @@ export class SqliteStore implements Store {
         s.upstream ?? null,
         s.requestId,
       );
-      this.#rollup(
-        rollupKeyOf({ ...row, upstream: s.upstream ?? row.upstream }),
-        settlementDelta(String(row.state), s, c),
-      );
+      // The ledger row now names the box it ran on: its facts go to that box's rollup row,
+      // and a late settlement takes the abandonment off the row it was counted in (no box).
+      const settledKey = rollupKeyOf({ ...row, upstream: s.upstream ?? null });
+      if (row.state === "abandoned") {
+        this.#rollup(rollupKeyOf(row), rollupOf(ABANDONED).map((n) => -n));
+      }
+      this.#rollup(settledKey, rollupOf(settledFacts(s, c)));
     });
   }
 
@@ -1024,9 +1074,15 @@ export class SqliteStore implements Store {
     // Each step is its own short write transaction in the group-commit queue, so admissions
     // and settlements interleave with it; between batches the event loop turns.
     return runMaintenance("sqlite", m, {
-      read: (q) => Promise.resolve(this.#query(q)),
-      write: (qs) => this.#grouped(() => qs.reduce((n, q) => n + this.#runQuery(q), 0)),
-      exclusive: (fn) => fn(),
+      exclusive: (fn) =>
+        fn({
+          read: (q) => Promise.resolve(this.#query(q)),
+          write: (qs) =>
+            this.#grouped(() => {
+              this.#compactedTo = null;
+              return qs.reduce((n, q) => n + this.#runQuery(q), 0);
+            }),
+        }),
     });
   }
 

@@ -1,8 +1,11 @@
 /**
  * The rollup rule: how one ledger row (a settled, abandoned or refused request) adds to the
- * usage rollups. Written once here; both adapters apply `rollupDelta` when they settle, abandon
- * or refuse a request, and their audits recompute the same counters from the ledger in SQL
- * (db/rollup_sql.ts), which the store contract tests hold to this rule.
+ * usage rollups. Written once here. SQLite applies `rollupOf` when it settles, abandons or
+ * refuses a request; PostgreSQL applies it in TS for refusals and abandonments, and
+ * reimplements it in SQL for settlement batches (db/postgres.ts SETTLED_ROLLUP_CTES, built on
+ * db/rollup_sql.ts `perRow`), as both audits do when they recompute the counters from the
+ * ledger. The store contract tests (tests/db/analytics_test.ts) hold every SQL form to this
+ * rule.
  * @module
  */
 import type { Decision } from "../admission.ts";
@@ -69,6 +72,8 @@ export interface LedgerFacts {
   /** Whether it counts against quotas (charged, or abandoned: its unit stays taken). */
   charged: boolean;
   refusedBy: string | null;
+  /** For a refusal: whether it was logged as a ledger row too (within the per-key cap). */
+  logged?: boolean;
   promptTokens: number;
   completionTokens: number;
   estimated: boolean;
@@ -113,11 +118,19 @@ export const SCALAR_COLUMNS = [
   "cold_loads",
 ] as const;
 
-/** Every counter column of a rollup row: the scalars, then the two histograms. */
+/**
+ * Counters kept for the rollup audit only, not read by usage: `refused_logged`, the refusals
+ * also logged as ledger rows (within the per-key cap), which the audit compares exactly with
+ * the ledger's refused rows. Added by migration 5; a new column needs its own migration.
+ */
+export const AUDIT_COLUMNS = ["refused_logged"] as const;
+
+/** Every counter column of a rollup row: the scalars, the two histograms, the audit's. */
 export const ROLLUP_COLUMNS: readonly string[] = [
   ...SCALAR_COLUMNS,
   ...Array.from({ length: HIST_BUCKETS }, (_, i) => `dh${i}`),
   ...Array.from({ length: HIST_BUCKETS }, (_, i) => `th${i}`),
+  ...AUDIT_COLUMNS,
 ];
 
 /** Increments of one rollup row, aligned with ROLLUP_COLUMNS. */
@@ -155,6 +168,7 @@ export function rollupOf(f: LedgerFacts): RollupIncrement {
     case "refused":
       add("refused", 1);
       add(`refused_${refusalKind(f.refusedBy ?? "")}`, 1);
+      if (f.logged) add("refused_logged", 1);
       break;
   }
   if (f.charged) add("charged", 1);

@@ -1,12 +1,4 @@
-import {
-  COUNTER_LIST,
-  counterColumns,
-  ENDING_OF_STATUS,
-  LEDGER_DIMENSIONS,
-  LEDGER_SUMS,
-  ledgerRows,
-  ROLLUP_SUMS,
-} from "../rollup_sql.ts";
+import { SQLITE_V3 } from "./v3_analytics.ts";
 
 /** Numbered SQLite migrations; append only, never edit an applied one. */
 export const sqliteMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -138,93 +130,8 @@ CREATE TABLE gateway_instances (
   {
     version: 3,
     name: "usage analytics: rollups per 15 minutes and per local day, request log columns",
-    // Generated from the rollup rule once, when the module loads; the rule's columns only grow.
-    sql: `
-ALTER TABLE request_log ADD COLUMN bucket INTEGER;
-ALTER TABLE request_log ADD COLUMN outcome TEXT;
-ALTER TABLE request_log ADD COLUMN refused_by TEXT;
-ALTER TABLE request_log ADD COLUMN ttfb_ms INTEGER;
-ALTER TABLE request_log ADD COLUMN load_ms INTEGER;
-ALTER TABLE request_log ADD COLUMN prompt_eval_ms INTEGER;
-ALTER TABLE request_log ADD COLUMN eval_ms INTEGER;
-UPDATE request_log SET bucket = (CAST(strftime('%s', started_at) AS INTEGER) / 900) * 900000,
-  outcome = CASE WHEN state = 'abandoned' THEN 'abandoned'
-                 WHEN state = 'settled' THEN ${ENDING_OF_STATUS} END;
--- The request log page and the export read newest first, optionally per key.
-CREATE INDEX request_log_started ON request_log (started_at, id);
-CREATE INDEX request_log_key_started ON request_log (key_id, started_at, id);
--- Rollups: one row per UTC 15-minute bucket (epoch ms) and dimensions. 0 and '' stand for
--- "none" in group_id, member_id and upstream (primary key columns cannot be NULL).
-CREATE TABLE usage_15m (
-  bucket INTEGER NOT NULL,
-  key_id INTEGER NOT NULL,
-  model TEXT NOT NULL,
-  route TEXT NOT NULL,
-  group_id INTEGER NOT NULL DEFAULT 0,
-  member_id INTEGER NOT NULL DEFAULT 0,
-  upstream TEXT NOT NULL DEFAULT '',
-${counterColumns("INTEGER")},
-  PRIMARY KEY (key_id, bucket, model, route, group_id, member_id, upstream)
-) WITHOUT ROWID;
-CREATE INDEX usage_15m_bucket ON usage_15m (bucket);
--- The same without the key: all-keys charts read few rows.
-CREATE TABLE usage_15m_all (
-  bucket INTEGER NOT NULL,
-  model TEXT NOT NULL,
-  route TEXT NOT NULL,
-  upstream TEXT NOT NULL DEFAULT '',
-${counterColumns("INTEGER")},
-  PRIMARY KEY (bucket, model, route, upstream)
-) WITHOUT ROWID;
--- Complete local days (in the zone named), compacted from the 15-minute rows.
-CREATE TABLE usage_day (
-  tz TEXT NOT NULL,
-  day TEXT NOT NULL,
-  key_id INTEGER NOT NULL,
-  model TEXT NOT NULL,
-  route TEXT NOT NULL,
-  group_id INTEGER NOT NULL DEFAULT 0,
-  member_id INTEGER NOT NULL DEFAULT 0,
-  upstream TEXT NOT NULL DEFAULT '',
-${counterColumns("INTEGER")},
-  PRIMARY KEY (key_id, tz, day, model, route, group_id, member_id, upstream)
-) WITHOUT ROWID;
-CREATE INDEX usage_day_tz_day ON usage_day (tz, day);
-CREATE TABLE usage_day_all (
-  tz TEXT NOT NULL,
-  day TEXT NOT NULL,
-  model TEXT NOT NULL,
-  route TEXT NOT NULL,
-  upstream TEXT NOT NULL DEFAULT '',
-${counterColumns("INTEGER")},
-  PRIMARY KEY (tz, day, model, route, upstream)
-) WITHOUT ROWID;
-CREATE TABLE usage_compacted (
-  tz TEXT NOT NULL,
-  day TEXT NOT NULL,
-  -- The day's UTC span, so queries need no zone arithmetic in SQL.
-  from_ms INTEGER NOT NULL,
-  to_ms INTEGER NOT NULL,
-  compacted_at TEXT NOT NULL,
-  PRIMARY KEY (tz, day)
-);
--- What retention has deleted up to (the audit compares only what both sides still hold).
-CREATE TABLE analytics_horizon (
-  name TEXT PRIMARY KEY,
-  -- The first instant (UTC ms) still held, and its local day.
-  from_ms INTEGER NOT NULL,
-  from_day TEXT NOT NULL
-);
-INSERT INTO usage_15m (bucket, key_id, model, route, group_id, member_id, upstream,
-  ${COUNTER_LIST})
-SELECT ${LEDGER_DIMENSIONS},
-  ${LEDGER_SUMS}
-  FROM ${ledgerRows("state IN ('settled', 'abandoned')")}
- GROUP BY ${LEDGER_DIMENSIONS};
-INSERT INTO usage_15m_all (bucket, model, route, upstream, ${COUNTER_LIST})
-SELECT bucket, model, route, upstream, ${ROLLUP_SUMS}
-  FROM usage_15m GROUP BY bucket, model, route, upstream;
-`,
+    // Frozen text (db/migrations/v3_analytics.ts): an applied migration never changes.
+    sql: SQLITE_V3,
   },
   {
     version: 4,
@@ -244,6 +151,50 @@ CREATE TABLE upstreams (
 );
 -- No upstream_leases table here (PostgreSQL has one): a SQLite gateway is one process, which
 -- counts the requests in flight per box in memory.
+`,
+  },
+  {
+    version: 5,
+    name: "rollup audit: refusals logged as ledger rows counted per rollup row",
+    sql: `
+-- The refusals also logged as ledger rows (within the per-key cap): the rollup audit compares
+-- them exactly with the ledger's refused rows. Filled from the ledger for what it still holds.
+ALTER TABLE usage_15m ADD COLUMN refused_logged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_15m_all ADD COLUMN refused_logged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_day ADD COLUMN refused_logged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_day_all ADD COLUMN refused_logged INTEGER NOT NULL DEFAULT 0;
+UPDATE usage_15m AS u SET refused_logged = l.n
+  FROM (SELECT bucket, key_id, model, route, COALESCE(group_id, 0) AS group_id,
+               COALESCE(member_id, 0) AS member_id, COALESCE(upstream, '') AS upstream,
+               COUNT(*) AS n
+          FROM request_log WHERE state = 'refused'
+         GROUP BY bucket, key_id, model, route, COALESCE(group_id, 0), COALESCE(member_id, 0),
+                  COALESCE(upstream, '')) AS l
+ WHERE u.bucket = l.bucket AND u.key_id = l.key_id AND u.model = l.model
+   AND u.route = l.route AND u.group_id = l.group_id AND u.member_id = l.member_id
+   AND u.upstream = l.upstream;
+UPDATE usage_15m_all AS u SET refused_logged = l.n
+  FROM (SELECT bucket, model, route, upstream, SUM(refused_logged) AS n
+          FROM usage_15m GROUP BY bucket, model, route, upstream) AS l
+ WHERE u.bucket = l.bucket AND u.model = l.model AND u.route = l.route
+   AND u.upstream = l.upstream;
+UPDATE usage_day AS u SET refused_logged = l.n
+  FROM (SELECT c.tz, c.day, r.key_id, r.model, r.route, r.group_id, r.member_id, r.upstream,
+               SUM(r.refused_logged) AS n
+          FROM usage_compacted c JOIN usage_15m r
+            ON r.bucket >= c.from_ms AND r.bucket < c.to_ms
+         GROUP BY c.tz, c.day, r.key_id, r.model, r.route, r.group_id, r.member_id,
+                  r.upstream) AS l
+ WHERE u.tz = l.tz AND u.day = l.day AND u.key_id = l.key_id AND u.model = l.model
+   AND u.route = l.route AND u.group_id = l.group_id AND u.member_id = l.member_id
+   AND u.upstream = l.upstream;
+UPDATE usage_day_all AS u SET refused_logged = l.n
+  FROM (SELECT c.tz, c.day, r.model, r.route, r.upstream, SUM(r.refused_logged) AS n
+          FROM usage_compacted c JOIN usage_15m_all r
+            ON r.bucket >= c.from_ms AND r.bucket < c.to_ms
+         GROUP BY c.tz, c.day, r.model, r.route, r.upstream) AS l
+ WHERE u.tz = l.tz AND u.day = l.day AND u.model = l.model AND u.route = l.route
+   AND u.upstream = l.upstream;
 `,
   },
 ];

@@ -17,6 +17,7 @@ import { requestWindows } from "../../core/windows.ts";
 import {
   ABANDONED,
   addInto,
+  AUDIT_COLUMNS,
   endingOf,
   type LedgerFacts,
   ROLLUP_COLUMNS,
@@ -135,6 +136,8 @@ function factsOf(r: Req): LedgerFacts {
 function columnsOf(row: UsageRow): number[] {
   const r = row as unknown as Record<string, number>;
   return ROLLUP_COLUMNS.map((c) => {
+    // Usage does not read the audit's counters (refused_logged); the rollup audit checks them.
+    if ((AUDIT_COLUMNS as readonly string[]).includes(c)) return 0;
     const m = /^(dh|th)(\d+)$/.exec(c);
     if (m) return (m[1] === "dh" ? row.duration_hist : row.ttfb_hist)[Number(m[2])];
     return r[c];

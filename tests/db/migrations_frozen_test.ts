@@ -1,0 +1,48 @@
+/**
+ * Applied migrations never change: each one's text is pinned by its SHA-256, so a change of the
+ * rollup columns (or anything else) cannot rewrite a migration a database has already run.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { postgresMigrations } from "../../db/migrations/postgres.ts";
+import { sqliteMigrations } from "../../db/migrations/sqlite.ts";
+
+/** SHA-256 of each applied migration's SQL, per dialect and version. */
+const APPLIED: Record<string, Record<number, string>> = {
+  postgres: {
+    1: "71aa0e3c63651857fbb6e8fd222635549aa231be419201da5ffcb7c4c023cf89",
+    2: "cedf1786ae7f25a3c84ba2f9125b5a758cb932d8eba69d4658beea21a351bc9f",
+    3: "4d6a653d746883cbe90c201b76e075221db8e571afc7b2f5582d9b2f227d738e",
+    4: "166f32c2c30c96a7cf5e50d44ab5f08d4620cbc981457ae9c30a0f5ad1c2bf89",
+  },
+  sqlite: {
+    1: "61ac650c3db573ed1780abd63165102fb13dc353e04a1cfc565e2fe54b4ceac9",
+    2: "f3ef32a35b0fbad48296e604780c03454a0bd4832be3e575e0a5c471300cdc88",
+    3: "6a2e57b81dd52af9637d964808c6f249a7e943b69244312d71759ef459f9b3f1",
+    4: "4812dc0acfb596a8e732b07317320bbd8cc59dff56a7bef4fb0441f4ed7f8296",
+  },
+};
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+for (
+  const [dialect, migrations] of [["postgres", postgresMigrations], [
+    "sqlite",
+    sqliteMigrations,
+  ]] as const
+) {
+  Deno.test(`[${dialect}] applied migrations 1-4 are unchanged, byte for byte`, async () => {
+    for (const [version, hash] of Object.entries(APPLIED[dialect])) {
+      const m = migrations.find((m) => m.version === Number(version));
+      assert.ok(m, `migration ${version} is still there`);
+      assert.equal(await sha256(m.sql), hash, `migration ${version} was edited`);
+    }
+  });
+
+  Deno.test(`[${dialect}] migration versions are 1, 2, 3… with no gap`, () => {
+    assert.deepEqual(migrations.map((m) => m.version), migrations.map((_, i) => i + 1));
+  });
+}
