@@ -1,3 +1,4 @@
+import { rawQuery } from "../support/raw_query.ts";
 /**
  * Contract tests of the Store interface, run against every dialect from testDialects(): both
  * adapters must apply core/admission.ts and core/settlement.ts exactly.
@@ -56,29 +57,7 @@ async function withStores(
 const withStore = (dialect: Dialect, fn: (store: Store, url: string) => Promise<void>) =>
   withStores(dialect, 1, ([store], url) => fn(store, url));
 
-/** Runs one query straight on the database (outside the store). */
-async function query(
-  dialect: Dialect,
-  url: string,
-  sql: string,
-  params: Array<string | number> = [],
-): Promise<Array<Record<string, unknown>>> {
-  if (dialect === "sqlite") {
-    const db = new DatabaseSync(sqlitePath(url));
-    try {
-      return db.prepare(sql).all(...params) as Array<Record<string, unknown>>;
-    } finally {
-      db.close();
-    }
-  }
-  const pg = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    let n = 0;
-    return await pg.unsafe(sql.replace(/\?/g, () => `$${++n}`), params);
-  } finally {
-    await pg.end({ timeout: 5 });
-  }
-}
+const query = rawQuery;
 
 /** The counters of a key's day row and minute row, read straight from the database. */
 async function counters(

@@ -1,13 +1,12 @@
+import { rawQuery } from "../support/raw_query.ts";
 /**
  * Contract tests of the Store's Ollama boxes (the `upstreams` table), on every dialect, and of
  * the leases on boxes that PostgreSQL shares between gateway processes.
  * @module
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
-import postgres from "postgres";
 import { createTestDatabase, type Dialect, testDialects } from "../support/databases.ts";
-import { openSqliteStore, sqlitePath } from "../../db/sqlite.ts";
+import { openSqliteStore } from "../../db/sqlite.ts";
 import { openPostgresStore } from "../../db/postgres.ts";
 import type { Store } from "../../core/store.ts";
 import { type NewUpstream, sealToken, seedRows } from "../../core/upstreams/records.ts";
@@ -40,28 +39,7 @@ async function withStores(
   }
 }
 
-async function query(
-  dialect: Dialect,
-  url: string,
-  sql: string,
-  params: Array<string | number> = [],
-): Promise<Array<Record<string, unknown>>> {
-  if (dialect === "sqlite") {
-    const db = new DatabaseSync(sqlitePath(url));
-    try {
-      return db.prepare(sql).all(...params) as Array<Record<string, unknown>>;
-    } finally {
-      db.close();
-    }
-  }
-  const pg = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    let n = 0;
-    return await pg.unsafe(sql.replace(/\?/g, () => `$${++n}`), params);
-  } finally {
-    await pg.end({ timeout: 5 });
-  }
-}
+const query = rawQuery;
 
 const box = (over: Partial<NewUpstream> = {}): NewUpstream => ({
   name: "gpu1",
