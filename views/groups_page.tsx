@@ -7,7 +7,7 @@ import type { GroupFields } from "../core/groups.ts";
 import type { KeyUsage } from "../core/model.ts";
 import type { FormState } from "./form_state.ts";
 import { countOf } from "./format.ts";
-import { CsrfField, Field, Notice, PageHeader } from "./parts.tsx";
+import { CsrfField, EditActions, EditForm, Field, Notice, PageHeader } from "./parts.tsx";
 import { PolicyFields, policyFormValues } from "./policy_fields.tsx";
 import { PeriodBars, rateLimitTexts } from "./scope_usage.tsx";
 import type { ViewContext } from "./view_context.ts";
@@ -221,15 +221,7 @@ function GroupEditForm(
   const errors = form?.errors ?? {};
   const prefix = `group-${g.id}-`;
   return (
-    <form
-      method="post"
-      action={`/groups/${g.id}`}
-      hx-post={`/groups/${g.id}`}
-      hx-target={`#group-${g.id}`}
-      hx-swap="outerHTML"
-      aria-label={`Edit “${g.name}”`}
-    >
-      <CsrfField token={ctx.csrf} />
+    <EditForm action={`/groups/${g.id}`} target={`#group-${g.id}`} name={g.name} csrf={ctx.csrf}>
       <Field
         idPrefix={prefix}
         name="name"
@@ -241,19 +233,12 @@ function GroupEditForm(
         class="name-field"
       />
       <PolicyFields values={values} errors={errors} idPrefix={prefix} caps={false} owner="group" />
-      <div class="form-actions">
-        <button type="submit" class="btn primary small">Save changes</button>
-        <a
-          class="btn ghost small"
-          href="/groups"
-          hx-get={`/groups/${g.id}/card`}
-          hx-target={`#group-${g.id}`}
-          hx-swap="outerHTML"
-        >
-          Cancel
-        </a>
-      </div>
-    </form>
+      <EditActions
+        listHref="/groups"
+        cardHref={`/groups/${g.id}/card`}
+        target={`#group-${g.id}`}
+      />
+    </EditForm>
   );
 }
 

@@ -8,7 +8,7 @@ import { type GroupChoice, GroupField } from "./group_field.tsx";
 import { formatAgo, formatDate, formatDateTime } from "./format.ts";
 import { IdleNote, idleState } from "./idle_note.tsx";
 import { type KeyRow, USAGE_COLUMNS, UsageCell } from "./key_usage.tsx";
-import { CsrfField, Field } from "./parts.tsx";
+import { CsrfField, EditActions, EditForm, Field } from "./parts.tsx";
 import { ConfirmPastExpiry } from "./past_expiry.tsx";
 import { PolicyFields, policyFormValues } from "./policy_fields.tsx";
 import type { ViewContext } from "./view_context.ts";
@@ -163,15 +163,12 @@ function EditRow(
   return (
     <tr class="edit-row">
       <td colspan={3 + USAGE_COLUMNS.length}>
-        <form
-          method="post"
+        <EditForm
           action={`/keys/${k.id}`}
-          hx-post={`/keys/${k.id}`}
-          hx-target={`#key-${k.id}`}
-          hx-swap="outerHTML"
-          aria-label={`Edit “${k.name}”`}
+          target={`#key-${k.id}`}
+          name={k.name}
+          csrf={ctx.csrf}
         >
-          <CsrfField token={ctx.csrf} />
           <div class="form-grid cols-4">
             <Field
               idPrefix={prefix}
@@ -201,20 +198,10 @@ function EditRow(
             />
           </div>
           <PolicyFields values={values} errors={errors} idPrefix={prefix} />
-          <div class="form-actions">
-            <button type="submit" class="btn primary small">Save changes</button>
+          <EditActions listHref="/keys" cardHref={`/keys/${k.id}/row`} target={`#key-${k.id}`}>
             <ConfirmPastExpiry form={form} kind="edit" small />
-            <a
-              class="btn ghost small"
-              href="/keys"
-              hx-get={`/keys/${k.id}/row`}
-              hx-target={`#key-${k.id}`}
-              hx-swap="outerHTML"
-            >
-              Cancel
-            </a>
-          </div>
-        </form>
+          </EditActions>
+        </EditForm>
       </td>
     </tr>
   );

@@ -121,3 +121,60 @@ export function CopyButton({ target, label }: { target: string; label: string })
     </button>
   );
 }
+
+/**
+ * The buttons under an inline edit form: save, and a cancel that swaps the read-only card (or
+ * row) back in with htmx, or without JavaScript goes back to the list page.
+ */
+export function EditActions(
+  { listHref, cardHref, target, children }: {
+    listHref: string;
+    cardHref: string;
+    target: string;
+    children?: Child;
+  },
+) {
+  return (
+    <div class="form-actions">
+      <button type="submit" class="btn primary small">Save changes</button>
+      {children}
+      <a
+        class="btn ghost small"
+        href={listHref}
+        hx-get={cardHref}
+        hx-target={target}
+        hx-swap="outerHTML"
+      >
+        Cancel
+      </a>
+    </div>
+  );
+}
+
+/**
+ * An inline edit form that posts to `action` and, with htmx, swaps its answer into `target`
+ * (the card or row it edits); without JavaScript it is a plain POST.
+ */
+export function EditForm(
+  { action, target, name, csrf, children }: {
+    action: string;
+    target: string;
+    name: string;
+    csrf: string;
+    children?: Child;
+  },
+) {
+  return (
+    <form
+      method="post"
+      action={action}
+      hx-post={action}
+      hx-target={target}
+      hx-swap="outerHTML"
+      aria-label={`Edit “${name}”`}
+    >
+      <CsrfField token={csrf} />
+      {children}
+    </form>
+  );
+}

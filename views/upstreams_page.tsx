@@ -7,7 +7,7 @@
 import type { UpstreamStatusView } from "../core/upstreams/status_view.ts";
 import type { FormState } from "./form_state.ts";
 import { countOf } from "./format.ts";
-import { CsrfField, Field, Notice, PageHeader } from "./parts.tsx";
+import { CsrfField, EditActions, EditForm, Field, Notice, PageHeader } from "./parts.tsx";
 import type { ViewContext } from "./view_context.ts";
 
 /** The box being edited in place, with what was entered when a save failed. */
@@ -362,29 +362,14 @@ function BoxForm(
 ) {
   const v = form?.values ?? boxFormValues(b);
   return (
-    <form
-      method="post"
-      action={`/upstreams/${b.id}`}
-      hx-post={`/upstreams/${b.id}`}
-      hx-target={`#box-${b.id}`}
-      hx-swap="outerHTML"
-      aria-label={`Edit “${b.name}”`}
-    >
-      <CsrfField token={ctx.csrf} />
+    <EditForm action={`/upstreams/${b.id}`} target={`#box-${b.id}`} name={b.name} csrf={ctx.csrf}>
       <BoxFields v={v} e={form?.errors ?? {}} prefix={`box-${b.id}-`} box={b} />
-      <div class="form-actions">
-        <button type="submit" class="btn primary small">Save changes</button>
-        <a
-          class="btn ghost small"
-          href="/upstreams"
-          hx-get={`/upstreams/${b.id}/card`}
-          hx-target={`#box-${b.id}`}
-          hx-swap="outerHTML"
-        >
-          Cancel
-        </a>
-      </div>
-    </form>
+      <EditActions
+        listHref="/upstreams"
+        cardHref={`/upstreams/${b.id}/card`}
+        target={`#box-${b.id}`}
+      />
+    </EditForm>
   );
 }
 
