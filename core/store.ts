@@ -201,8 +201,11 @@ export interface Store {
     owners: ReadonlyArray<{ scope: Scope; id: number }>,
     windows: WindowKeys,
   ): Promise<Map<string, Snapshot>>;
-  /** A key's charged usage per local day and model, from `fromDay` (inclusive), oldest first. */
-  usageHistory(keyId: number, fromDay: string): Promise<DayModelUsage[]>;
+  /**
+   * A key's requests in flight per local day (of admission) and model, oldest first. Settled
+   * ones are in the rollups (`usage`); core/analytics/key_history.ts adds the two.
+   */
+  pendingUsage(keyId: number): Promise<DayModelUsage[]>;
   /** Requests of each key in flight now, and per-minute usage in `minute` (absent: none). */
   liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>>;
 

@@ -22,6 +22,7 @@ import {
   MINUTE_BIT,
   ownersOf,
   PATCHABLE_COLUMNS,
+  PENDING_USAGE_SQL,
   policyToJson,
   snapshotsFromRows,
   toApiKey,
@@ -31,7 +32,6 @@ import {
   toMember,
   toUpstream,
   toUsageMap,
-  USAGE_HISTORY_SQL,
 } from "./rows.ts";
 import {
   admitted,
@@ -547,9 +547,9 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async usageHistory(keyId: number, fromDay: string): Promise<DayModelUsage[]> {
+  async pendingUsage(keyId: number): Promise<DayModelUsage[]> {
     // Constant SQL shared with SQLite, values bound as parameters.
-    return (await this.#sql.unsafe(USAGE_HISTORY_SQL, [keyId, fromDay])).map(toDayModelUsage);
+    return (await this.#sql.unsafe(PENDING_USAGE_SQL, [keyId])).map(toDayModelUsage);
   }
 
   async liveUsageByKey(minute: string): Promise<Map<number, LiveUsage>> {

@@ -308,15 +308,15 @@ export function ledgerOwners(
  * A key's charged usage per day and model from a day on ($1 key, $2 first day); the ledger's
  * (key_id, day) index serves it.
  */
-export const USAGE_HISTORY_SQL = `
+export const PENDING_USAGE_SQL = `
 SELECT day, model, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,
        SUM(completion_tokens) AS completion_tokens
   FROM request_log
- WHERE key_id = $1 AND day >= $2 AND (state = 'pending' OR charged = TRUE)
+ WHERE key_id = $1 AND state = 'pending'
  GROUP BY day, model
  ORDER BY day, model`;
 
-/** A row of USAGE_HISTORY_SQL. */
+/** A row of PENDING_USAGE_SQL. */
 export function toDayModelUsage(row: Record<string, unknown>): DayModelUsage {
   return {
     day: String(row.day),

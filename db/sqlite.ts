@@ -18,6 +18,7 @@ import {
   MINUTE_BIT,
   ownersOf,
   PATCHABLE_COLUMNS,
+  PENDING_USAGE_SQL,
   policyToJson,
   snapshotsFromRows,
   toApiKey,
@@ -27,7 +28,6 @@ import {
   toMember,
   toUpstream,
   toUsageMap,
-  USAGE_HISTORY_SQL,
 } from "./rows.ts";
 import {
   type Ask,
@@ -600,10 +600,9 @@ export class SqliteStore implements Store {
     return Promise.resolve(out);
   }
 
-  usageHistory(keyId: number, fromDay: string): Promise<DayModelUsage[]> {
+  pendingUsage(keyId: number): Promise<DayModelUsage[]> {
     return Promise.resolve(
-      this.#all(USAGE_HISTORY_SQL.replace(/\$\d/g, "?"), keyId, fromDay)
-        .map(toDayModelUsage),
+      this.#all(PENDING_USAGE_SQL.replace(/\$\d/g, "?"), keyId).map(toDayModelUsage),
     );
   }
 

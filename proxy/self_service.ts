@@ -8,6 +8,7 @@
 import type { Context } from "hono";
 import type { Deps } from "../deps.ts";
 import { emptySnapshot } from "../core/admission.ts";
+import { keyHistory } from "../core/analytics/key_history.ts";
 import { kindOf } from "../core/limits.ts";
 import { type Owners, scopesFor } from "../core/scopes.ts";
 import { requestWindows, resetAt } from "../core/windows.ts";
@@ -32,11 +33,9 @@ export async function handleSelfService(c: Context<ProxyEnv>, deps: Deps): Promi
       ...(group ? [{ scope: "group" as const, id: group.id }] : []),
       ...(member ? [{ scope: "member" as const, id: member.id }] : []),
     ];
-    const fromDay = now.toZonedDateTimeISO(tz).toPlainDate().subtract({ days: HISTORY_DAYS - 1 })
-      .toString();
     const [snapshots, history] = await Promise.all([
       deps.store.snapshots(list, windows),
-      deps.store.usageHistory(key.id, fromDay),
+      keyHistory(deps.store, key.id, now, tz, HISTORY_DAYS),
     ]);
     const scopes = scopesFor(owners, (s, id) => snapshots.get(`${s}:${id}`) ?? emptySnapshot());
     const limits = scopes.flatMap((s) =>

@@ -17,6 +17,7 @@ import type { Ask } from "../../core/admission.ts";
 import { policyWith } from "../../core/api_keys.ts";
 import { OPEN_POLICY } from "../../core/model.ts";
 import { type Charge, counterChanges, type PriorState } from "../../core/settlement.ts";
+import { keyHistory } from "../../core/analytics/key_history.ts";
 import { ASK, JAN_15, newKey, NOW_MS, STARTED_AT } from "../support/admissions.ts";
 
 const JAN_14: WindowKeys = { ...JAN_15, minute: "2025-01-14T10:00", day: "2025-01-14" };
@@ -569,7 +570,14 @@ for (const dialect of testDialects()) {
       const s = snapshots.get(`key:${key.id}`)!;
       assert.deepEqual([s.day.requests, s.day.tokens, s.day.reserved, s.inFlight], [2, 42, 110, 1]);
       assert.deepEqual(s.month, s.day);
-      const history = await store.usageHistory(key.id, "2025-01-01");
+      // One request settled (in the rollups), one in flight (only in the log).
+      const history = await keyHistory(
+        store,
+        key.id,
+        Temporal.Instant.from("2025-01-15T12:00:00Z"),
+        "Europe/Berlin",
+        30,
+      );
       assert.deepEqual(history, [{
         day: "2025-01-15",
         model: "llama3",

@@ -293,3 +293,30 @@ gatewayTest(
     assert.equal((await get(t, "/v1/usage", "sk-nope")).status, 401);
   },
 );
+
+gatewayTest(
+  "GET /v1/usage keeps 30 days per model after the request log's retention deleted the rows",
+  async (t) => {
+    const { key } = await t.createKey({});
+    assert.equal((await send(t, "/api/chat", key, { model: "llama3", messages })).status, 200);
+    // Ten days later, with a request log kept one day, the maintenance deletes that row.
+    t.clock.set("2026-06-25T10:00:00Z");
+    const m = await t.gateway.deps.store.maintainAnalytics({
+      nowMs: t.clock.now().epochMilliseconds,
+      timeZone: "Europe/Berlin",
+      requestLogRetentionDays: 1,
+      rollup15mRetentionDays: 35,
+    });
+    assert.ok(m.deletedRequests >= 1, "the log row is gone");
+    assert.equal((await send(t, "/api/chat", key, { model: "llama3", messages })).status, 200);
+    const res = await get(t, "/v1/usage", key);
+    assert.deepEqual(
+      res.json.days.map((d: { day: string; model: string; requests: number }) => [
+        d.day,
+        d.model,
+        d.requests,
+      ]),
+      [["2026-06-15", "llama3", 1], ["2026-06-25", "llama3", 1]],
+    );
+  },
+);
