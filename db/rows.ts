@@ -305,8 +305,8 @@ export function ledgerOwners(
 }
 
 /**
- * A key's charged usage per day and model from a day on ($1 key, $2 first day); the ledger's
- * (key_id, day) index serves it.
+ * A key's requests in flight per local day and model ($1 key); a pending index serves it. The
+ * settled ones come from the rollups (core/analytics/key_history.ts).
  */
 export const PENDING_USAGE_SQL = `
 SELECT day, model, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,
