@@ -22,14 +22,27 @@ import {
 import { AnalyticsInputError, localIso } from "../core/analytics/range.ts";
 import { AdminError } from "./errors.ts";
 
+function badInput(err: unknown): never {
+  if (err instanceof AnalyticsInputError) throw new AdminError(400, err.message, err.param);
+  if (err instanceof RangeError) throw new AdminError(400, err.message);
+  throw err;
+}
+
 /** Runs a parse, turning bad input into the admin API's 400 naming the parameter. */
 function input<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    if (err instanceof AnalyticsInputError) throw new AdminError(400, err.message, err.param);
-    if (err instanceof RangeError) throw new AdminError(400, err.message);
-    throw err;
+    badInput(err);
+  }
+}
+
+/** Awaits a store read the same way: an answer too large to give is a 400 too. */
+async function answer<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    badInput(err);
   }
 }
 
@@ -42,7 +55,7 @@ export function createAnalyticsApi(deps: Deps): Hono {
 
   api.get("/usage", async (c) => {
     const q = input(() => parseUsageParams(raw(c), tz, deps.clock.now()));
-    const rows = await deps.store.usage(q);
+    const rows = await answer(deps.store.usage(q));
     return c.json({
       from: localIso(q.fromMs, tz),
       to: localIso(q.toMs, tz),

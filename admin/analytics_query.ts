@@ -12,7 +12,7 @@ import {
   type TimeRange,
 } from "../core/analytics/range_presets.ts";
 import type { RequestStatus } from "../core/analytics/types.ts";
-import { hasControlCharacters } from "../core/text.ts";
+import { hasAnyControlCharacters } from "../core/text.ts";
 import { type AnalyticsQuery, STATUS_OPTIONS } from "../views/analytics_filters.tsx";
 
 /** The filters of a checked query, as the store takes them. */
@@ -37,7 +37,7 @@ export interface CheckedQuery {
 
 const text = (max: number, what: string) =>
   z.string().trim().max(max, `This ${what} is too long`)
-    .refine((v) => !hasControlCharacters(v), `This ${what} has characters no ${what} has`);
+    .refine((v) => !hasAnyControlCharacters(v), `This ${what} has characters no ${what} has`);
 
 const fields = {
   key_id: z.string().trim().regex(/^\d{0,15}$/, "Choose a key from the list")

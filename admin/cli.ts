@@ -464,6 +464,11 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
       console.error(`Error: ${err.message}\n\n${usage}`);
       return 2;
     }
+    if (err instanceof AnalyticsInputError) {
+      // Found by the store (more usage rows than an answer may have): a wrong call all the same.
+      console.error(`Error: ${err.message}`);
+      return 2;
+    }
     if (err instanceof ConfigError) {
       console.error(err.message);
       return 1;

@@ -7,7 +7,9 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { exportFileName, requestExportStream } from "../core/analytics/export_stream.ts";
+import { type CursorPage, decodeCursor, encodeCursor } from "../core/analytics/cursor.ts";
 import { MAX_PAGE } from "../core/analytics/params.ts";
+import { AnalyticsInputError } from "../core/analytics/range.ts";
 import type { RequestQuery } from "../core/analytics/types.ts";
 import type { Deps } from "../deps.ts";
 import { queryHref } from "../views/analytics_filters.tsx";
@@ -18,7 +20,6 @@ import {
   type RequestsPageProps,
 } from "../views/requests_page.tsx";
 import { checkAnalyticsQuery, type CheckedQuery } from "./analytics_query.ts";
-import { decodeCursor, encodeCursor } from "./request_cursor.ts";
 import { renderFragment, renderPage, viewContext } from "./render.tsx";
 import { wantsFragment } from "./request_info.ts";
 import type { UiEnv } from "./ui_env.ts";
@@ -48,11 +49,23 @@ export function createRequestRoutes(deps: Deps, perPage = REQUESTS_PER_PAGE): Ho
   const tz = deps.config.timeZone;
   const check = (c: Context) => checkAnalyticsQuery(c.req.query(), deps.clock.now(), tz, "7d");
 
+  // The cursor's page (its range is the first page's: "today" moves on while someone pages);
+  // undefined without one, null when it is broken or of other filters.
+  const cursorPage = (checked: CheckedQuery): CursorPage | null | undefined => {
+    if (checked.cursor === "") return undefined;
+    try {
+      return decodeCursor(checked.cursor, checked.filter);
+    } catch (err) {
+      if (!(err instanceof AnalyticsInputError)) throw err;
+      checked.errors.cursor = "This page link is broken: start from the newest";
+      return null;
+    }
+  };
+
   // The page, or the page with the fields at fault marked (422).
   const show = async (c: Context<UiEnv>, checked: CheckedQuery) => {
-    const before = checked.cursor === "" ? undefined : decodeCursor(checked.cursor);
-    if (before === null) checked.errors.cursor = "This page link is broken: start from the newest";
-    const range = before === null ? null : checked.range;
+    const cursor = cursorPage(checked);
+    const range = cursor === null ? null : checked.range;
     const keys = await keyOptions(deps);
     let page: RequestPage | null = null;
     let models: string[] = [];
@@ -61,11 +74,7 @@ export function createRequestRoutes(deps: Deps, perPage = REQUESTS_PER_PAGE): Ho
       const f = checked.filter;
       const [rows, m, r] = await Promise.all([
         // One more than shown: whether there is an older page, without counting anything.
-        deps.store.requestLog({
-          ...logQuery(checked)!,
-          before: before ?? undefined,
-          limit: perPage + 1,
-        }),
+        deps.store.requestLog({ ...logQuery(checked)!, ...cursor, limit: perPage + 1 }),
         valuesIn(deps, range, "model", f.keyId),
         valuesIn(deps, range, "route", f.keyId),
       ]);
@@ -74,9 +83,9 @@ export function createRequestRoutes(deps: Deps, perPage = REQUESTS_PER_PAGE): Ho
       page = {
         rows: shown,
         older: rows.length > perPage && last
-          ? encodeCursor({ startedAt: last.started_at, id: last.id })
+          ? encodeCursor({ ...logQuery(checked)!, ...cursor }, last)
           : null,
-        paged: before !== undefined,
+        paged: cursor !== undefined,
       };
       models = m;
       routes = r;

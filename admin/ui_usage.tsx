@@ -6,12 +6,15 @@
 import { Hono } from "hono";
 import { exportFileName, usageExportStream } from "../core/analytics/export_stream.ts";
 import type { Deps } from "../deps.ts";
-import { UsageBody, UsagePage, type UsagePageProps } from "../views/usage_page.tsx";
+import { UsageTooLargeError } from "../core/analytics/usage.ts";
+import { UsageBody, type UsageData, UsagePage, type UsagePageProps } from "../views/usage_page.tsx";
 import { checkAnalyticsQuery } from "./analytics_query.ts";
 import { renderFragment, renderPage, viewContext } from "./render.tsx";
 import { wantsFragment } from "./request_info.ts";
 import type { UiEnv } from "./ui_env.ts";
 import { keyOptions, loadUsage, valuesIn } from "./usage_data.ts";
+
+const TOO_LARGE = "This range has too many rows to show: choose a shorter range or one key";
 
 /** Builds GET /usage and GET /usage/export (behind the session guard). */
 export function createUsageRoutes(deps: Deps): Hono<UiEnv> {
@@ -20,13 +23,21 @@ export function createUsageRoutes(deps: Deps): Hono<UiEnv> {
     const tz = deps.config.timeZone;
     const checked = checkAnalyticsQuery(c.req.query(), deps.clock.now(), tz, "7d");
     const keys = await keyOptions(deps);
-    const range = checked.range;
-    const [data, models] = range
-      ? await Promise.all([
-        loadUsage(deps, range, checked.filter, checked.by, keys),
-        valuesIn(deps, range, "model", checked.filter.keyId),
-      ])
-      : [null, []];
+    let range = checked.range;
+    let [data, models]: [UsageData | null, string[]] = [null, []];
+    if (range) {
+      try {
+        [data, models] = await Promise.all([
+          loadUsage(deps, range, checked.filter, checked.by, keys),
+          valuesIn(deps, range, "model", checked.filter.keyId),
+        ]);
+      } catch (err) {
+        // More rows than an answer may have (many keys over a long range): the form says so.
+        if (!(err instanceof UsageTooLargeError)) throw err;
+        checked.errors.range = TOO_LARGE;
+        range = null;
+      }
+    }
     const props: UsagePageProps = {
       ctx: viewContext(c, deps),
       filters: {

@@ -30,3 +30,15 @@ export function withoutControlCharacters(text: string): string {
   }
   return out;
 }
+
+/**
+ * Whether a text holds a C0 control, DEL or a C1 control (U+0080–U+009F): the stricter test
+ * for filter text (analytics), where C1 (CSI U+009B) is as much a terminal escape as ESC.
+ */
+export function hasAnyControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (isControl(code) || (code >= 0x80 && code <= 0x9f)) return true;
+  }
+  return false;
+}

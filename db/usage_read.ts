@@ -5,7 +5,7 @@
  */
 import { localPeriods, timeUnitOf, usagePlan } from "../core/analytics/periods.ts";
 import type { UsageQuery, UsageRow } from "../core/analytics/types.ts";
-import { usageRows } from "../core/analytics/usage.ts";
+import { MAX_USAGE_ROWS, usageRows, UsageTooLargeError } from "../core/analytics/usage.ts";
 import { compactedDaysQuery, type Dialect, type Query, usageQueries } from "./analytics_sql.ts";
 
 type Row = Record<string, unknown>;
@@ -28,7 +28,14 @@ export async function readUsage(
     }));
   const plan = usagePlan(periods, unit, compacted);
   const dayPeriod = new Map(plan.days.map((d) => [d.day, d.period]));
-  const parts = await Promise.all(usageQueries(dialect, q, plan).map(all));
+  // A hard stop on rows read: a part has a group per period (or day) and dimensions, as fine
+  // as the answer or finer, so one of more groups than an answer may have is refused too.
+  const parts = await Promise.all(
+    usageQueries(dialect, q, plan).map((s) =>
+      all({ ...s, sql: `${s.sql} LIMIT ${MAX_USAGE_ROWS + 1}` })
+    ),
+  );
+  if (parts.some((rows) => rows.length > MAX_USAGE_ROWS)) throw new UsageTooLargeError();
   const sums = parts.flat().filter((row) => {
     if (row.day === undefined) return true;
     const period = dayPeriod.get(String(row.day));
@@ -36,5 +43,7 @@ export async function readUsage(
     if (period !== undefined) row.period = period;
     return period !== undefined;
   });
-  return usageRows(periods, q.groupBy, sums);
+  const rows = usageRows(periods, q.groupBy, sums);
+  if (rows.length > MAX_USAGE_ROWS) throw new UsageTooLargeError();
+  return rows;
 }

@@ -1,7 +1,8 @@
 /**
  * Streaming an export: a ReadableStream that pulls one page of the request log at a time
  * (keyset pages, newest first) and formats it, so memory stays flat however many rows there
- * are. Usage exports are read whole: rollup rows are few.
+ * are. Usage exports read time slices (a day of 15 minutes, a week of hours, a month of days)
+ * one after another, for the same reason.
  * @module
  */
 import {
@@ -15,6 +16,7 @@ import {
 } from "./export_format.ts";
 import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "./types.ts";
 import { LocalIso } from "./range.ts";
+import { localPeriods, type TimeUnit, timeUnitOf } from "./periods.ts";
 
 const encoder = new TextEncoder();
 
@@ -52,16 +54,47 @@ export function requestExportStream(
   }, { highWaterMark: 1 });
 }
 
-/** Usage rows of a query as a stream of export text. */
+/** Periods a usage export reads at a time, per unit. */
+export const SLICE_PERIODS: Readonly<Record<TimeUnit, number>> = {
+  "15m": 96,
+  hour: 168,
+  day: 31,
+  month: 1,
+};
+
+/**
+ * The sub-ranges a usage export reads one after another: runs of SLICE_PERIODS whole periods,
+ * so every row is the one the whole range would give. Only when time is the first dimension,
+ * so the slices' rows follow the answer's order; else (no time, or time after model…) the
+ * range is one read, its rows bounded by the store's row cap.
+ */
+export function usageSlices(q: UsageQuery): Array<{ fromMs: number; toMs: number }> {
+  const unit = timeUnitOf(q.groupBy);
+  if (unit === null || q.groupBy[0] !== unit) return [{ fromMs: q.fromMs, toMs: q.toMs }];
+  const periods = localPeriods(q.fromMs, q.toMs, q.timeZone, unit);
+  const out: Array<{ fromMs: number; toMs: number }> = [];
+  for (let i = 0; i < periods.length; i += SLICE_PERIODS[unit]) {
+    const last = periods[Math.min(periods.length, i + SLICE_PERIODS[unit]) - 1];
+    out.push({ fromMs: periods[i].fromMs, toMs: last.toMs });
+  }
+  return out;
+}
+
+/** Usage rows of a query as a stream of export text, slice by slice (usageSlices). */
 export function usageExportStream(
   query: UsageQuery,
   format: ExportFormat,
   read: (q: UsageQuery) => Promise<UsageRow[]>,
 ): ReadableStream<Uint8Array> {
+  const slices = usageSlices(query);
+  let next = 0;
   return new ReadableStream<Uint8Array>({
-    async start(controller) {
-      const rows = await read(query);
-      let chunk = exportHeader(format, USAGE_COLUMNS);
+    async pull(controller) {
+      let chunk = next === 0 ? exportHeader(format, USAGE_COLUMNS) : "";
+      // An error (a slice over the row cap) errors the stream: a cut answer, never one that
+      // looks complete.
+      const rows = next < slices.length ? await read({ ...query, ...slices[next]! }) : [];
+      next++;
       for (const [i, row] of rows.entries()) {
         chunk += formatRecord(format, USAGE_COLUMNS, usageRecord(row));
         if ((i + 1) % 1000 === 0) {
@@ -70,9 +103,9 @@ export function usageExportStream(
         }
       }
       if (chunk) controller.enqueue(encoder.encode(chunk));
-      controller.close();
+      if (next >= slices.length) controller.close();
     },
-  });
+  }, { highWaterMark: 1 });
 }
 
 /** The file name of an export (`requests-2026-03-01-2026-03-31.csv`). */

@@ -5,10 +5,12 @@
  * @module
  */
 import { z } from "zod";
+import { hasAnyControlCharacters } from "../text.ts";
 import { decodeCursor } from "./cursor.ts";
 import type { ExportFormat } from "./export_format.ts";
 import { AnalyticsInputError, parseRange } from "./range.ts";
 import { localPeriods, timeUnitOf } from "./periods.ts";
+import { MAX_RANGE_DAYS } from "./range_presets.ts";
 import type { RequestQuery, RequestStatus, UsageDimension, UsageQuery } from "./types.ts";
 
 /** Raw parameters: name → text (absent or empty: not given). */
@@ -25,6 +27,16 @@ const DIMENSIONS: readonly UsageDimension[] = [
 ];
 const STATUSES: readonly RequestStatus[] = ["ok", "refused", "error", "disconnected", "pending"];
 
+/** The longest range of a usage question per fine time unit, in days (else MAX_RANGE_DAYS). */
+export const MAX_DAYS_BY_UNIT: Readonly<Record<"15m" | "hour", number>> = { "15m": 7, hour: 92 };
+
+const DAY_MS = 24 * 60 * 60_000;
+
+/** Whether a range is at most `days` long; a local day may be 25 hours (DST), so 1 h more. */
+function atMostDays(q: { fromMs: number; toMs: number }, days: number): boolean {
+  return q.toMs - q.fromMs <= days * DAY_MS + DAY_MS / 24;
+}
+
 /** Most rows of one request-log page. */
 export const MAX_PAGE = 1000;
 /** Rows of a request-log page when `limit` is not given. */
@@ -33,7 +45,7 @@ export const DEFAULT_PAGE = 100;
 const text = z.string().trim().min(1, "must not be empty").max(
   200,
   "must be at most 200 characters",
-);
+).refine((v) => !hasAnyControlCharacters(v), "must not contain control characters");
 const filterShape = {
   from: z.string().optional(),
   to: z.string().optional(),
@@ -113,6 +125,17 @@ export function parseUsageParams(
 ): UsageQuery {
   const p = parsed(usageSchema, raw);
   const q: UsageQuery = { ...filters(p, timeZone, now), timeZone, groupBy: groupBy(p.group_by) };
+  // Bounded work whatever is asked: the unit's limit first (it names group_by), then the range's.
+  const unit = timeUnitOf(q.groupBy);
+  if ((unit === "15m" || unit === "hour") && !atMostDays(q, MAX_DAYS_BY_UNIT[unit])) {
+    throw new AnalyticsInputError(
+      "group_by",
+      `${unit} is for ranges of at most ${MAX_DAYS_BY_UNIT[unit]} days; choose a coarser unit`,
+    );
+  }
+  if (!atMostDays(q, MAX_RANGE_DAYS)) {
+    throw new AnalyticsInputError("from", `the range must be at most ${MAX_RANGE_DAYS} days`);
+  }
   try {
     // Checked here, before any store call or stream starts: a range too long for its unit.
     localPeriods(q.fromMs, q.toMs, timeZone, timeUnitOf(q.groupBy));
@@ -122,7 +145,10 @@ export function parseUsageParams(
   return q;
 }
 
-/** A request-log question from parameters; a cursor from other filters is refused. */
+/**
+ * A request-log question from parameters. With a cursor, the range is the cursor's (that of the
+ * first page); a cursor from other filters is refused.
+ */
 export function parseRequestParams(
   raw: RawParams,
   timeZone: string,
@@ -138,7 +164,11 @@ export function parseRequestParams(
     limit,
     ...(p.status ? { status: p.status } : {}),
   };
-  if (p.cursor) q.before = decodeCursor(p.cursor, q);
+  if (p.cursor) {
+    // The cursor's range, not the one just resolved: a relative range moves with the clock.
+    const page = decodeCursor(p.cursor, q);
+    Object.assign(q, page);
+  }
   return q;
 }
 

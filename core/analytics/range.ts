@@ -17,6 +17,15 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const LOCAL = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
+/** The years a `from` or `to` may name (in APP_TZ): beyond them, dates are typos or probes. */
+export const MIN_YEAR = 1970;
+export const MAX_YEAR = 9998;
+
+/** Whether a year is one a range bound may name. */
+export function isAllowedYear(year: number): boolean {
+  return year >= MIN_YEAR && year <= MAX_YEAR;
+}
+
 /** Days a range covers when `from` is not given. */
 export const DEFAULT_RANGE_DAYS = 7;
 
@@ -31,18 +40,30 @@ function parseBound(
   end: boolean,
 ): number {
   const t = text.trim();
+  let parsed: { year: number; ms: number } | null = null;
   try {
     if (DATE.test(t)) {
       const day = Temporal.PlainDate.from(t);
-      return (end ? day.add({ days: 1 }) : day).toZonedDateTime(timeZone).epochMilliseconds;
-    }
-    if (INSTANT.test(t)) return Temporal.Instant.from(t.replace(" ", "T")).epochMilliseconds;
-    if (LOCAL.test(t)) {
-      return Temporal.PlainDateTime.from(t.replace(" ", "T")).toZonedDateTime(timeZone)
-        .epochMilliseconds;
+      const start = (end ? day.add({ days: 1 }) : day).toZonedDateTime(timeZone);
+      parsed = { year: day.year, ms: start.epochMilliseconds };
+    } else if (INSTANT.test(t)) {
+      const instant = Temporal.Instant.from(t.replace(" ", "T"));
+      parsed = { year: instant.toZonedDateTimeISO(timeZone).year, ms: instant.epochMilliseconds };
+    } else if (LOCAL.test(t)) {
+      const local = Temporal.PlainDateTime.from(t.replace(" ", "T"));
+      parsed = { year: local.year, ms: local.toZonedDateTime(timeZone).epochMilliseconds };
     }
   } catch {
     // Well-formed but impossible (2026-02-30): the message below says what is expected.
+  }
+  // A five-digit year (99999-01-01) fits no pattern above, but is worth naming as the fault.
+  if (/^\d{5,}-/.test(t)) parsed = { year: Number.MAX_SAFE_INTEGER, ms: NaN };
+  if (parsed) {
+    // The year as written (or, for an instant, in APP_TZ): 0001-01-01 is a typo, not a range.
+    if (!isAllowedYear(parsed.year)) {
+      throw new AnalyticsInputError(param, `the year must be from ${MIN_YEAR} to ${MAX_YEAR}`);
+    }
+    return parsed.ms;
   }
   throw new AnalyticsInputError(
     param,

@@ -5,7 +5,7 @@
  * @module
  */
 import { localPeriods } from "./periods.ts";
-import { parseRange } from "./range.ts";
+import { isAllowedYear, MAX_YEAR, MIN_YEAR, parseRange } from "./range.ts";
 import { ROLLUP_15M_RETENTION_DAYS } from "./retention.ts";
 
 /** A preset range of the range picker. */
@@ -110,11 +110,17 @@ function parseDate(text: string, field: "from" | "to"): Temporal.PlainDate | Ran
   if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) {
     return { field, message: "Enter a date as YYYY-MM-DD, e.g. 2026-06-01" };
   }
+  let date: Temporal.PlainDate;
   try {
-    return Temporal.PlainDate.from(value, { overflow: "reject" });
+    date = Temporal.PlainDate.from(value, { overflow: "reject" });
   } catch {
     return { field, message: `${value} is not a date of the calendar` };
   }
+  // As the admin API (core/analytics/range.ts): a year outside these is a typo.
+  if (!isAllowedYear(date.year)) {
+    return { field, message: `Enter a year from ${MIN_YEAR} to ${MAX_YEAR}` };
+  }
+  return date;
 }
 
 /**

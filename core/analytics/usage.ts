@@ -4,9 +4,20 @@
  * each group and orders the groups.
  * @module
  */
+import { AnalyticsInputError } from "./range.ts";
 import { HIST_BUCKETS, ROLLUP_COLUMNS, SCALAR_COLUMNS } from "./rollup.ts";
 import type { Period } from "./periods.ts";
 import type { UsageCounters, UsageDimension, UsageRow } from "./types.ts";
+
+/** Most rows one usage answer may have: more is refused, never answered truncated. */
+export const MAX_USAGE_ROWS = 20_000;
+
+/** A usage question whose answer would exceed MAX_USAGE_ROWS (bad input: 400, exit 2). */
+export class UsageTooLargeError extends AnalyticsInputError {
+  constructor() {
+    super("group_by", `more than ${MAX_USAGE_ROWS} rows: narrow the range or group_by`);
+  }
+}
 
 /** Empty counters. */
 export function zeroCounters(): UsageCounters {
