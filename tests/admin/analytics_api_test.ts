@@ -70,6 +70,25 @@ gatewayTest(
       ["/api/requests?cursor=!!!", "cursor"],
       ["/api/export?dataset=keys", "dataset"],
       ["/api/export?dataset=requests&format=xlsx", "format"],
+      // Clients that do not play fair: every one a 400 naming its parameter, none a 500.
+      ["/api/usage?from=99999-01-01", "from"],
+      ["/api/usage?from=0001-01-01", "from"],
+      ["/api/usage?from=1969-12-31T23:59", "from"],
+      ["/api/usage?from=2026-06-01&to=9999-01-01T00:00Z", "to"],
+      ["/api/requests?to=275760-09-13", "to"],
+      ["/api/usage?model=%00", "model"],
+      ["/api/usage?route=a%1Bb", "route"],
+      ["/api/requests?model=%C2%9B31m", "model"],
+      ["/api/export?dataset=requests&model=%7F", "model"],
+      ["/api/usage?from=2025-05-10", "from"],
+      ["/api/usage?from=1970-01-01&to=9998-12-31&group_by=model", "from"],
+      ["/api/usage?from=2026-06-01&group_by=15m", "group_by"],
+      ["/api/usage?from=2026-03-01&group_by=hour,key", "group_by"],
+      ["/api/export?dataset=usage&from=1970-01-01&group_by=month", "from"],
+      [
+        "/api/requests?cursor=" + btoa('{"s":"2026-06-15T10:00:00.000Z","i":1,"a":1,"b":2}'),
+        "cursor",
+      ],
     ];
     for (const [path, field] of cases) {
       const { status, body } = await json(t, path);
@@ -108,6 +127,47 @@ gatewayTest(
     const other = await json(
       t,
       `/api/requests?from=2026-06-15&limit=3&model=qwen3&cursor=${first.body.next_cursor}`,
+    );
+    assert.equal(other.status, 400);
+    assert.equal(other.body.field, "cursor");
+  },
+);
+
+gatewayTest(
+  "GET /api/requests: a relative range pages the same list after the clock moved on",
+  async (t) => {
+    const { key } = await t.createKey();
+    // The oldest rows are in the first day of the default range (7 local days up to now)...
+    for (let i = 0; i < 3; i++) {
+      t.clock.set(`2026-06-09T08:0${i}:00Z`);
+      assert.equal(await chatOnce(t, key), 200);
+    }
+    for (let i = 0; i < 2; i++) {
+      t.clock.set(`2026-06-15T10:0${i}:00Z`);
+      assert.equal(await chatOnce(t, key), 200);
+    }
+    const seen: number[] = [];
+    const first = await json(t, "/api/requests?limit=2");
+    assert.equal(first.status, 200);
+    seen.push(...first.body.rows.map((r: Json) => r.id));
+    // ...which a range resolved again tomorrow no longer holds; the cursor's range does.
+    t.clock.set("2026-06-16T10:00:00Z");
+    assert.equal(await chatOnce(t, key), 200);
+    let cursor = first.body.next_cursor;
+    while (cursor) {
+      const { status, body } = await json(t, `/api/requests?limit=2&cursor=${cursor}`);
+      assert.equal(status, 200, body.error);
+      assert.equal(body.from, "2026-06-09T00:00:00.000+02:00", "the first page's range");
+      seen.push(...body.rows.map((r: Json) => r.id));
+      cursor = body.next_cursor;
+    }
+    assert.equal(seen.length, 5, "every row of the first page's list");
+    assert.equal(new Set(seen).size, 5, "each exactly once");
+    assert.deepEqual(seen, [...seen].sort((a, b) => b - a));
+    // A cursor keeps refusing other filters, and the filters are still checked.
+    const other = await json(
+      t,
+      `/api/requests?limit=2&route=/api/chat&cursor=${first.body.next_cursor}`,
     );
     assert.equal(other.status, 400);
     assert.equal(other.body.field, "cursor");

@@ -8,6 +8,18 @@ import { localPeriods, usagePlan } from "../../core/analytics/periods.ts";
 import { AnalyticsInputError, parseRange } from "../../core/analytics/range.ts";
 import * as AnalyticsRange from "../../core/analytics/range.ts";
 import { decodeCursor, encodeCursor } from "../../core/analytics/cursor.ts";
+import {
+  parseExportParams,
+  parseRequestParams,
+  parseUsageParams,
+} from "../../core/analytics/params.ts";
+import {
+  SLICE_PERIODS,
+  usageExportStream,
+  usageSlices,
+} from "../../core/analytics/export_stream.ts";
+import { zeroCounters } from "../../core/analytics/usage.ts";
+import type { UsageQuery } from "../../core/analytics/types.ts";
 import { csvCell, csvLine } from "../../core/analytics/export_format.ts";
 import { histogramBucket, refusalKind } from "../../core/analytics/rollup.ts";
 import { LATENCY_BUCKETS_MS } from "../../core/analytics/types.ts";
@@ -105,18 +117,132 @@ Deno.test("ranges: dates are whole local days, date-times local unless they carr
   }
 });
 
-Deno.test("a cursor is opaque, bound to its filters, and refused when tampered with", () => {
+Deno.test("a cursor is opaque, carries its range, is bound to its filters, refuses tampering", () => {
   const filters = { fromMs: 0, toMs: 900_000, keyId: 3 };
   const cursor = encodeCursor(filters, { started_at: "2026-06-15T10:00:00.000Z", id: 42 });
   assert.match(cursor, /^[A-Za-z0-9_-]+$/);
-  assert.deepEqual(decodeCursor(cursor, filters), {
-    startedAt: "2026-06-15T10:00:00.000Z",
-    id: 42,
+  // The range is the cursor's own: the next page's filters need not resolve it again.
+  assert.deepEqual(decodeCursor(cursor, { keyId: 3 }), {
+    fromMs: 0,
+    toMs: 900_000,
+    before: { startedAt: "2026-06-15T10:00:00.000Z", id: 42 },
   });
   const param = (e: unknown) => e instanceof AnalyticsInputError && e.param === "cursor";
   assert.throws(() => decodeCursor(cursor, { ...filters, keyId: 4 }), param);
+  assert.throws(() => decodeCursor(cursor, { keyId: 3, model: "m" }), param);
   assert.throws(() => decodeCursor("not a cursor", filters), param);
   assert.throws(() => decodeCursor(btoa('{"s":1,"i":"x"}'), filters), param);
+  // Forged: a well-formed cursor with a range no parse gives (unaligned, reversed, year 99999).
+  const forged = (a: unknown, b: unknown) => {
+    const f = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/")));
+    return btoa(JSON.stringify({ ...f, a, b })).replaceAll("=", "");
+  };
+  assert.deepEqual(decodeCursor(forged(900_000, 1_800_000), { keyId: 3 }).fromMs, 900_000);
+  for (
+    const [a, b] of [[1, 900_000], [900_000, 0], [0, 8.64e15], ["0", 900_000], [-2 * 86_400_000, 0]]
+  ) {
+    assert.throws(() => decodeCursor(forged(a, b), { keyId: 3 }), param, `${a}..${b}`);
+  }
+});
+
+Deno.test("ranges: only years 1970 to 9998, as dates, date-times and instants (in APP_TZ)", () => {
+  const now = Temporal.Instant.from("2026-06-15T10:00:00Z");
+  const tz = "Europe/Berlin";
+  const yearFault = (param: string) => (e: unknown) =>
+    e instanceof AnalyticsInputError && e.param === param && /year must be from 1970 to 9998/
+      .test(e.message);
+  for (const from of ["1969-12-31", "0000-01-01", "1969-12-31T23:00", "99999-01-01"]) {
+    assert.throws(() => parseRange(from, undefined, tz, now), yearFault("from"), from);
+  }
+  // 1970-01-01T00:30+01:00 in Berlin, but 1969 as written in UTC: the year in APP_TZ counts.
+  assert.equal(parseRange("1969-12-31T23:30Z", "1970-01-02", tz, now).fromMs, -30 * 60_000);
+  assert.throws(() => parseRange("1970-01-01T00:30+02:00", undefined, tz, now), yearFault("from"));
+  for (const to of ["9999-01-01", "9999-01-01T00:00", "9999-06-01T00:00Z", "275760-01-01"]) {
+    assert.throws(() => parseRange("2026-01-01", to, tz, now), yearFault("to"), to);
+  }
+  assert.ok(parseRange("1970-01-01", "9998-12-31", tz, now).toMs > 0);
+});
+
+Deno.test("usage parameters: text filters without control characters, C1 included", () => {
+  const now = Temporal.Instant.from("2026-06-15T10:00:00Z");
+  for (const param of ["model", "route"]) {
+    for (const bad of ["\u0000", "a\u001fb", "\u007f", "x\u0085", "\u009b31m"]) {
+      for (const parse of [parseUsageParams, parseRequestParams]) {
+        assert.throws(
+          () => parse({ [param]: bad }, "Europe/Berlin", now),
+          (e: unknown) =>
+            e instanceof AnalyticsInputError && e.param === param && /control/.test(e.message),
+          `${param}=${JSON.stringify(bad)}`,
+        );
+      }
+    }
+    assert.equal(
+      parseUsageParams({ [param]: "llama3:8b-ü" }, "Europe/Berlin", now)[param as "model"],
+      "llama3:8b-ü",
+    );
+  }
+});
+
+Deno.test("usage size limits: 400 days, 15m at most 7 days, hour at most 92 days", () => {
+  const now = Temporal.Instant.from("2026-06-15T10:00:00Z");
+  const tz = "Europe/Berlin";
+  const fault = (param: string) => (e: unknown) =>
+    e instanceof AnalyticsInputError && e.param === param;
+  const ok = (raw: Record<string, string>) => parseUsageParams(raw, tz, now);
+  // Across the fall-back night: 7 local days are 7 days and an hour.
+  ok({ from: "2026-10-20", to: "2026-10-26", group_by: "15m" });
+  assert.throws(
+    () => ok({ from: "2026-10-20", to: "2026-10-27", group_by: "15m" }),
+    fault("group_by"),
+  );
+  ok({ from: "2026-03-01", to: "2026-05-31", group_by: "hour,model" });
+  assert.throws(
+    () => ok({ from: "2026-03-01", to: "2026-06-01", group_by: "hour" }),
+    fault("group_by"),
+  );
+  ok({ from: "2025-05-12", to: "2026-06-15", group_by: "day,key" });
+  assert.throws(
+    () => ok({ from: "2025-05-11", to: "2026-06-15", group_by: "month" }),
+    fault("from"),
+  );
+  assert.throws(
+    () => ok({ from: "1970-01-01", to: "9998-12-31", group_by: "model" }),
+    fault("from"),
+  );
+  // The export parses its usage the same way.
+  assert.throws(
+    () => parseExportParams({ dataset: "usage", from: "2000-01-01" }, tz, now),
+    fault("from"),
+  );
+});
+
+Deno.test("a usage export reads runs of whole periods, in order; other orders in one read", async () => {
+  const tz = "Europe/Berlin";
+  const q: UsageQuery = {
+    fromMs: ms("2025-12-31T23:00:00Z"),
+    toMs: ms("2026-04-10T22:00:00Z"),
+    timeZone: tz,
+    groupBy: ["day", "model"],
+  };
+  const reads: UsageQuery[] = [];
+  const read = (r: UsageQuery) => {
+    reads.push(r);
+    return Promise.resolve(
+      localPeriods(r.fromMs, r.toMs, tz, "day").map((p) => ({
+        ...zeroCounters(),
+        period: p.label!,
+      })),
+    );
+  };
+  const text = await new Response(usageExportStream(q, "ndjson", read)).text();
+  const periods = text.trim().split("\n").map((l) => JSON.parse(l).period_local);
+  assert.deepEqual(periods, localPeriods(q.fromMs, q.toMs, tz, "day").map((p) => p.label));
+  assert.equal(reads.length, Math.ceil(100 / SLICE_PERIODS.day), "100 days, 31 a read");
+  assert.equal(reads[0].fromMs, q.fromMs);
+  assert.equal(reads.at(-1)!.toMs, q.toMs);
+  for (let i = 1; i < reads.length; i++) assert.equal(reads[i].fromMs, reads[i - 1].toMs);
+  assert.equal(usageSlices({ ...q, groupBy: ["model", "day"] }).length, 1);
+  assert.equal(usageSlices({ ...q, groupBy: ["model"] }).length, 1);
 });
 
 Deno.test("CSV cells that a spreadsheet would run are escaped; others quoted only when needed", () => {

@@ -67,6 +67,19 @@ Deno.test("wrong dates name the field at fault", () => {
     (problem("2024-01-01", "2026-06-01") as { message: string }).message,
     new RegExp(`at most ${MAX_RANGE_DAYS} days`),
   );
+  // Years the admin API refuses too, each a message on its field rather than a thrown error.
+  assert.deepEqual(problem("1969-12-31", ""), {
+    field: "from",
+    message: "Enter a year from 1970 to 9998",
+  });
+  assert.deepEqual(problem("0000-01-01", "0000-01-02"), {
+    field: "from",
+    message: "Enter a year from 1970 to 9998",
+  });
+  assert.deepEqual(problem("2026-06-01", "9999-01-01"), {
+    field: "to",
+    message: "Enter a year from 1970 to 9998",
+  });
 });
 
 Deno.test("periods are local hours and days across both DST changes", () => {
