@@ -27,6 +27,8 @@ import {
 import { REFUSAL_ROWS_PER_MINUTE } from "../../core/analytics/refusal_cap.ts";
 import type { RequestRow, UsageQuery, UsageRow } from "../../core/analytics/types.ts";
 import { newKey } from "../support/admissions.ts";
+import { rawQuery } from "../support/raw_query.ts";
+import { MAX_USAGE_ROWS, UsageTooLargeError } from "../../core/analytics/usage.ts";
 
 const BERLIN = "Europe/Berlin";
 const ASK: Ask = {
@@ -566,6 +568,36 @@ analyticsTest("usage groups by model, key and route, in the order asked", async 
   );
   await clean(store);
 });
+
+analyticsTest(
+  "usage answers at most MAX_USAGE_ROWS rows: one more is refused, never cut short",
+  async (store, url, dialect) => {
+    // The rollup rows straight in (one bucket, a model each): 20,001 requests would take long.
+    const bucket = Temporal.Instant.from("2026-06-15T10:00:00Z").epochMilliseconds;
+    const models = async (from: number, to: number) =>
+      await rawQuery(
+        dialect,
+        url,
+        `INSERT INTO usage_15m_all (bucket, model, route, requests)
+           WITH RECURSIVE n(i) AS (
+             SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER)
+           )
+           SELECT CAST(? AS BIGINT), 'm' || CAST(i AS TEXT), '/api/chat', 1 FROM n`,
+        [from, to, bucket],
+      );
+    await models(1, MAX_USAGE_ROWS);
+    const q = range("2026-06-15T00:00:00Z", "2026-06-16T00:00:00Z", ["model"]);
+    assert.equal((await store.usage(q)).length, MAX_USAGE_ROWS);
+    await models(MAX_USAGE_ROWS + 1, MAX_USAGE_ROWS + 1);
+    await assert.rejects(() => store.usage(q), UsageTooLargeError);
+    await assert.rejects(
+      () => store.usage({ ...q, groupBy: ["day", "model"] }),
+      UsageTooLargeError,
+    );
+    // Grouped coarser, the same rows are one.
+    assert.equal((await store.usage({ ...q, groupBy: ["route"] })).length, 1);
+  },
+);
 
 Deno.test({
   name: "[postgres] analytics maintenance runs once per cluster: a held lock skips it",
