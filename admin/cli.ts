@@ -273,6 +273,11 @@ function usageTable(rows: UsageRow[]): string {
   ).join("\n");
 }
 
+/** Bad analytics input as the CLI names it: `--group-by: …` for the parameter `group_by`. */
+function flagMessage(err: AnalyticsInputError): string {
+  return `--${err.message.replace(/^(\w+)/, (p) => p.replaceAll("_", "-"))}`;
+}
+
 /** Runs one CLI command; returns the exit code. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<number> {
   let store: Store | null = null;
@@ -343,10 +348,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
         return parse();
       } catch (err) {
         if (err instanceof AnalyticsInputError) {
-          throw new UsageError(
-            `--${err.message.replace(/^(\w+)/, (p) => p.replaceAll("_", "-"))}`,
-            name,
-          );
+          throw new UsageError(flagMessage(err), name);
         }
         throw err;
       }
@@ -466,7 +468,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
     }
     if (err instanceof AnalyticsInputError) {
       // Found by the store (more usage rows than an answer may have): a wrong call all the same.
-      console.error(`Error: ${err.message}`);
+      console.error(`Error: ${flagMessage(err)}`);
       return 2;
     }
     if (err instanceof ConfigError) {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { OPEN_POLICY } from "../../core/model.ts";
 import { openStore } from "../../db/mod.ts";
+import { DatabaseSync } from "node:sqlite";
+import { MAX_USAGE_ROWS } from "../../core/analytics/usage.ts";
 
 const cli = new URL("../../admin/cli.ts", import.meta.url).pathname;
 
@@ -409,17 +411,56 @@ Deno.test("key CLI usage and export read the rollups and the request log; bad fi
     assert.equal(audit.code, 0, audit.stdout);
     assert.match(audit.stdout, /usage rollups agree/);
 
+    const monthAgo = now.toZonedDateTimeISO("Europe/Berlin").subtract({ days: 30 }).toPlainDate()
+      .toString();
     for (
       const [args, flag] of [
         [["usage", "--from", "soon"], "--from"],
         [["usage", "--group-by", "week"], "--group-by"],
         [["export"], "--dataset"],
         [["export", "--dataset", "usage", "--status", "ok"], "--status"],
+        // Clients that do not play fair: each a message and exit 2, no stack trace, no work.
+        [["usage", "--from", "99999-01-01"], "--from"],
+        [["export", "--dataset", "requests", "--to", "9999-01-01"], "--to"],
+        [["usage", "--model", "\u001b[2J"], "--model"],
+        [["export", "--dataset", "requests", "--route", "a\u009bb"], "--route"],
+        [["usage", "--from", "2020-01-01"], "--from"],
+        [
+          ["export", "--dataset", "usage", "--group-by", "15m", "--from", monthAgo],
+          "--group-by",
+        ],
       ] as const
     ) {
       const bad = await run([...args], url);
       assert.equal(bad.code, 2, args.join(" "));
       assert.match(bad.stderr, new RegExp(`^Error: ${flag}: `), args.join(" "));
+    }
+
+    // More usage rows than an answer may have (a model each, straight into the rollup): the
+    // store refuses them, and the CLI says so with exit 2 rather than printing a cut table.
+    const bucket = Math.floor(now.epochMilliseconds / 900_000) * 900_000;
+    const db = new DatabaseSync(`${dir}/cli.db`);
+    db.prepare(
+      `INSERT INTO usage_15m_all (bucket, model, route, requests)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         SELECT ?, 'm' || i, '/api/chat', 1 FROM n`,
+    ).run(MAX_USAGE_ROWS + 1, bucket);
+    db.close();
+    for (
+      const args of [["usage", "--group-by", "model"], [
+        "export",
+        "--dataset",
+        "usage",
+        "--group-by",
+        "model",
+      ]]
+    ) {
+      const big = await run(args, url);
+      assert.equal(big.code, 2, args.join(" "));
+      assert.match(
+        big.stderr,
+        /^Error: --group-by: more than 20000 rows: narrow the range or group_by/,
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
