@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { type Dialect, testDialects } from "../support/databases.ts";
 import { startUi, type UiFixture } from "./ui_fixture.ts";
+import { rawQuery } from "../support/raw_query.ts";
+import { MAX_USAGE_ROWS } from "../../core/analytics/usage.ts";
 
 const ENV = { APP_TZ: "Europe/Berlin" };
 
@@ -39,6 +41,11 @@ usageTest("wrong filters show next to their field with a 422, never a 500", asyn
     ["/usage?key_id=abc", "f-key", /Choose a key/],
     ["/requests?to=%3Cscript%3E&from=2026-06-01", "f-to", /YYYY-MM-DD/],
     ["/requests?key_id=0", "f-key", /Choose a key/],
+    // Years the admin API refuses as well: a message on the field, not a 500.
+    ["/usage?from=1969-12-31", "f-from", /year from 1970 to 9998/],
+    ["/requests?from=0000-01-01&to=0000-01-02", "f-from", /year from 1970 to 9998/],
+    ["/usage?from=2026-06-01&to=9999-01-01", "f-to", /year from 1970 to 9998/],
+    ["/requests?from=99999-01-01", "f-from", /YYYY-MM-DD/],
   ];
   for (const [path, id, message] of cases) {
     for (const htmx of [false, true]) {
@@ -63,6 +70,9 @@ usageTest("wrong filters show next to their field with a 422, never a 500", asyn
       "/requests?cursor=" + btoa("2026-06-15T10:00:00Z|x"),
       "/requests?model=" + "m".repeat(700),
       "/requests?route=%01",
+      "/usage?model=%00",
+      "/requests?model=llama%C2%853",
+      "/requests?route=%C2%9B2J",
     ]
   ) {
     const { status, html } = await page(f, path);
@@ -165,6 +175,60 @@ usageTest(
     assert.equal(seen.length, total);
     assert.equal(new Set(seen).size, total, "no request twice");
     assert.deepEqual(seen, [...seen].sort((a, b) => b - a), "newest first");
+  },
+);
+
+usageTest(
+  "a page link keeps its range: 'today' paged after midnight still lists yesterday's rows",
+  async (f) => {
+    const { key } = await f.createKey({ name: "Batch" });
+    const start = f.clock.now().epochMilliseconds;
+    for (let i = 0; i < 60; i++) {
+      f.clock.set(new Date(start + i * 1_000).toISOString());
+      await (await f.chat(key)).body?.cancel();
+    }
+    const ids = (html: string) => [...html.matchAll(/<tr data-id="(\d+)">/g)].map((m) => +m[1]);
+    const older = (html: string) =>
+      /<a class="btn secondary small" rel="next" href="([^"]+)"/.exec(html)?.[1]
+        ?.replaceAll("&amp;", "&");
+    const first = await page(f, "/requests?range=today");
+    const next = older(first.html)!;
+    // The next day: "today" resolved again no longer holds these rows; the link's range does.
+    f.clock.set("2026-06-16T12:00:00Z");
+    await f.signIn(); // the session of yesterday has lapsed
+    const second = await page(f, next);
+    assert.equal(second.status, 200);
+    const seen = [...ids(first.html), ...ids(second.html)];
+    assert.equal(seen.length, 60);
+    assert.equal(new Set(seen).size, 60, "each request once");
+    assert.equal(older(second.html), undefined, "nothing older");
+    // The link's cursor belongs to its filters: with another, it is refused on the form.
+    const other = await page(f, next.replace("range=today", "range=today&model=qwen3"));
+    assert.equal(other.status, 422);
+    assert.match(other.html, /This page link is broken/);
+  },
+);
+
+usageTest(
+  "more usage rows than an answer may have: a message on the form, not a 500",
+  async (f, dialect) => {
+    // A model each in one bucket of today, straight into the rollup: 20,001 requests take long.
+    const bucket = Math.floor(f.clock.now().epochMilliseconds / 900_000) * 900_000;
+    await rawQuery(
+      dialect,
+      f.deps.config.databaseUrl,
+      `INSERT INTO usage_15m_all (bucket, model, route, requests)
+       WITH RECURSIVE n(i) AS (
+         SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER)
+       )
+       SELECT CAST(? AS BIGINT), 'm' || CAST(i AS TEXT), '/api/chat', 1 FROM n`,
+      [1, MAX_USAGE_ROWS + 1, bucket],
+    );
+    for (const htmx of [false, true]) {
+      const { status, html } = await page(f, "/usage?range=today", htmx);
+      assert.equal(status, 422);
+      assert.match(html, /<p class="field-error" role="alert">This range has too many rows/);
+    }
   },
 );
 
