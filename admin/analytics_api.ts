@@ -10,6 +10,7 @@ import type { Deps } from "../deps.ts";
 import { encodeCursor } from "../core/analytics/cursor.ts";
 import {
   exportFileName,
+  primed,
   requestExportStream,
   usageExportStream,
 } from "../core/analytics/export_stream.ts";
@@ -80,11 +81,13 @@ export function createAnalyticsApi(deps: Deps): Hono {
     });
   });
 
-  api.get("/export", (c) => {
+  api.get("/export", async (c) => {
     const e = input(() => parseExportParams(raw(c), tz, deps.clock.now()));
-    const body = e.dataset === "usage"
-      ? usageExportStream(e.query, e.format, (q) => deps.store.usage(q))
-      : requestExportStream(e.query, e.format, tz, (q) => deps.store.requestLog(q));
+    const body = await answer(primed(
+      e.dataset === "usage"
+        ? usageExportStream(e.query, e.format, (q) => deps.store.usage(q))
+        : requestExportStream(e.query, e.format, tz, (q) => deps.store.requestLog(q)),
+    ));
     const name = exportFileName(e.dataset, e.format, e.query.fromMs, e.query.toMs, tz);
     return c.body(body, 200, {
       "content-type": e.format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",

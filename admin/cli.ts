@@ -17,7 +17,7 @@ import type { Store } from "../core/store.ts";
 import { keyJson, keyTable } from "./key_table.ts";
 import { AnalyticsInputError } from "../core/analytics/range.ts";
 import { parseExportParams, parseUsageParams, type RawParams } from "../core/analytics/params.ts";
-import { requestExportStream, usageExportStream } from "../core/analytics/export_stream.ts";
+import { primed, requestExportStream, usageExportStream } from "../core/analytics/export_stream.ts";
 import type { UsageRow } from "../core/analytics/types.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -437,9 +437,12 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
       case "export": {
         const e = exported!;
         const s = store;
-        const body = e.dataset === "usage"
-          ? usageExportStream(e.query, e.format, (q) => s.usage(q))
-          : requestExportStream(e.query, e.format, config.timeZone, (q) => s.requestLog(q));
+        // Primed: a first slice over the row cap fails before anything is written.
+        const body = await primed(
+          e.dataset === "usage"
+            ? usageExportStream(e.query, e.format, (q) => s.usage(q))
+            : requestExportStream(e.query, e.format, config.timeZone, (q) => s.requestLog(q)),
+        );
         const out = str("output");
         if (out === undefined) await body.pipeTo(Deno.stdout.writable, { preventClose: true });
         else {

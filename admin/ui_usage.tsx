@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { exportFileName, usageExportStream } from "../core/analytics/export_stream.ts";
+import { exportFileName, primed, usageExportStream } from "../core/analytics/export_stream.ts";
 import type { Deps } from "../deps.ts";
 import { UsageTooLargeError } from "../core/analytics/usage.ts";
 import { UsageBody, type UsageData, UsagePage, type UsagePageProps } from "../views/usage_page.tsx";
@@ -60,7 +60,7 @@ export function createUsageRoutes(deps: Deps): Hono<UiEnv> {
     const tz = deps.config.timeZone;
     const checked = checkAnalyticsQuery(c.req.query(), deps.clock.now(), tz, "7d");
     const range = checked.range;
-    if (!range) {
+    const refused = async () => {
       const keys = await keyOptions(deps);
       const filters = { query: checked.query, errors: checked.errors, keys, models: [] };
       const props = { ctx: viewContext(c, deps), filters, data: null };
@@ -69,7 +69,8 @@ export function createUsageRoutes(deps: Deps): Hono<UiEnv> {
         { title: "Usage", active: "usage", status: 422 },
         <UsagePage {...props} />,
       );
-    }
+    };
+    if (!range) return refused();
     const query = {
       fromMs: range.fromMs,
       toMs: range.toMs,
@@ -78,11 +79,21 @@ export function createUsageRoutes(deps: Deps): Hono<UiEnv> {
       keyId: checked.filter.keyId,
       model: checked.filter.model,
     };
-    const body = usageExportStream(
-      { ...query, groupBy: [...query.groupBy] },
-      "csv",
-      (q) => deps.store.usage(q),
-    );
+    let body: ReadableStream<Uint8Array>;
+    try {
+      // Primed: a first slice over the row cap is the form's message, not a cut download.
+      body = await primed(
+        usageExportStream(
+          { ...query, groupBy: [...query.groupBy] },
+          "csv",
+          (q) => deps.store.usage(q),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof UsageTooLargeError)) throw err;
+      checked.errors.range = TOO_LARGE;
+      return refused();
+    }
     return c.body(body, 200, {
       "content-type": "text/csv; charset=utf-8",
       "content-disposition": `attachment; filename="${

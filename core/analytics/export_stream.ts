@@ -121,3 +121,29 @@ export function exportFileName(
       .toString();
   return `${dataset}-${day(fromMs)}-${day(toMs - 1)}.${format}`;
 }
+
+/**
+ * The stream once its first chunk is read: an error there (a usage export's first slice over
+ * the row cap) rejects here, before an answer starts, so it can be a 400 or an exit code
+ * rather than a body cut off after its header.
+ */
+export async function primed(
+  stream: ReadableStream<Uint8Array>,
+): Promise<ReadableStream<Uint8Array>> {
+  const reader = stream.getReader();
+  const first = await reader.read();
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (first.done) controller.close();
+      else controller.enqueue(first.value);
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
+import { rawQuery } from "../support/raw_query.ts";
+import { MAX_USAGE_ROWS } from "../../core/analytics/usage.ts";
 
 const chat = { model: "llama3", stream: false, messages: [{ role: "user", content: "hi" }] };
 
@@ -171,6 +173,38 @@ gatewayTest(
     );
     assert.equal(other.status, 400);
     assert.equal(other.body.field, "cursor");
+  },
+);
+
+gatewayTest(
+  "more usage rows than an answer may have: a 400 saying so, for the export too, never cut short",
+  async (t) => {
+    // A model each in one bucket, straight into the rollup (20,001 requests would take long);
+    // removed again before close() audits the rollups against the ledger.
+    const bucket = Math.floor(t.clock.now().epochMilliseconds / 900_000) * 900_000;
+    const rollup = (sql: string, params: number[] = []) =>
+      rawQuery(t.dialect, t.db.url, sql, params);
+    await rollup(
+      `INSERT INTO usage_15m_all (bucket, model, route, requests)
+         WITH RECURSIVE n(i) AS (
+           SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER)
+         )
+         SELECT CAST(? AS BIGINT), 'zz-' || CAST(i AS TEXT), '/api/chat', 1 FROM n`,
+      [1, MAX_USAGE_ROWS + 1, bucket],
+    );
+    try {
+      const { status, body } = await json(t, "/api/usage?group_by=model");
+      assert.equal(status, 400);
+      assert.equal(body.field, "group_by");
+      assert.match(body.error, /more than 20000 rows: narrow the range or group_by/);
+      assert.equal((await json(t, "/api/usage?group_by=route")).status, 200, "coarser is fine");
+      // The export's first slice is read before the answer starts: a 400, not a cut body.
+      const csv = await json(t, "/api/export?dataset=usage&group_by=model&format=ndjson");
+      assert.equal(csv.status, 400);
+      assert.equal(csv.body.field, "group_by");
+    } finally {
+      await rollup("DELETE FROM usage_15m_all WHERE model LIKE 'zz-%'");
+    }
   },
 );
 

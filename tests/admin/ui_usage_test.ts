@@ -212,23 +212,29 @@ usageTest(
 usageTest(
   "more usage rows than an answer may have: a message on the form, not a 500",
   async (f, dialect) => {
-    // A model each in one bucket of today, straight into the rollup: 20,001 requests take long.
+    // A model each in one bucket of today, straight into the rollups (key-less, and of key 1
+    // for the download by key and model): 20,001 requests would take long.
     const bucket = Math.floor(f.clock.now().epochMilliseconds / 900_000) * 900_000;
-    await rawQuery(
-      dialect,
-      f.deps.config.databaseUrl,
-      `INSERT INTO usage_15m_all (bucket, model, route, requests)
-       WITH RECURSIVE n(i) AS (
-         SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER)
-       )
-       SELECT CAST(? AS BIGINT), 'm' || CAST(i AS TEXT), '/api/chat', 1 FROM n`,
-      [1, MAX_USAGE_ROWS + 1, bucket],
-    );
+    for (const [table, key] of [["usage_15m_all", ""], ["usage_15m", "1, "]]) {
+      await rawQuery(
+        dialect,
+        f.deps.config.databaseUrl,
+        `INSERT INTO ${table} (${key ? "key_id, " : ""}bucket, model, route, requests)
+           WITH RECURSIVE n(i) AS (
+             SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER)
+           )
+           SELECT ${key}CAST(? AS BIGINT), 'm' || CAST(i AS TEXT), '/api/chat', 1 FROM n`,
+        [1, MAX_USAGE_ROWS + 1, bucket],
+      );
+    }
     for (const htmx of [false, true]) {
       const { status, html } = await page(f, "/usage?range=today", htmx);
       assert.equal(status, 422);
       assert.match(html, /<p class="field-error" role="alert">This range has too many rows/);
     }
+    const download = await page(f, "/usage/export?range=today");
+    assert.equal(download.status, 422, "the download too: a message, not a cut file");
+    assert.match(download.html, /This range has too many rows/);
   },
 );
 
