@@ -7,6 +7,7 @@ import { listKeyViews } from "../core/api_keys.ts";
 import { ceilQuarterHour, periodStarts, type TimeRange } from "../core/analytics/range_presets.ts";
 import { addCounters, summarize } from "../core/analytics/summary.ts";
 import type { UsageQuery, UsageRow } from "../core/analytics/types.ts";
+import { UsageTooLargeError } from "../core/analytics/usage.ts";
 import { requestWindows } from "../core/windows.ts";
 import type { Deps } from "../deps.ts";
 import type { KeyOption } from "../views/analytics_filters.tsx";
@@ -32,20 +33,31 @@ export async function keyOptions(deps: Deps): Promise<KeyOption[]> {
     .sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
 }
 
-/** The distinct values of one dimension in a range, most requests first (for a filter's list). */
+/**
+ * The distinct values of one dimension in a range, most requests first (for a filter's list);
+ * none when there are more than a usage answer may have.
+ */
 export async function valuesIn(
   deps: Deps,
   range: TimeRange,
   dimension: "model" | "route",
   keyId?: number,
 ): Promise<string[]> {
-  const rows = await deps.store.usage({
-    fromMs: range.fromMs,
-    toMs: range.toMs,
-    timeZone: deps.config.timeZone,
-    groupBy: [dimension],
-    keyId,
-  });
+  let rows: UsageRow[];
+  try {
+    rows = await deps.store.usage({
+      fromMs: range.fromMs,
+      toMs: range.toMs,
+      timeZone: deps.config.timeZone,
+      groupBy: [dimension],
+      keyId,
+    });
+  } catch (err) {
+    // More values than an answer may have (clients' model names): too many to offer as a list,
+    // and the field still takes typed text, so the page is not refused for it.
+    if (err instanceof UsageTooLargeError) return [];
+    throw err;
+  }
   return rows.sort((a, b) => b.requests - a.requests)
     .map((r) => (dimension === "model" ? r.model : r.route) ?? "")
     .filter((v) => v !== "");

@@ -232,6 +232,10 @@ usageTest(
       assert.equal(status, 422);
       assert.match(html, /<p class="field-error" role="alert">This range has too many rows/);
     }
+    // The Requests page lists no models then (too many to offer), but is shown.
+    const requests = await page(f, "/requests?range=today");
+    assert.equal(requests.status, 200);
+    assert.doesNotMatch(requests.html, /<option value="m1">/);
     const download = await page(f, "/usage/export?range=today");
     assert.equal(download.status, 422, "the download too: a message, not a cut file");
     assert.match(download.html, /This range has too many rows/);
