@@ -9,10 +9,12 @@ import type { Context } from "hono";
 import type { Deps } from "../deps.ts";
 import { emptySnapshot } from "../core/admission.ts";
 import { keyHistory } from "../core/analytics/key_history.ts";
+import { MAX_USAGE_ROWS, UsageTooLargeError } from "../core/analytics/usage.ts";
 import { kindOf } from "../core/limits.ts";
 import { type Owners, scopesFor } from "../core/scopes.ts";
 import { requestWindows, resetAt } from "../core/windows.ts";
 import { databaseUnavailable, type ProxyEnv } from "./auth.ts";
+import { ProxyError } from "./errors.ts";
 import { memberOfRequest } from "./identity.ts";
 
 /** Days of history the answer covers. */
@@ -74,6 +76,14 @@ export async function handleSelfService(c: Context<ProxyEnv>, deps: Deps): Promi
       days: history,
     });
   } catch (err) {
+    if (err instanceof UsageTooLargeError) {
+      // The key's own doing (a model name each, many refused): bounded, said so, not a 503.
+      throw new ProxyError(
+        422,
+        `More than ${MAX_USAGE_ROWS} day and model rows in the last ${HISTORY_DAYS} days: too many to list`,
+        "usage_too_large",
+      );
+    }
     throw databaseUnavailable(deps, err);
   }
 }

@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
+import { rawQuery } from "../support/raw_query.ts";
+import { MAX_USAGE_ROWS } from "../../core/analytics/usage.ts";
 
 const messages = [{ role: "user", content: "hi" }];
 
@@ -318,5 +320,34 @@ gatewayTest(
       ]),
       [["2026-06-15", "llama3", 1], ["2026-06-25", "llama3", 1]],
     );
+  },
+);
+
+gatewayTest(
+  "GET /v1/usage of a key with more day and model rows than an answer may have: a 422, bounded",
+  async (t) => {
+    const { key, id } = await t.createKey({});
+    // A model name each (refused ones are the client's text), straight into the key's rollup;
+    // removed again before close() audits the rollups against the ledger.
+    const bucket = Math.floor(t.clock.now().epochMilliseconds / 900_000) * 900_000;
+    const rollup = (sql: string, params: number[] = []) =>
+      rawQuery(t.dialect, t.db.url, sql, params);
+    await rollup(
+      `INSERT INTO usage_15m (key_id, bucket, model, route, requests)
+         WITH RECURSIVE n(i) AS (
+           SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER)
+         )
+         SELECT CAST(? AS INTEGER), CAST(? AS BIGINT), 'zz-' || CAST(i AS TEXT), '/api/chat', 1
+           FROM n`,
+      [1, MAX_USAGE_ROWS + 1, id, bucket],
+    );
+    try {
+      const res = await get(t, "/v1/usage", key);
+      assert.equal(res.status, 422);
+      assert.equal(res.json.error.code, "usage_too_large");
+      assert.match(res.json.error.message, /too many to list/);
+    } finally {
+      await rollup("DELETE FROM usage_15m WHERE model LIKE 'zz-%'");
+    }
   },
 );
