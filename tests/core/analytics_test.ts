@@ -1,6 +1,7 @@
 /**
  * The pure parts of usage analytics: local periods across DST, the plan between rollups,
- * range parsing, the cursor codec and CSV escaping.
+ * range parsing, the cursor codec, CSV escaping, and the bounds of analytics input (years,
+ * control characters, range and unit limits, sliced usage exports).
  * @module
  */
 import assert from "node:assert/strict";
@@ -14,11 +15,12 @@ import {
   parseUsageParams,
 } from "../../core/analytics/params.ts";
 import {
+  primed,
   SLICE_PERIODS,
   usageExportStream,
   usageSlices,
 } from "../../core/analytics/export_stream.ts";
-import { zeroCounters } from "../../core/analytics/usage.ts";
+import { UsageTooLargeError, zeroCounters } from "../../core/analytics/usage.ts";
 import type { UsageQuery } from "../../core/analytics/types.ts";
 import { csvCell, csvLine } from "../../core/analytics/export_format.ts";
 import { histogramBucket, refusalKind } from "../../core/analytics/rollup.ts";
@@ -241,6 +243,16 @@ Deno.test("a usage export reads runs of whole periods, in order; other orders in
   assert.equal(reads[0].fromMs, q.fromMs);
   assert.equal(reads.at(-1)!.toMs, q.toMs);
   for (let i = 1; i < reads.length; i++) assert.equal(reads[i].fromMs, reads[i - 1].toMs);
+  // A slice over the row cap after the first: the stream errors, it never ends as if complete.
+  let n = 0;
+  const failing = (r: UsageQuery) => n++ === 0 ? read(r) : Promise.reject(new UsageTooLargeError());
+  await assert.rejects(
+    () => new Response(usageExportStream(q, "csv", failing)).text(),
+    UsageTooLargeError,
+  );
+  // Primed, the first slice's failure is the caller's to answer before anything is sent.
+  n = 1;
+  await assert.rejects(() => primed(usageExportStream(q, "csv", failing)), UsageTooLargeError);
   assert.equal(usageSlices({ ...q, groupBy: ["model", "day"] }).length, 1);
   assert.equal(usageSlices({ ...q, groupBy: ["model"] }).length, 1);
 });
