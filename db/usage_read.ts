@@ -5,17 +5,25 @@
  */
 import { localPeriods, timeUnitOf, usagePlan } from "../core/analytics/periods.ts";
 import type { UsageQuery, UsageRow } from "../core/analytics/types.ts";
-import { usageRows } from "../core/analytics/usage.ts";
+import { counterColumns, usageRows } from "../core/analytics/usage.ts";
 import { compactedDaysQuery, type Dialect, type Query, usageQueries } from "./analytics_sql.ts";
 
 type Row = Record<string, unknown>;
+
+/** Runs a statement: `all` gives rows as objects, `values` as arrays (in SELECT order). */
+export interface UsageRunner {
+  all: (query: Query) => Promise<Row[]>;
+  values: (query: Query) => Promise<unknown[][]>;
+}
 
 /** Reads usage with a dialect's query runner. */
 export async function readUsage(
   dialect: Dialect,
   q: UsageQuery,
-  all: (query: Query) => Promise<Row[]>,
+  { all, values }: UsageRunner,
 ): Promise<UsageRow[]> {
+  // Refuses an empty counter list before any query runs.
+  const counters = counterColumns(q.counters);
   const unit = timeUnitOf(q.groupBy);
   const periods = localPeriods(q.fromMs, q.toMs, q.timeZone, unit);
   if (periods.length === 0) return [];
@@ -28,13 +36,18 @@ export async function readUsage(
     }));
   const plan = usagePlan(periods, unit, compacted);
   const dayPeriod = new Map(plan.days.map((d) => [d.day, d.period]));
-  const parts = await Promise.all(usageQueries(dialect, q, plan).map(all));
-  const sums = parts.flat().filter((row) => {
-    if (row.day === undefined) return true;
-    const period = dayPeriod.get(String(row.day));
-    // The rows are this call's own: mapped in place.
-    if (period !== undefined) row.period = period;
-    return period !== undefined;
-  });
-  return usageRows(periods, q.groupBy, sums);
+  const queries = usageQueries(dialect, q, plan, counters);
+  const parts = await Promise.all(queries.map(values));
+  // The per-day part (last when there is one) starts with the day: mapped to its period in
+  // place (the rows are this call's own), days outside the plan dropped.
+  const sums: unknown[][] = plan.buckets.length > 0 ? parts[0] : [];
+  if (plan.days.length > 0) {
+    for (const row of parts[parts.length - 1]) {
+      const period = dayPeriod.get(String(row[0]));
+      if (period === undefined) continue;
+      row[0] = period;
+      sums.push(row);
+    }
+  }
+  return usageRows(periods, q.groupBy, counters, sums);
 }
