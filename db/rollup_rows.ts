@@ -157,6 +157,9 @@ export const STATUS_CONDITION: Record<RequestStatus, string> = {
   pending: "r.state = 'pending'",
 };
 
+/** An instant exactly as `Date.prototype.toISOString` writes it. */
+const CANONICAL_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 const numOrNull = (v: unknown) => v === null || v === undefined ? null : Number(v);
 
 /**
@@ -188,6 +191,8 @@ export function toRequestRow(row: readonly unknown[]): RequestRow {
     id: Number(id),
     started_at: startedAt instanceof Date
       ? startedAt.toISOString()
+      : typeof startedAt === "string" && CANONICAL_ISO.test(startedAt)
+      ? startedAt // as SQLite stores it (toISOString's form): no parse and write again
       : new Date(String(startedAt)).toISOString(),
     key_id: Number(keyId),
     key_name: String(keyName ?? ""),
