@@ -147,14 +147,23 @@ export function compactedDaysQuery(dialect: Dialect, q: UsageQuery): Query {
   };
 }
 
-/** The request-log page's columns, in the order toRequestRow reads its arrays. */
-const REQUEST_LOG_SELECT = `r.id, r.started_at, r.key_id, k.name, r.member_id, r.group_id,
-  r.route, r.model, r.upstream, r.state, r.outcome, r.status, r.refused_by, r.prompt_tokens,
-  r.completion_tokens, r.estimated, r.duration_ms, r.ttfb_ms`;
+/**
+ * The request-log page's columns, in the order toRequestRow reads its arrays. PostgreSQL
+ * writes started_at as toISOString does (milliseconds, truncated as a Date truncates them):
+ * parsing its own timestamp text into a Date was the most of an export row's client time.
+ */
+function requestLogSelect(dialect: Dialect): string {
+  const startedAt = dialect === "sqlite"
+    ? "r.started_at"
+    : `to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  return `r.id, ${startedAt}, r.key_id, k.name, r.member_id, r.group_id, r.route, r.model,
+    r.upstream, r.state, r.outcome, r.status, r.refused_by, r.prompt_tokens,
+    r.completion_tokens, r.estimated, r.duration_ms, r.ttfb_ms`;
+}
 
 /**
  * The request-log page of a query (started_at as each dialect stores it), read as arrays in
- * REQUEST_LOG_SELECT order.
+ * requestLogSelect order.
  */
 export function requestLogQuery(dialect: Dialect, q: RequestQuery): Query {
   const p = new Params(dialect);
@@ -174,7 +183,7 @@ export function requestLogQuery(dialect: Dialect, q: RequestQuery): Query {
     where.push(`(r.started_at, r.id) < (${at}, ${p.add(q.before.id)})`);
   }
   return {
-    sql: `SELECT ${REQUEST_LOG_SELECT}
+    sql: `SELECT ${requestLogSelect(dialect)}
             FROM request_log r JOIN api_keys k ON k.id = r.key_id
            WHERE ${where.join(" AND ")}
            ORDER BY r.started_at DESC, r.id DESC

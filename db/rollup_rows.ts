@@ -164,7 +164,7 @@ const numOrNull = (v: unknown) => v === null || v === undefined ? null : Number(
 
 /**
  * A request_log row (joined with its key's name) as the request log shows it, from the array
- * of db/analytics_sql.ts REQUEST_LOG_SELECT (arrays: no object per row read, for exports).
+ * of db/analytics_sql.ts requestLogSelect (arrays: no object per row read, for exports).
  */
 export function toRequestRow(row: readonly unknown[]): RequestRow {
   const [
@@ -192,7 +192,7 @@ export function toRequestRow(row: readonly unknown[]): RequestRow {
     started_at: startedAt instanceof Date
       ? startedAt.toISOString()
       : typeof startedAt === "string" && CANONICAL_ISO.test(startedAt)
-      ? startedAt // as SQLite stores it (toISOString's form): no parse and write again
+      ? startedAt // as SQLite stores it and PostgreSQL writes it: not parsed and written again
       : new Date(String(startedAt)).toISOString(),
     key_id: Number(keyId),
     key_name: String(keyName ?? ""),
