@@ -218,6 +218,7 @@ export class SqliteStore implements Store {
     return s;
   }
 
+  /** The rows of a statement as arrays, in SELECT order (no object per row). */
   #values(q: Query): unknown[][] {
     let s = this.#arrayCache.get(q.sql);
     if (!s) {

@@ -25,7 +25,10 @@ const encoder = new TextEncoder();
  */
 export const EXPORT_PAGE = 5000;
 
-/** The request log of a query as a stream of export text, EXPORT_PAGE rows at a time (`query.limit` is not used). */
+/**
+ * The request log of a query as a stream of export text, EXPORT_PAGE rows at a time
+ * (`query.limit` is not used).
+ */
 export function requestExportStream(
   query: RequestQuery,
   format: ExportFormat,
@@ -44,11 +47,10 @@ export function requestExportStream(
         chunk += exportHeader(format, REQUEST_COLUMNS);
       }
       const rows = done ? [] : await page({ ...query, before, limit: EXPORT_PAGE });
-      if (format === "csv") { for (const row of rows) chunk += requestCsvLine(row, local); }
-      else {
-        for (const row of rows) {
-          chunk += formatRecord(format, REQUEST_COLUMNS, requestRecord(row, local));
-        }
+      for (const row of rows) {
+        chunk += format === "csv"
+          ? requestCsvLine(row, local)
+          : formatRecord(format, REQUEST_COLUMNS, requestRecord(row, local));
       }
       if (chunk) controller.enqueue(encoder.encode(chunk));
       if (rows.length < EXPORT_PAGE) {

@@ -57,8 +57,8 @@ export function zeroCounters(): UsageCounters {
 
 /**
  * Adds one row of rollup sums into counters: `row[first + i]` is the sum of `columns[i]`
- * (rollup column names, as counterColumns gives them). Rows are arrays, not objects: reading
- * ~2,000 rows of 50 named columns each was most of a chart's time.
+ * (rollup column names, as counterColumns gives them). Rows are arrays, not objects: no
+ * object of ~50 named properties per rollup row read; positions are resolved once per query.
  */
 export function sumAdder(
   columns: readonly string[],
