@@ -6,7 +6,7 @@
 import { listKeyViews } from "../core/api_keys.ts";
 import { ceilQuarterHour, periodStarts, type TimeRange } from "../core/analytics/range_presets.ts";
 import { addCounters, summarize } from "../core/analytics/summary.ts";
-import type { UsageQuery, UsageRow } from "../core/analytics/types.ts";
+import type { CounterName, UsageQuery, UsageRow } from "../core/analytics/types.ts";
 import { UsageTooLargeError } from "../core/analytics/usage.ts";
 import { requestWindows } from "../core/windows.ts";
 import type { Deps } from "../deps.ts";
@@ -15,6 +15,17 @@ import { rankGroups, stackSeries } from "../views/charts/series.ts";
 import { type KeyRow, NO_LIVE_USAGE } from "../views/key_usage.tsx";
 import type { UsageData } from "../views/usage_page.tsx";
 import type { AnalyticsFilter } from "./analytics_query.ts";
+
+/** What the charts over time and the top keys show: requests and tokens. */
+const VOLUME_COUNTERS: readonly CounterName[] = ["requests", "prompt_tokens", "completion_tokens"];
+/** What "who hit a limit today" shows: refusals by kind. */
+const REFUSAL_COUNTERS: readonly CounterName[] = [
+  "refused",
+  "refused_requests",
+  "refused_tokens",
+  "refused_concurrent",
+  "refused_other",
+];
 
 /** How many keys the top keys table lists. */
 export const TOP_KEYS = 10;
@@ -51,6 +62,7 @@ export async function valuesIn(
       timeZone: deps.config.timeZone,
       groupBy: [dimension],
       keyId,
+      counters: ["requests"],
     });
   } catch (err) {
     // More values than an answer may have (clients' model names): too many to offer as a list,
@@ -82,16 +94,21 @@ export async function loadUsage(
   };
   const todayStart = Temporal.PlainDate.from(requestWindows(now, tz).day)
     .toZonedDateTime({ timeZone: tz }).epochMilliseconds;
+  // Each read names the counters it shows: every counter is summed over every rollup row read,
+  // so the charts over time skip the 30 histogram columns only the per-model summary needs.
   const [overTime, byModel, byKey, today, views, live] = await Promise.all([
-    read(() => deps.store.usage({ ...base, groupBy: [range.resolution, by] })),
+    read(() =>
+      deps.store.usage({ ...base, groupBy: [range.resolution, by], counters: VOLUME_COUNTERS })
+    ),
     read(() => deps.store.usage({ ...base, groupBy: ["model"] })),
-    read(() => deps.store.usage({ ...base, groupBy: ["key"] })),
+    read(() => deps.store.usage({ ...base, groupBy: ["key"], counters: VOLUME_COUNTERS })),
     read(() =>
       deps.store.usage({
         ...base,
         fromMs: todayStart,
         toMs: ceilQuarterHour(now.epochMilliseconds),
         groupBy: ["key"],
+        counters: REFUSAL_COUNTERS,
       })
     ),
     read(() => listKeyViews(deps.store, now, tz)),

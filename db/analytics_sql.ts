@@ -69,40 +69,52 @@ function filters(p: Params, q: UsageQuery, keyed: boolean): string {
 }
 
 /**
- * The statements of a usage plan: from the 15-minute rollup, sums per period index (`period`)
- * and grouped column for its bucket ranges; from the per-day rollup, sums per `day` and grouped
- * column for the span of its days.
+ * The statements of a usage plan, each returning rows as arrays: the period index (15-minute
+ * rollup, per range) or the `day` (per-day rollup, for the span of its days), the grouped
+ * columns (groupColumns order), then the sums of `counters` (rollup columns, in that order).
  */
-export function usageQueries(dialect: Dialect, q: UsageQuery, plan: UsagePlan): Query[] {
+export function usageQueries(
+  dialect: Dialect,
+  q: UsageQuery,
+  plan: UsagePlan,
+  counters: readonly string[],
+): Query[] {
   const keyed = usesKeyedRollups(q);
   const cols = groupColumns(q.groupBy).map((c) => `u.${c}`);
   const select = ["j.p AS period", ...cols].join(", ");
   const group = ["j.p", ...cols].join(", ");
   // PostgreSQL's SUM of BIGINT is NUMERIC (text to the client); cast back, read as numbers.
   const cast = dialect === "postgres" ? "::bigint" : "";
-  const sums = ROLLUP_COLUMNS.map((c) => `SUM(u.${c})${cast} AS ${c}`).join(", ");
+  const sums = counters.map((c) => `SUM(u.${c})${cast} AS ${c}`).join(", ");
   const out: Query[] = [];
   if (plan.buckets.length > 0) {
     const p = new Params(dialect);
-    const ranges = jsonRows(
-      p,
-      plan.buckets.map((b) => ({ f: b.fromMs, t: b.toMs, p: b.period })),
-      [["f", "bigint"], ["t", "bigint"], ["p", "int"]],
-    );
+    const rows = plan.buckets.map((b) => ({ f: b.fromMs, t: b.toMs, p: b.period }));
     const table = keyed ? "usage_15m" : "usage_15m_all";
-    // The few ranges outside, a range scan of the rollup per range inside: SQLite's CROSS JOIN
-    // keeps that order; PostgreSQL needs LATERAL with OFFSET 0 (which keeps the subquery from
-    // being pulled up), else it scans the whole rollup once per range.
-    const where = `u.bucket >= j.f AND u.bucket < j.t${filters(p, q, keyed)}`;
-    out.push({
-      sql: dialect === "sqlite"
-        ? `SELECT ${select}, ${sums} FROM ${ranges} CROSS JOIN ${table} u WHERE ${where}
-            GROUP BY ${group}`
-        : `SELECT ${select}, ${sums} FROM ${ranges}
-             CROSS JOIN LATERAL (SELECT * FROM ${table} u WHERE ${where} OFFSET 0) u
-            GROUP BY ${group}`,
-      params: p.values,
-    });
+    if (dialect === "sqlite") {
+      // The ranges materialized first (json_each decoded once), then a range scan of the
+      // rollup per range: CROSS JOIN keeps that order.
+      const json = p.add(JSON.stringify(rows));
+      const where = `u.bucket >= j.f AND u.bucket < j.t${filters(p, q, keyed)}`;
+      out.push({
+        sql: `WITH j(f, t, p) AS MATERIALIZED (
+                SELECT value ->> 'f', value ->> 't', value ->> 'p' FROM json_each(${json}))
+              SELECT ${select}, ${sums} FROM j CROSS JOIN ${table} u WHERE ${where}
+               GROUP BY ${group}`,
+        params: p.values,
+      });
+    } else {
+      // PostgreSQL needs LATERAL with OFFSET 0 (which keeps the subquery from being pulled
+      // up), else it scans the whole rollup once per range.
+      const ranges = jsonRows(p, rows, [["f", "bigint"], ["t", "bigint"], ["p", "int"]]);
+      const where = `u.bucket >= j.f AND u.bucket < j.t${filters(p, q, keyed)}`;
+      out.push({
+        sql: `SELECT ${select}, ${sums} FROM ${ranges}
+               CROSS JOIN LATERAL (SELECT * FROM ${table} u WHERE ${where} OFFSET 0) u
+              GROUP BY ${group}`,
+        params: p.values,
+      });
+    }
   }
   if (plan.days.length > 0) {
     // Grouped by day (the index's order, so no sort), not by period: readUsage maps each day
@@ -135,7 +147,24 @@ export function compactedDaysQuery(dialect: Dialect, q: UsageQuery): Query {
   };
 }
 
-/** The request-log page of a query (started_at as each dialect stores it). */
+/**
+ * The request-log page's columns, in the order toRequestRow reads its arrays. PostgreSQL
+ * writes started_at as toISOString does (milliseconds, truncated as a Date truncates them):
+ * parsing its own timestamp text into a Date was the most of an export row's client time.
+ */
+function requestLogSelect(dialect: Dialect): string {
+  const startedAt = dialect === "sqlite"
+    ? "r.started_at"
+    : `to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  return `r.id, ${startedAt}, r.key_id, k.name, r.member_id, r.group_id, r.route, r.model,
+    r.upstream, r.state, r.outcome, r.status, r.refused_by, r.prompt_tokens,
+    r.completion_tokens, r.estimated, r.duration_ms, r.ttfb_ms`;
+}
+
+/**
+ * The request-log page of a query (started_at as each dialect stores it), read as arrays in
+ * requestLogSelect order.
+ */
 export function requestLogQuery(dialect: Dialect, q: RequestQuery): Query {
   const p = new Params(dialect);
   const time = (ms: number) =>
@@ -154,10 +183,7 @@ export function requestLogQuery(dialect: Dialect, q: RequestQuery): Query {
     where.push(`(r.started_at, r.id) < (${at}, ${p.add(q.before.id)})`);
   }
   return {
-    sql: `SELECT r.id, r.started_at, r.key_id, k.name AS key_name, r.member_id, r.group_id,
-                 r.route, r.model, r.upstream, r.state, r.outcome, r.status, r.refused_by,
-                 r.prompt_tokens, r.completion_tokens, r.estimated, r.duration_ms, r.ttfb_ms,
-                 r.load_ms, r.prompt_eval_ms, r.eval_ms
+    sql: `SELECT ${requestLogSelect(dialect)}
             FROM request_log r JOIN api_keys k ON k.id = r.key_id
            WHERE ${where.join(" AND ")}
            ORDER BY r.started_at DESC, r.id DESC

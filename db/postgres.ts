@@ -1185,6 +1185,13 @@ export class PostgresStore implements Store {
     >;
   }
 
+  /** The rows of a statement as arrays, in SELECT order (no object per row). */
+  async #values(q: Query): Promise<unknown[][]> {
+    // Statement text from db/analytics_sql.ts's fixed fragments; every value is a parameter.
+    return await this.#sql.unsafe(q.sql, q.params as postgres.ParameterOrJSON<never>[])
+      .values() as unknown[][];
+  }
+
   async auditRollups(): Promise<RollupDifference[]> {
     // One snapshot for every read: a settlement committing between the ledger's read and the
     // rollups' would look like a difference.
@@ -1202,11 +1209,14 @@ export class PostgresStore implements Store {
   }
 
   usage(q: UsageQuery): Promise<UsageRow[]> {
-    return readUsage("postgres", q, (query) => this.#query(query));
+    return readUsage("postgres", q, {
+      all: (query) => this.#query(query),
+      values: (query) => this.#values(query),
+    });
   }
 
   async requestLog(q: RequestQuery): Promise<RequestRow[]> {
-    return (await this.#query(requestLogQuery("postgres", q))).map(toRequestRow);
+    return (await this.#values(requestLogQuery("postgres", q))).map(toRequestRow);
   }
 
   maintainAnalytics(m: AnalyticsMaintenance): Promise<MaintenanceResult> {

@@ -157,32 +157,58 @@ export const STATUS_CONDITION: Record<RequestStatus, string> = {
   pending: "r.state = 'pending'",
 };
 
+/** An instant exactly as `Date.prototype.toISOString` writes it. */
+const CANONICAL_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 const numOrNull = (v: unknown) => v === null || v === undefined ? null : Number(v);
 
-/** A request_log row (joined with its key's name) as the request log shows it. */
-export function toRequestRow(row: Record<string, unknown>): RequestRow {
+/**
+ * A request_log row (joined with its key's name) as the request log shows it, from the array
+ * of db/analytics_sql.ts requestLogSelect (arrays: no object per row read, for exports).
+ */
+export function toRequestRow(row: readonly unknown[]): RequestRow {
+  const [
+    id,
+    startedAt,
+    keyId,
+    keyName,
+    memberId,
+    groupId,
+    route,
+    model,
+    upstream,
+    state,
+    outcome,
+    status,
+    refusedBy,
+    promptTokens,
+    completionTokens,
+    estimated,
+    durationMs,
+    ttfbMs,
+  ] = row;
   return {
-    id: Number(row.id),
-    started_at: row.started_at instanceof Date
-      ? row.started_at.toISOString()
-      : new Date(String(row.started_at)).toISOString(),
-    key_id: Number(row.key_id),
-    key_name: String(row.key_name ?? ""),
-    member_id: numOrNull(row.member_id),
-    group_id: numOrNull(row.group_id),
-    route: String(row.route),
-    model: String(row.model),
-    upstream: row.upstream === null || row.upstream === undefined ? null : String(row.upstream),
-    status: requestStatusOf(String(row.state), row.outcome),
-    http_status: numOrNull(row.status),
-    refused_by: row.refused_by === null || row.refused_by === undefined
-      ? null
-      : String(row.refused_by),
-    prompt_tokens: Number(row.prompt_tokens ?? 0),
-    completion_tokens: Number(row.completion_tokens ?? 0),
-    estimated: row.estimated === true || Number(row.estimated) === 1,
-    duration_ms: numOrNull(row.duration_ms),
-    ttfb_ms: numOrNull(row.ttfb_ms),
+    id: Number(id),
+    started_at: startedAt instanceof Date
+      ? startedAt.toISOString()
+      : typeof startedAt === "string" && CANONICAL_ISO.test(startedAt)
+      ? startedAt // as SQLite stores it and PostgreSQL writes it: not parsed and written again
+      : new Date(String(startedAt)).toISOString(),
+    key_id: Number(keyId),
+    key_name: String(keyName ?? ""),
+    member_id: numOrNull(memberId),
+    group_id: numOrNull(groupId),
+    route: String(route),
+    model: String(model),
+    upstream: upstream === null || upstream === undefined ? null : String(upstream),
+    status: requestStatusOf(String(state), outcome),
+    http_status: numOrNull(status),
+    refused_by: refusedBy === null || refusedBy === undefined ? null : String(refusedBy),
+    prompt_tokens: Number(promptTokens ?? 0),
+    completion_tokens: Number(completionTokens ?? 0),
+    estimated: estimated === true || Number(estimated) === 1,
+    duration_ms: numOrNull(durationMs),
+    ttfb_ms: numOrNull(ttfbMs),
   };
 }
 

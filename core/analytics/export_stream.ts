@@ -10,6 +10,7 @@ import {
   exportHeader,
   formatRecord,
   REQUEST_COLUMNS,
+  requestCsvLine,
   requestRecord,
   USAGE_COLUMNS,
   usageRecord,
@@ -20,7 +21,16 @@ import { localPeriods, type TimeUnit, timeUnitOf } from "./periods.ts";
 
 const encoder = new TextEncoder();
 
-/** The request log of a query as a stream of export text, page by page. */
+/**
+ * Rows per page an export reads: bigger pages than the API's (MAX_PAGE) spend less per row on
+ * statements and chunks, and memory stays one page.
+ */
+export const EXPORT_PAGE = 5000;
+
+/**
+ * The request log of a query as a stream of export text, EXPORT_PAGE rows at a time
+ * (`query.limit` is not used).
+ */
 export function requestExportStream(
   query: RequestQuery,
   format: ExportFormat,
@@ -38,12 +48,14 @@ export function requestExportStream(
         started = true;
         chunk += exportHeader(format, REQUEST_COLUMNS);
       }
-      const rows = done ? [] : await page({ ...query, before });
+      const rows = done ? [] : await page({ ...query, before, limit: EXPORT_PAGE });
       for (const row of rows) {
-        chunk += formatRecord(format, REQUEST_COLUMNS, requestRecord(row, local));
+        chunk += format === "csv"
+          ? requestCsvLine(row, local)
+          : formatRecord(format, REQUEST_COLUMNS, requestRecord(row, local));
       }
       if (chunk) controller.enqueue(encoder.encode(chunk));
-      if (rows.length < query.limit) {
+      if (rows.length < EXPORT_PAGE) {
         done = true;
         controller.close();
         return;

@@ -25,6 +25,8 @@ export async function keyHistory(
     timeZone,
     groupBy: ["day", "model"],
     keyId,
+    // What the answer holds: quota-counted requests and tokens (not the other 51 counters).
+    counters: ["charged", "prompt_tokens", "completion_tokens"],
   });
   const pending = await store.pendingUsage(keyId);
   const byDayModel = new Map<string, DayModelUsage>();

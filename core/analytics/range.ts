@@ -105,26 +105,51 @@ export function localIso(epochMs: number, timeZone: string): string {
 /**
  * localIso for many instants (an export's rows): the zone's offset is looked up once per UTC
  * 15-minute bucket (offsets change only on such edges) instead of once per row through
- * Temporal, which would cost more than the rest of a row's formatting.
+ * Temporal, which would cost more than the rest of a row's formatting. Offsets are multiples
+ * of 15 minutes, so a bucket is one local quarter hour: its local date, hour and first minute
+ * are written once per bucket too, and a row adds only its minutes, seconds and milliseconds.
  */
 export class LocalIso {
-  #offsets = new Map<number, number>();
+  #buckets = new Map<
+    number,
+    { head: string; minute: number; offsetMs: number; quarter: boolean; offset: string }
+  >();
   constructor(readonly timeZone: string) {}
 
   /** The instant as localIso writes it. */
   format(epochMs: number): string {
     const bucket = Math.floor(epochMs / BUCKET_MS);
-    let offset = this.#offsets.get(bucket);
-    if (offset === undefined) {
-      if (this.#offsets.size > 10_000) this.#offsets.clear();
-      offset = Temporal.Instant.fromEpochMilliseconds(bucket * BUCKET_MS)
+    let b = this.#buckets.get(bucket);
+    if (b === undefined) {
+      if (this.#buckets.size > 10_000) this.#buckets.clear();
+      const start = bucket * BUCKET_MS;
+      const offset = Temporal.Instant.fromEpochMilliseconds(start)
         .toZonedDateTimeISO(this.timeZone).offsetNanoseconds / 1e6;
-      this.#offsets.set(bucket, offset);
+      const abs = Math.abs(offset) / 60_000;
+      const sign = offset < 0 ? "-" : "+";
+      const hh = String(Math.floor(abs / 60)).padStart(2, "0");
+      const mm = String(abs % 60).padStart(2, "0");
+      // `YYYY-MM-DDTHH:` of the bucket's local start, and its minute (0, 15, 30 or 45).
+      const local = new Date(start + offset).toISOString();
+      b = {
+        head: local.slice(0, 14),
+        minute: Number(local.slice(14, 16)),
+        offsetMs: offset,
+        quarter: offset % BUCKET_MS === 0,
+        offset: `${sign}${hh}:${mm}`,
+      };
+      this.#buckets.set(bucket, b);
     }
-    const abs = Math.abs(offset) / 60_000;
-    const sign = offset < 0 ? "-" : "+";
-    const hh = String(Math.floor(abs / 60)).padStart(2, "0");
-    const mm = String(abs % 60).padStart(2, "0");
-    return `${new Date(epochMs + offset).toISOString().slice(0, 23)}${sign}${hh}:${mm}`;
+    if (!b.quarter) {
+      // An offset off the quarter hours (local mean time, before 1900): the bucket is not one
+      // local quarter hour, so the row's local time is written whole.
+      return new Date(epochMs + b.offsetMs).toISOString().slice(0, 23) + b.offset;
+    }
+    const within = epochMs - bucket * BUCKET_MS;
+    const minute = b.minute + Math.floor(within / 60_000);
+    const second = Math.floor(within / 1000) % 60;
+    const milli = within % 1000;
+    return b.head + (minute < 10 ? "0" : "") + minute + (second < 10 ? ":0" : ":") + second +
+      (milli < 10 ? ".00" : milli < 100 ? ".0" : ".") + milli + b.offset;
   }
 }

@@ -82,7 +82,16 @@ export interface UsageQuery {
   keyId?: number;
   model?: string;
   route?: string;
+  /**
+   * The counters to read (default "all"): a chart names what it shows, since every counter
+   * read is summed over every rollup row. Counters not named come back as 0; an empty list is
+   * refused (AnalyticsInputError).
+   */
+  counters?: readonly CounterName[] | "all";
 }
+
+/** A counter of a usage row, as `UsageQuery.counters` names it. */
+export type CounterName = keyof UsageCounters;
 
 /** One group of a usage answer; only the dimensions asked for are set. */
 export interface UsageRow extends UsageCounters {

@@ -7,7 +7,44 @@
 import { AnalyticsInputError } from "./range.ts";
 import { HIST_BUCKETS, ROLLUP_COLUMNS, SCALAR_COLUMNS } from "./rollup.ts";
 import type { Period } from "./periods.ts";
-import type { UsageCounters, UsageDimension, UsageRow } from "./types.ts";
+import type { CounterName, UsageCounters, UsageDimension, UsageRow } from "./types.ts";
+
+/** Every counter a usage row has, in SCALAR_COLUMNS order, then `errors` and the histograms. */
+export const ALL_COUNTERS: readonly CounterName[] = [
+  ...SCALAR_COLUMNS,
+  "errors",
+  "duration_hist",
+  "ttfb_hist",
+];
+
+const HIST = (prefix: "dh" | "th") =>
+  Array.from({ length: HIST_BUCKETS }, (_, i) => `${prefix}${i}`);
+/** The rollup columns each counter is read from (derived from SCALAR_COLUMNS). */
+const COLUMNS_OF: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
+  ...SCALAR_COLUMNS.map((c): [string, readonly string[]] => [c, [c]]),
+  ["errors", ["client_errors", "upstream_errors", "abandoned"]],
+  ["duration_hist", HIST("dh")],
+  ["ttfb_hist", HIST("th")],
+]);
+
+/**
+ * The rollup columns to sum for the counters a query names (all of them when it names none),
+ * in ROLLUP_COLUMNS order. Fewer columns is what makes a chart cheap: every summed column costs
+ * per rollup row read. An empty list is refused: it would read nothing and look like zeros.
+ */
+export function counterColumns(counters: readonly CounterName[] | "all" | undefined): string[] {
+  if (counters === undefined || counters === "all") counters = ALL_COUNTERS;
+  if (counters.length === 0) {
+    throw new AnalyticsInputError("counters", "must name at least one counter");
+  }
+  const wanted = new Set<string>();
+  for (const name of counters) {
+    const cols = COLUMNS_OF.get(name);
+    if (!cols) throw new AnalyticsInputError("counters", `unknown counter ${name}`);
+    for (const c of cols) wanted.add(c);
+  }
+  return ROLLUP_COLUMNS.filter((c) => wanted.has(c));
+}
 
 /** Most rows one usage answer may have: more is refused, never answered truncated. */
 export const MAX_USAGE_ROWS = 20_000;
@@ -28,15 +65,31 @@ export function zeroCounters(): UsageCounters {
   return c;
 }
 
-/** Adds one row of rollup sums (columns named as ROLLUP_COLUMNS) into counters. */
-export function addSums(c: UsageCounters, row: Record<string, unknown>): void {
-  const counters = c as unknown as Record<string, number>;
-  for (const col of SCALAR_COLUMNS) counters[col] += Number(row[col] ?? 0);
-  for (let i = 0; i < HIST_BUCKETS; i++) {
-    c.duration_hist[i] += Number(row[`dh${i}`] ?? 0);
-    c.ttfb_hist[i] += Number(row[`th${i}`] ?? 0);
-  }
-  c.errors = c.client_errors + c.upstream_errors + c.abandoned;
+/**
+ * Adds one row of rollup sums into counters: `row[first + i]` is the sum of `columns[i]`
+ * (rollup column names, as counterColumns gives them). Rows are arrays, not objects: no
+ * object of ~50 named properties per rollup row read; positions are resolved once per query.
+ */
+export function sumAdder(
+  columns: readonly string[],
+  first: number,
+): (c: UsageCounters, row: readonly unknown[]) => void {
+  const scalars: Array<[number, string]> = [];
+  const dh: Array<[number, number]> = [];
+  const th: Array<[number, number]> = [];
+  columns.forEach((col, i) => {
+    const at = first + i;
+    if (/^dh\d+$/.test(col)) dh.push([at, Number(col.slice(2))]);
+    else if (/^th\d+$/.test(col)) th.push([at, Number(col.slice(2))]);
+    else if ((SCALAR_COLUMNS as readonly string[]).includes(col)) scalars.push([at, col]);
+  });
+  return (c, row) => {
+    const counters = c as unknown as Record<string, number>;
+    for (const [at, col] of scalars) counters[col] += Number(row[at] ?? 0);
+    for (const [at, b] of dh) c.duration_hist[b] += Number(row[at] ?? 0);
+    for (const [at, b] of th) c.ttfb_hist[b] += Number(row[at] ?? 0);
+    c.errors = c.client_errors + c.upstream_errors + c.abandoned;
+  };
 }
 
 /** The non-time dimensions a query groups by, as rollup columns. */
@@ -53,32 +106,36 @@ export function groupColumns(
 }
 
 /**
- * Usage rows from grouped sums (each with `period`, the index into `periods`, and the grouped
- * columns): parts of one group (from the 15-minute and the per-day rollups) are added up,
- * groups ordered by the dimensions in the order asked (time ascending, the others by value).
+ * Usage rows from grouped sums, each an array: the period index into `periods`, the grouped
+ * columns (groupColumns order), then the sums of `counters` (rollup columns). Parts of one
+ * group (from the 15-minute and the per-day rollups) are added up, groups ordered by the
+ * dimensions in the order asked (time ascending, the others by value). Counters not read stay 0.
  */
 export function usageRows(
   periods: readonly Period[],
   groupBy: readonly UsageDimension[],
-  sums: Array<Record<string, unknown>>,
+  counters: readonly string[],
+  sums: ReadonlyArray<readonly unknown[]>,
 ): UsageRow[] {
   const columns = groupColumns(groupBy);
+  const add = sumAdder(counters, 1 + columns.length);
   const timed = periods.length > 0 && periods[0].label !== null;
   const groups = new Map<string, { row: UsageRow; period: number }>();
   for (const s of sums) {
-    const period = timed ? Number(s.period) : 0;
-    const key = [period, ...columns.map((c) => String(s[c]))].join("\u0000");
+    const period = timed ? Number(s[0]) : 0;
+    let key = String(period);
+    for (let i = 0; i < columns.length; i++) key += "\u0000" + String(s[1 + i]);
     let g = groups.get(key);
     if (!g) {
       const row: UsageRow = zeroCounters();
       if (timed) row.period = periods[period].label!;
-      for (const c of columns) {
-        if (c === "key_id") row.key_id = Number(s.key_id);
-        else row[c] = String(s[c]);
-      }
+      columns.forEach((c, i) => {
+        if (c === "key_id") row.key_id = Number(s[1 + i]);
+        else row[c] = String(s[1 + i]);
+      });
       groups.set(key, g = { row, period });
     }
-    addSums(g.row, s);
+    add(g.row, s);
   }
   const order = groupBy.map((d) => d === "key" ? "key_id" : d);
   return [...groups.values()].sort((a, b) => {

@@ -250,8 +250,8 @@ gatewayTest("GET /api/export streams CSV with formula cells escaped, and NDJSON"
 
 gatewayTest("GET /api/export of many pages keeps every row once, in order", async (t) => {
   const { key } = await t.createKey();
-  // More than one export page (1,000 rows) would take long here; the page size is the store's
-  // concern (tests/db), this checks the stream joins pages without loss.
+  // More than one export page (EXPORT_PAGE, 5,000 rows) would take long here; paging is tested
+  // in tests/core/analytics_test.ts, this checks the stream the API sends ends whole.
   for (let i = 0; i < 12; i++) {
     t.clock.set(`2026-06-15T10:${String(i).padStart(2, "0")}:00Z`);
     assert.equal(await chatOnce(t, key), 200);

@@ -3,6 +3,11 @@ import { type Dialect, testDialects } from "../support/databases.ts";
 import { startUi, type UiFixture } from "./ui_fixture.ts";
 import { rawQuery } from "../support/raw_query.ts";
 import { MAX_USAGE_ROWS } from "../../core/analytics/usage.ts";
+import { presetRange } from "../../core/analytics/range_presets.ts";
+import type { UsageQuery } from "../../core/analytics/types.ts";
+import type { Store } from "../../core/store.ts";
+import { keyOptions, loadUsage } from "../../admin/usage_data.ts";
+import type { UsageData } from "../../views/usage_page.tsx";
 
 const ENV = { APP_TZ: "Europe/Berlin" };
 
@@ -285,3 +290,67 @@ usageTest("the export downloads what the filters match, as CSV, on the session",
   await anon.body?.cancel();
   assert.equal(anon.status, 303);
 });
+
+usageTest(
+  "the usage page's reads name their counters and show what reading all of them shows",
+  async (f) => {
+    f.mock.update({ models: ["llama3:latest", "qwen3:latest"] });
+    const alice = await f.createKey({ name: "Alice", daily_request_limit: "2" });
+    const bob = await f.createKey({ name: "Bob", daily_token_limit: "30" });
+    for (let i = 0; i < 3; i++) await (await f.chat(alice.key)).body?.cancel();
+    for (let i = 0; i < 4; i++) await (await f.chat(bob.key, { model: "qwen3" })).body?.cancel();
+    const range = presetRange("today", f.clock.now(), f.deps.config.timeZone);
+    assert.ok("fromMs" in range);
+    const keys = await keyOptions(f.deps);
+    // The same store, every usage read asking for every counter (the API's default).
+    const store = f.deps.store;
+    const asked: UsageQuery["counters"][] = [];
+    const usage = (q: UsageQuery) => {
+      asked.push(q.counters);
+      return store.usage({ ...q, counters: "all" });
+    };
+    const allCounters = new Proxy(store, {
+      get: (target, name) => {
+        if (name === "usage") return usage;
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as Store;
+    const shown = (d: UsageData) => ({
+      requests: d.requests,
+      tokens: d.tokens,
+      summary: d.summary,
+      models: d.models,
+      topKeys: d.topKeys.map(({ key: _, ...k }) => k),
+      limitHits: d.limitHits.map((h) => ({
+        id: h.id,
+        name: h.name,
+        counters: [
+          h.counters.refused,
+          h.counters.refused_requests,
+          h.counters.refused_tokens,
+          h.counters.refused_concurrent,
+          h.counters.refused_other,
+        ],
+      })),
+    });
+    for (const by of ["model", "key"] as const) {
+      const named = await loadUsage(f.deps, range, {}, by, keys);
+      const all = await loadUsage({ ...f.deps, store: allCounters }, range, {}, by, keys);
+      assert.deepEqual(shown(named), shown(all), by);
+      assert.ok(named.limitHits.length === 2, "both keys hit a limit");
+      assert.ok(named.tokens.length > 0 && named.topKeys.every((k) => k.tokens > 0));
+    }
+    // Only the per-model summary (latency percentiles) reads every counter.
+    assert.deepEqual(asked.map((c) => c === undefined ? "all" : c.length).sort(), [
+      3,
+      3,
+      3,
+      3,
+      5,
+      5,
+      "all",
+      "all",
+    ]);
+  },
+);

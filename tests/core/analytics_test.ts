@@ -15,14 +15,23 @@ import {
   parseUsageParams,
 } from "../../core/analytics/params.ts";
 import {
+  EXPORT_PAGE,
   primed,
+  requestExportStream,
   SLICE_PERIODS,
   usageExportStream,
   usageSlices,
 } from "../../core/analytics/export_stream.ts";
 import { UsageTooLargeError, zeroCounters } from "../../core/analytics/usage.ts";
-import type { UsageQuery } from "../../core/analytics/types.ts";
-import { csvCell, csvLine } from "../../core/analytics/export_format.ts";
+import type { RequestQuery, RequestRow, UsageQuery } from "../../core/analytics/types.ts";
+import {
+  csvCell,
+  csvLine,
+  formatRecord,
+  REQUEST_COLUMNS,
+  requestCsvLine,
+  requestRecord,
+} from "../../core/analytics/export_format.ts";
 import { histogramBucket, refusalKind } from "../../core/analytics/rollup.ts";
 import { LATENCY_BUCKETS_MS } from "../../core/analytics/types.ts";
 
@@ -268,6 +277,65 @@ Deno.test("CSV cells that a spreadsheet would run are escaped; others quoted onl
   assert.equal(csvCell(null), "");
   assert.equal(csvCell([1, 2, 3]), "1;2;3");
   assert.equal(csvLine(["a", 1]), "a,1\r\n");
+});
+
+/** A request row of the log, its text fields with what a CSV has to escape or quote. */
+function logRow(id: number, startedMs: number): RequestRow {
+  return {
+    id,
+    started_at: new Date(startedMs).toISOString(),
+    key_id: 1 + id % 7,
+    key_name: ["=cmd|x", 'a "quoted", name', "plain", "@at"][id % 4],
+    member_id: id % 3 === 0 ? null : id % 3,
+    group_id: id % 5 === 0 ? 2 : null,
+    route: "/api/chat",
+    model: id % 2 ? "llama3" : "-neg,model",
+    upstream: id % 2 ? null : "box-1",
+    status: id % 6 === 0 ? "refused" : "ok",
+    http_status: id % 6 === 0 ? 429 : 200,
+    refused_by: id % 6 === 0 ? "daily_tokens" : null,
+    prompt_tokens: id,
+    completion_tokens: 2 * id,
+    estimated: id % 4 === 0,
+    duration_ms: id % 9 === 0 ? null : id * 3,
+    ttfb_ms: id % 8 === 0 ? null : id,
+  };
+}
+
+Deno.test("an export writes the cells of its records, every row once across pages", async () => {
+  const { LocalIso } = AnalyticsRange;
+  const local = new LocalIso("Europe/Berlin");
+  // One row a minute, newest first; more than two pages.
+  const n = 2 * EXPORT_PAGE + 123;
+  const end = ms("2026-03-30T00:00:00Z");
+  const rows = Array.from({ length: n }, (_, i) => logRow(n - i, end - i * 60_000));
+  for (const row of rows.slice(0, 500)) {
+    assert.equal(
+      requestCsvLine(row, local),
+      formatRecord("csv", REQUEST_COLUMNS, requestRecord(row, local)),
+    );
+  }
+  const page = (q: RequestQuery) => {
+    const from = q.before ? rows.findIndex((r) => r.id < q.before!.id) : 0;
+    return Promise.resolve(from < 0 ? [] : rows.slice(from, from + q.limit));
+  };
+  const query = { fromMs: 0, toMs: end + 1, limit: 1000 };
+  for (const format of ["csv", "ndjson"] as const) {
+    const text = await new Response(
+      requestExportStream(query, format, "Europe/Berlin", page),
+    ).text();
+    const lines = text.split(/\r?\n/).filter((l) => l !== "");
+    assert.equal(lines.length, n + (format === "csv" ? 1 : 0), format);
+    if (format === "ndjson") {
+      assert.deepEqual(lines.map((l) => JSON.parse(l).id), rows.map((r) => r.id));
+    } else {
+      assert.equal(
+        text,
+        csvLine(REQUEST_COLUMNS) +
+          rows.map((r) => formatRecord("csv", REQUEST_COLUMNS, requestRecord(r, local))).join(""),
+      );
+    }
+  }
 });
 
 Deno.test("histogram buckets and refusal kinds", () => {

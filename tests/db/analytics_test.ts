@@ -29,6 +29,7 @@ import type { RequestRow, UsageQuery, UsageRow } from "../../core/analytics/type
 import { newKey } from "../support/admissions.ts";
 import { rawQuery } from "../support/raw_query.ts";
 import { MAX_USAGE_ROWS, UsageTooLargeError } from "../../core/analytics/usage.ts";
+import { AnalyticsInputError } from "../../core/analytics/range.ts";
 
 const BERLIN = "Europe/Berlin";
 const ASK: Ask = {
@@ -596,6 +597,63 @@ analyticsTest(
     );
     // Grouped coarser, the same rows are one.
     assert.equal((await store.usage({ ...q, groupBy: ["route"] })).length, 1);
+  },
+);
+
+analyticsTest(
+  "usage reads only the counters asked for, from both rollups; an empty list is refused",
+  async (store) => {
+    const key = await store.createKey(newKey());
+    // Day 10 June is compacted to the per-day rollup below, 15 June stays in 15-minute buckets.
+    for (const at of ["2026-06-10T08:00:00Z", "2026-06-15T10:00:00Z"]) {
+      await request(store, key.id, { at, durationMs: 30, ttfbMs: 12 });
+      await request(store, key.id, { at, status: 500, prompt: 2, completion: 0 });
+      await request(store, key.id, { at, status: 404, charged: false, durationMs: 700 });
+    }
+    const m = await store.maintainAnalytics({
+      nowMs: Date.parse("2026-06-15T12:00:00Z"),
+      timeZone: BERLIN,
+      requestLogRetentionDays: 90,
+      rollup15mRetentionDays: 35,
+    });
+    assert.ok(m.compactedDays >= 1);
+    for (const groupBy of [["day", "model"], ["hour"], ["key"]] as UsageQuery["groupBy"][]) {
+      const q = {
+        ...range("2026-06-09T00:00:00Z", "2026-06-16T00:00:00Z", groupBy),
+        keyId: key.id,
+      };
+      const all = await store.usage(q);
+      assert.deepEqual(await store.usage({ ...q, counters: "all" }), all);
+      assert.ok(all.length >= 1);
+      for (
+        const counters of [
+          ["requests"],
+          ["errors"],
+          ["duration_hist", "ttfb_ms"],
+          ["charged", "prompt_tokens", "completion_tokens"],
+        ] as const
+      ) {
+        const some = await store.usage({ ...q, counters });
+        assert.equal(some.length, all.length);
+        some.forEach((row, i) => {
+          const full = all[i] as unknown as Record<string, unknown>;
+          const got = row as unknown as Record<string, unknown>;
+          assert.equal(got.period, full.period);
+          for (const c of counters) assert.deepEqual(got[c], full[c], `${c} of ${groupBy}`);
+          // Counters not asked for are not read: zero (the full read has them non-zero).
+          if (!(counters as readonly string[]).includes("requests")) assert.equal(row.requests, 0);
+          if (!(counters as readonly string[]).includes("duration_hist")) {
+            assert.deepEqual(row.duration_hist, new Array(row.duration_hist.length).fill(0));
+          }
+        });
+      }
+    }
+    const empty = store.usage({
+      ...range("2026-06-09T00:00:00Z", "2026-06-16T00:00:00Z", ["day"]),
+      counters: [],
+    });
+    await assert.rejects(empty, AnalyticsInputError);
+    await clean(store);
   },
 );
 

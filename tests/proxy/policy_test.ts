@@ -286,9 +286,12 @@ gatewayTest(
         [by("monthly_token_limit").used, by("monthly_token_limit").remaining],
         [10, 990],
       );
+      // The history's counters, each read from the rollups (UsageQuery.counters names them).
       assert.deepEqual(
-        res.json.days.map((d: { model: string; requests: number }) => [d.model, d.requests]),
-        [["llama3", 1]],
+        res.json.days.map((
+          d: { model: string; requests: number; prompt_tokens: number; completion_tokens: number },
+        ) => [d.model, d.requests, d.prompt_tokens, d.completion_tokens]),
+        [["llama3", 1, 7, 3]],
       );
     }
     assert.equal(t.mock.inferenceCount(), 1, "asking never reaches Ollama");
