@@ -211,6 +211,11 @@ export function compactDayQueries(
   const dayAllOrder = `${c("model")}, ${c("route")}, ${c("upstream")}`;
   const locks = pg
     ? [
+      // The first compaction of a day finds no per-day rows to lock, so a settlement committing
+      // during it would land neither in the day it read nor (not seeing usage_compacted yet) in
+      // its day rows. This lock waits for running settlements and holds new ones until commit;
+      // it conflicts with itself, so two gateways' compactions run one after the other.
+      q(() => "LOCK TABLE usage_15m IN SHARE ROW EXCLUSIVE MODE"),
       q((p) =>
         `SELECT 1 FROM usage_day WHERE tz = ${p.add(d.tz)} AND day = ${p.add(d.day)}
           ORDER BY ${dayOrder} FOR UPDATE`

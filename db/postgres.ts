@@ -43,7 +43,7 @@ import {
   type Snapshot,
 } from "../core/admission.ts";
 import { ABANDONED, bucketOf, ROLLUP_COLUMNS, rollupOf } from "../core/analytics/rollup.ts";
-import { RefusalLogCap } from "../core/analytics/refusal_cap.ts";
+import { RefusalLogCap, RefusedModelCap } from "../core/analytics/refusal_cap.ts";
 import { refusedFacts, RollupBatch, rollupKeyOf, toRequestRow } from "./rollup_rows.ts";
 import { COUNTER_LIST, endingOfStatus, perRow, upsertSet } from "./rollup_sql.ts";
 import { type Query, requestLogQuery } from "./analytics_sql.ts";
@@ -309,6 +309,8 @@ export class PostgresStore implements Store {
   #settleLoop: Promise<void> | null = null;
   /** Refusal rows this process may still log per key this minute. */
   #refusalCap = new RefusalLogCap();
+  /** Refused model names this process still counts by name per key this bucket. */
+  #refusedModels = new RefusedModelCap();
 
   /** False only in the benchmark's "before" run (bench/analytics.ts): no rollup writes. */
   #writeRollups: boolean;
@@ -755,10 +757,11 @@ export class PostgresStore implements Store {
     const rows = refusals.map((r) => {
       const facts = refusedFacts(r.decision, r.logged);
       const start = r.job.start;
+      const bucket = bucketOf(Date.parse(start.startedAt));
       const key = {
-        bucket: bucketOf(Date.parse(start.startedAt)),
+        bucket,
         keyId: start.keyId,
-        model: start.model,
+        model: this.#refusedModels.model(start.keyId, start.model, bucket),
         route: start.route,
         groupId: r.owners.group?.id ?? 0,
         memberId: r.owners.member?.id ?? 0,

@@ -43,7 +43,7 @@ import {
   type RollupIncrement,
   rollupOf,
 } from "../core/analytics/rollup.ts";
-import { RefusalLogCap } from "../core/analytics/refusal_cap.ts";
+import { RefusalLogCap, RefusedModelCap } from "../core/analytics/refusal_cap.ts";
 import { runMaintenance } from "./maintenance.ts";
 import { readUsage } from "./usage_read.ts";
 import {
@@ -192,6 +192,8 @@ export class SqliteStore implements Store {
   #lastFlush = -Infinity;
   /** Refusal rows this process may still log per key this minute. */
   #refusalCap = new RefusalLogCap();
+  /** Refused model names this process still counts by name per key this bucket. */
+  #refusedModels = new RefusedModelCap();
   /** Rollup increments of the group-transaction job running now (see #rollup). */
   #jobRollups: RollupBatch | null = null;
 
@@ -722,10 +724,12 @@ export class SqliteStore implements Store {
     const logged = this.#refusalCap.admit(start.keyId, nowMs);
     const facts = refusedFacts(decision, logged);
     const bucket = bucketOf(Date.parse(start.startedAt));
+    // The ledger row takes the capped name too, so the audit matches it with its rollup row.
+    const model = this.#refusedModels.model(start.keyId, start.model, bucket);
     this.#rollup({
       bucket,
       keyId: start.keyId,
-      model: start.model,
+      model,
       route: start.route,
       groupId: owners.group?.id ?? 0,
       memberId: owners.member?.id ?? 0,
@@ -744,7 +748,7 @@ export class SqliteStore implements Store {
       start.instanceId,
       start.startedAt,
       start.route,
-      start.model,
+      model,
       facts.status,
       facts.refusedBy,
       bucket,

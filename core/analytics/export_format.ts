@@ -5,21 +5,36 @@
  * @module
  */
 import { LocalIso } from "./range.ts";
+import { SCALAR_COLUMNS } from "./rollup.ts";
 import type { RequestRow, UsageRow } from "./types.ts";
 
 /** An export format. */
 export type ExportFormat = "csv" | "ndjson";
 
 /**
- * One CSV cell. Text that a spreadsheet would run as a formula (starting with = + - @, tab or
- * CR) gets a leading apostrophe (OWASP's advice against CSV injection); cells with commas,
- * quotes or line breaks are quoted. Numbers are written as they are.
+ * Characters a spreadsheet skips before the first significant one: whitespace (including NBSP)
+ * and the zero-width ones (U+200B–U+200D, U+2060, U+FEFF). A formula hidden behind them still
+ * runs in some spreadsheets, so the check looks past them.
+ */
+const INVISIBLE_PREFIX = "[\\s\\u00a0\\u200b-\\u200d\\u2060\\ufeff]*";
+
+/** A formula trigger (= + - @, tab, CR, or a full-width = + - @) after any invisible prefix. */
+const FORMULA_RISK = new RegExp(
+  `^(?:[\\t\\r]|${INVISIBLE_PREFIX}[=+\\-@\\uff1d\\uff0b\\uff0d\\uff20])`,
+);
+
+/**
+ * One CSV cell. Text that a spreadsheet would run as a formula (= + - @, tab or CR first, or
+ * after leading whitespace / zero-width characters, or a full-width = + - @) gets a leading
+ * apostrophe (OWASP's advice against CSV injection) and is always quoted, so no importer can
+ * strip the apostrophe as insignificant; other cells are quoted only for commas, quotes or line
+ * breaks. Numbers are written as they are.
  */
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return "";
   if (typeof value === "number" || typeof value === "boolean") return String(value);
-  let text = Array.isArray(value) ? value.join(";") : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  const text = Array.isArray(value) ? value.join(";") : String(value);
+  if (FORMULA_RISK.test(text)) return `"'${text.replaceAll('"', '""')}"`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
@@ -78,41 +93,22 @@ export function requestCsvLine(row: RequestRow, local: LocalIso): string {
     row.estimated + "," + num(row.duration_ms) + "," + num(row.ttfb_ms) + "\r\n";
 }
 
-/** Columns of the usage export (histograms as `;`-separated counts in CSV). */
-export const USAGE_COLUMNS = [
+/**
+ * Columns of the usage export (histograms as `;`-separated counts in CSV). The counters come
+ * from SCALAR_COLUMNS, the one list of rollup scalars, so a new counter is exported without a
+ * second list to keep in step.
+ */
+export const USAGE_COLUMNS: readonly string[] = [
   "period_local",
   "period_utc",
   "key_id",
   "model",
   "route",
-  "requests",
-  "ok",
-  "refused",
-  "refused_requests",
-  "refused_tokens",
-  "refused_concurrent",
-  "refused_other",
-  "client_errors",
-  "upstream_errors",
-  "disconnected",
-  "abandoned",
+  ...SCALAR_COLUMNS,
   "errors",
-  "charged",
-  "prompt_tokens",
-  "completion_tokens",
-  "estimated",
-  "duration_ms",
-  "duration_count",
-  "ttfb_ms",
-  "ttfb_count",
-  "load_ms",
-  "prompt_eval_ms",
-  "eval_ms",
-  "timing_count",
-  "cold_loads",
   "duration_hist",
   "ttfb_hist",
-] as const;
+];
 
 /** A usage row as an export record (the period in local time and in UTC). */
 export function usageRecord(row: UsageRow): Record<string, unknown> {

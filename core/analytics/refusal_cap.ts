@@ -29,3 +29,39 @@ export class RefusalLogCap {
     return true;
   }
 }
+
+/** Distinct refused model names kept per key per 15-minute rollup bucket per process. */
+export const REFUSED_MODELS_PER_BUCKET = 8;
+
+/** The model name the refusals beyond REFUSED_MODELS_PER_BUCKET are counted under. */
+export const OTHER_MODEL = "(other)";
+
+/**
+ * Caps the distinct model names of refused requests per key and rollup bucket: a client sending
+ * random model names to a refused key must not add a rollup row per name. The counts stay exact;
+ * only the names past the cap are merged into OTHER_MODEL. Memory, like RefusalLogCap.
+ */
+export class RefusedModelCap {
+  #bucket = -Infinity;
+  #models = new Map<number, Set<string>>();
+
+  constructor(readonly perBucket: number = REFUSED_MODELS_PER_BUCKET) {}
+
+  /** The model name a refusal of `keyId` for `model` in rollup bucket `bucketMs` is counted as. */
+  model(keyId: number, model: string, bucketMs: number): string {
+    if (bucketMs > this.#bucket) {
+      // A new bucket starts every set over; the map never holds more than one bucket's keys.
+      this.#bucket = bucketMs;
+      this.#models.clear();
+    } else if (bucketMs < this.#bucket) {
+      // A late refusal for an older bucket: its sets are gone, so it cannot add a name there.
+      return OTHER_MODEL;
+    }
+    let seen = this.#models.get(keyId);
+    if (!seen) this.#models.set(keyId, seen = new Set());
+    if (seen.has(model)) return model;
+    if (seen.size >= this.perBucket) return OTHER_MODEL;
+    seen.add(model);
+    return model;
+  }
+}

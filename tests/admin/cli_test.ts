@@ -398,7 +398,10 @@ Deno.test("key CLI usage and export read the rollups and the request log; bad fi
     assert.equal(csv.code, 0, csv.stderr);
     const lines = csv.stdout.trimEnd().split("\r\n");
     assert.equal(lines.length, 3);
-    assert.ok(lines.some((l) => l.includes(",'@qwen3,")), "a formula-like cell is escaped");
+    assert.ok(
+      lines.some((l) => l.includes(`,"'@qwen3",`)),
+      "a formula-like cell is escaped and quoted",
+    );
     const file = `${dir}/usage.ndjson`;
     const nd = await run(
       ["export", "--dataset", "usage", "--format", "ndjson", "--output", file],

@@ -31,8 +31,9 @@ import {
   REQUEST_COLUMNS,
   requestCsvLine,
   requestRecord,
+  USAGE_COLUMNS,
 } from "../../core/analytics/export_format.ts";
-import { histogramBucket, refusalKind } from "../../core/analytics/rollup.ts";
+import { histogramBucket, refusalKind, SCALAR_COLUMNS } from "../../core/analytics/rollup.ts";
 import { LATENCY_BUCKETS_MS } from "../../core/analytics/types.ts";
 
 const ms = (iso: string) => Temporal.Instant.from(iso).epochMilliseconds;
@@ -336,6 +337,34 @@ Deno.test("an export writes the cells of its records, every row once across page
       );
     }
   }
+});
+
+Deno.test("CSV formulas hidden behind whitespace, zero-width or full-width characters are escaped and quoted", () => {
+  const hidden = [
+    " =1+1",
+    "\u00a0=1+1",
+    "\u200b@SUM(A1)",
+    "\u200c+1",
+    "\u200d-1",
+    "\u2060=1",
+    "\ufeff=1",
+    " \u00a0\u200b=1",
+    "\uff1d1+1",
+    "\uff0b1",
+    "\uff0d1",
+    "\uff20SUM(A1)",
+    " \uff1d1",
+  ];
+  for (const evil of hidden) {
+    assert.equal(csvCell(evil), `"'${evil}"`, JSON.stringify(evil));
+  }
+  assert.equal(csvCell("=1"), `"'=1"`, "a plain formula is quoted too");
+  assert.equal(csvCell(" llama3"), " llama3", "leading space alone is harmless");
+  assert.equal(csvCell("a=b"), "a=b", "only the first significant character counts");
+});
+
+Deno.test("the usage export has a column for every rollup scalar counter", () => {
+  for (const col of SCALAR_COLUMNS) assert.ok(USAGE_COLUMNS.includes(col), col);
 });
 
 Deno.test("histogram buckets and refusal kinds", () => {

@@ -24,7 +24,11 @@ import {
   rollupDelta,
   rollupOf,
 } from "../../core/analytics/rollup.ts";
-import { REFUSAL_ROWS_PER_MINUTE } from "../../core/analytics/refusal_cap.ts";
+import {
+  OTHER_MODEL,
+  REFUSAL_ROWS_PER_MINUTE,
+  REFUSED_MODELS_PER_BUCKET,
+} from "../../core/analytics/refusal_cap.ts";
 import type { RequestRow, UsageQuery, UsageRow } from "../../core/analytics/types.ts";
 import { newKey } from "../support/admissions.ts";
 import { rawQuery } from "../support/raw_query.ts";
@@ -316,6 +320,35 @@ analyticsTest(
     const [row] = await store.usage(range("2026-06-15T00:00:00Z", "2026-06-16T00:00:00Z", []));
     assert.equal(row.refused, n, "every refusal is counted");
     // The audit allows the rollup more refusals than the ledger holds, nothing else.
+    await clean(store);
+  },
+);
+
+analyticsTest(
+  "attacker: random model names on a refused key add at most the capped rollup rows, exact totals",
+  async (store) => {
+    const key = await store.createKey(newKey({ daily_request_limit: 0 }));
+    const instant = Temporal.Instant.from("2026-06-15T10:00:30Z");
+    const n = REFUSED_MODELS_PER_BUCKET * 4;
+    for (let i = 0; i < n; i++) {
+      const start = {
+        keyId: key.id,
+        memberId: null,
+        windows: requestWindows(instant, BERLIN),
+        route: "/api/chat",
+        model: `random-${i}`,
+        startedAt: instant.toString(),
+        instanceId: "test",
+      };
+      assert.equal((await store.admit(start, ASK, instant.epochMilliseconds)).kind, "refused");
+    }
+    const rows = await store.usage(
+      range("2026-06-15T00:00:00Z", "2026-06-16T00:00:00Z", ["model"]),
+    );
+    assert.equal(rows.length, REFUSED_MODELS_PER_BUCKET + 1, "the capped names plus (other)");
+    const other = rows.find((r) => r.model === OTHER_MODEL);
+    assert.equal(other?.refused, n - REFUSED_MODELS_PER_BUCKET);
+    assert.equal(rows.reduce((sum, r) => sum + r.refused, 0), n, "every refusal is counted");
     await clean(store);
   },
 );
