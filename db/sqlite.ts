@@ -327,7 +327,7 @@ export class SqliteStore implements Store {
       results[i].ok ? job.resolve(results[i].value) : job.reject(results[i].value)
     );
     // After the answers went on: the WAL is restarted between two transactions, never in one.
-    if (this.#checkpointer?.restartDue) setImmediate(() => this.#checkpointer?.catchUp());
+    if (this.#checkpointer?.committed()) setImmediate(() => this.#checkpointer?.catchUp());
   }
 
   migrate(): Promise<void> {

@@ -6,7 +6,7 @@
  * it cannot copy now it copies at a later tick.
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 /** What the worker is told to do: start on a file, or stop. */
 export type CheckpointCommand =
@@ -28,6 +28,7 @@ const port = self as unknown as {
 };
 
 let db: DatabaseSync | null = null;
+let passive: StatementSync | null = null;
 /** WAL frames past which a tick restarts the WAL (see checkpoint()). */
 let restartFrames = Infinity;
 let timer: ReturnType<typeof setInterval> | undefined;
@@ -43,10 +44,10 @@ let lastFrames = -1;
  * SqliteCheckpointer.restartDue): its next transaction then starts the WAL over.
  */
 function checkpoint(): void {
-  if (!db) return;
+  if (!passive) return;
   try {
     // all(), not get(): the statement runs to its end, so this connection keeps no read lock.
-    const [row] = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").all() as Array<
+    const [row] = passive.all() as Array<
       { busy: number; log: number; checkpointed: number }
     >;
     if (!row) return;
@@ -74,6 +75,7 @@ port.onmessage = (e) => {
     try {
       db = new DatabaseSync(cmd.path);
       db.exec("PRAGMA busy_timeout = 0");
+      passive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
       restartFrames = cmd.restartFrames;
       timer = setInterval(checkpoint, cmd.intervalMs);
       port.postMessage({ kind: "started" });
@@ -85,6 +87,7 @@ port.onmessage = (e) => {
   clearInterval(timer);
   // A last checkpoint so a clean shutdown leaves little WAL for the next start.
   checkpoint();
+  passive = null;
   db?.close();
   db = null;
   port.postMessage({ kind: "stopped" });

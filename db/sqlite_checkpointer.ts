@@ -1,7 +1,8 @@
 /**
  * Runs SQLite's WAL checkpoints off the request path. With `wal_autocheckpoint` on, the commit
  * that pushes the WAL past 1,000 pages copies it back into the database file (and fsyncs it) on
- * the event loop: a multi-millisecond stall every few hundred requests, which is what p99 shows.
+ * the event loop: a multi-millisecond stall every ~55 admit + settle pairs (~18 pages each), which
+ * is what p99 showed.
  * The gateway's connection turns it off and this worker (its own thread and connection) runs
  * PASSIVE checkpoints instead; if the worker fails, the connection turns autocheckpoint back on
  * so the WAL never grows without bound.
@@ -10,10 +11,15 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { CheckpointCommand, CheckpointReport } from "./sqlite_checkpoint_worker.ts";
 
-/** How often the worker checkpoints (ms): the WAL holds at most about this long of writes. */
+/** How often the worker checkpoints (ms). */
 const DEFAULT_INTERVAL_MS = 25;
-/** WAL frames (pages) past which the worker restarts the WAL: bounds it to about 16 MiB. */
+/** WAL frames (pages) past which the WAL is started over (catchUp): about 16 MiB. */
 const DEFAULT_RESTART_FRAMES = 4096;
+/**
+ * Transactions after which, with no report from the worker (starved of CPU, or stuck), the
+ * connection catches up on its own: ~9 frames each, about DEFAULT_RESTART_FRAMES.
+ */
+const COMMITS_WITHOUT_REPORT = 500;
 /** How long stop() waits for the worker's last checkpoint before terminating it. */
 const STOP_TIMEOUT_MS = 2_000;
 
@@ -29,6 +35,9 @@ export class SqliteCheckpointer {
   checkpoints = 0;
   /** The WAL is long: the connection should catch up between two transactions (catchUp). */
   restartDue = false;
+  #commitsSinceReport = 0;
+  /** A catchUp() is already scheduled: the next commits schedule none. */
+  #catchUpScheduled = false;
 
   private constructor(worker: Worker, db: DatabaseSync) {
     this.#worker = worker;
@@ -65,9 +74,21 @@ export class SqliteCheckpointer {
   #report(r: CheckpointReport): void {
     if (r.kind === "checkpointed") {
       this.checkpoints++;
+      this.#commitsSinceReport = 0;
       if (r.restartDue) this.restartDue = true;
     } else if (r.kind === "failed") this.#fallBack();
     else if (r.kind === "stopped") this.#onStopped?.();
+  }
+
+  /**
+   * Counts one committed write transaction; true when the caller should schedule catchUp()
+   * (once until it ran).
+   */
+  committed(): boolean {
+    if (++this.#commitsSinceReport >= COMMITS_WITHOUT_REPORT) this.restartDue = true;
+    if (!this.restartDue || this.#catchUpScheduled) return false;
+    this.#catchUpScheduled = true;
+    return true;
   }
 
   /**
@@ -77,9 +98,13 @@ export class SqliteCheckpointer {
    * the next call (after the next transaction) tries again.
    */
   catchUp(): void {
+    this.#catchUpScheduled = false;
     if (!this.#db.isOpen || this.#db.isTransaction) return;
     const [r] = this.#db.prepare("PRAGMA wal_checkpoint(PASSIVE)").all() as Array<{ busy: number }>;
-    if (Number(r?.busy) === 0) this.restartDue = false;
+    if (Number(r?.busy) === 0) {
+      this.restartDue = false;
+      this.#commitsSinceReport = 0;
+    }
   }
 
   /** The worker cannot checkpoint: the connection does it itself again, as SQLite's default. */
