@@ -3,7 +3,8 @@
  * pair at a time and 32 in flight, on SQLite (a file in a temp dir) and PostgreSQL. No HTTP, no
  * gateway: what the database path costs on its own (issue 18, round three in bench/README.md).
  *
- *   deno run -A bench/store_path.ts [--pairs=3000] [--pg-pairs=400] [--rounds=3] [--pg] [--only=sqlite]
+ *   deno run -A bench/store_path.ts [--pairs=3000] [--pg-pairs=400] [--rounds=3] [--pg]
+ *     [--only=sqlite] [--checkpoint-ms=25]
  *
  * Run it on two trees (`git archive main | tar -x -C /tmp/base`) alternately to compare.
  * @module
@@ -26,6 +27,8 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "3" },
     pg: { type: "boolean", default: false },
     only: { type: "string" },
+    // The checkpoint worker's interval (ms), to try others than the default.
+    "checkpoint-ms": { type: "string" },
   },
 });
 const PAIRS = Number(args.pairs);
@@ -108,7 +111,9 @@ async function fresh(dialect: "sqlite" | "pg", keyCount: number) {
   let dispose: () => Promise<void>;
   if (dialect === "sqlite") {
     const dir = Deno.makeTempDirSync({ prefix: "llmq_store_path_" });
-    store = openSqliteStore(`sqlite:///${dir}/bench.db`);
+    store = openSqliteStore(`sqlite:///${dir}/bench.db`, {
+      checkpointIntervalMs: args["checkpoint-ms"] ? Number(args["checkpoint-ms"]) : undefined,
+    });
     dispose = async () => {
       await store.close();
       Deno.removeSync(dir, { recursive: true });
