@@ -88,8 +88,16 @@ async function pair(store: Store, keyId: number): Promise<number> {
   return performance.now() - t0;
 }
 
-/** `pairs` pairs, `inflight` at a time over `keys` keys: pairs/s, p50 and p99 (ms). */
-async function run(store: Store, keys: number[], pairs: number, inflight: number) {
+/** One run's pairs per second and its pairs' p50 and p99 (ms). */
+type Result = { perSecond: number; p50: number; p99: number };
+
+/** `pairs` pairs, `inflight` at a time over `keys` keys. */
+async function run(
+  store: Store,
+  keys: number[],
+  pairs: number,
+  inflight: number,
+): Promise<Result> {
   const times: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -152,7 +160,7 @@ console.log(
 );
 for (const dialect of dialects) {
   for (const inflight of [1, 32]) {
-    const results = [];
+    const results: Result[] = [];
     const pairs = dialect === "sqlite" ? PAIRS : PG_PAIRS;
     for (let r = 0; r < ROUNDS; r++) {
       const { store, keys, dispose } = await fresh(dialect, 100);
@@ -163,7 +171,7 @@ for (const dialect of dialects) {
         await dispose();
       }
     }
-    const fmt = (f: (r: (typeof results)[0]) => number, d: number) =>
+    const fmt = (f: (r: Result) => number, d: number) =>
       results.map((r) => f(r).toFixed(d)).join(" / ");
     console.log(
       `${dialect} inflight=${inflight}: pairs/s ${fmt((r) => r.perSecond, 0)}; p50 ms ${
