@@ -115,6 +115,19 @@ export async function updateApiKey(
   return await store.updateKey(id, patch);
 }
 
+const MINUTE_MS = 60_000;
+
+/**
+ * Whether an admission starting at `startedAt` writes it as the key's last use. `last_used_at`
+ * is kept to the minute: written only when the stored one is of an earlier minute (or none),
+ * which spares all but one admission a minute per key a row write. Idle keys (`idle_days`) are
+ * then judged at most a minute early. The PostgreSQL adapter applies the same rule in SQL.
+ */
+export function writesLastUse(stored: string | null, startedAt: string): boolean {
+  if (stored === null) return true;
+  return Math.floor(Date.parse(stored) / MINUTE_MS) < Math.floor(Date.parse(startedAt) / MINUTE_MS);
+}
+
 /** A key's state as shown to admins; `idle`: unused for longer than its `idle_days`. */
 export type KeyStatus = "active" | "deactivated" | "expired" | "idle";
 

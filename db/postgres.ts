@@ -859,6 +859,9 @@ export class PostgresStore implements Store {
             FROM (SELECT DISTINCT ON (key_id) key_id, started_at FROM jobs
                    ORDER BY key_id, ord DESC) AS latest
            WHERE api_keys.id = latest.key_id
+             -- Kept to the minute (core/api_keys.ts writesLastUse): no new row version a request.
+             AND (api_keys.last_used_at IS NULL OR
+                  date_trunc('minute', api_keys.last_used_at) < date_trunc('minute', latest.started_at))
         ), logged AS (
           INSERT INTO request_log (id, key_id, group_id, member_id, day, minute, minute_scopes,
             instance_id, started_at, route, model, reserved_tokens, bucket)

@@ -45,6 +45,8 @@ import {
 } from "../core/analytics/rollup.ts";
 import { RefusalLogCap, RefusedModelCap } from "../core/analytics/refusal_cap.ts";
 import { runMaintenance } from "./maintenance.ts";
+import { SqliteCheckpointer } from "./sqlite_checkpointer.ts";
+import { writesLastUse } from "../core/api_keys.ts";
 import { readUsage } from "./usage_read.ts";
 import {
   refusedFacts,
@@ -111,6 +113,12 @@ type Row = Record<string, SQLInputValue>;
 export interface StoreOptions {
   /** Write the usage rollups (default). False only to measure what they cost (bench/). */
   writeRollups?: boolean;
+  /** Checkpoint the WAL in a worker, off the request path (default, file databases only). */
+  checkpointWorker?: boolean;
+  /** How often the worker checkpoints (ms; tests shorten it). */
+  checkpointIntervalMs?: number;
+  /** WAL frames past which the WAL is started over (tests lower it). */
+  checkpointRestartFrames?: number;
 }
 
 const COUNTER_PLACEHOLDERS = ROLLUP_COLUMNS.map(() => "?").join(", ");
@@ -158,7 +166,7 @@ export function openSqliteStore(url: string, options: StoreOptions = {}): Sqlite
   } catch (err) {
     throw new Error(sqliteOpenProblem(path, err, "file"));
   }
-  return new SqliteStore(db, options);
+  return new SqliteStore(db, options, path);
 }
 
 /**
@@ -203,7 +211,11 @@ export class SqliteStore implements Store {
   /** False only in the benchmark's "before" run (bench/analytics.ts): no rollup writes. */
   #writeRollups: boolean;
 
-  constructor(db: DatabaseSync, options: StoreOptions = {}) {
+  /** The worker checkpointing this file's WAL (null: in memory, or autocheckpoint kept). */
+  #checkpointer: SqliteCheckpointer | null = null;
+
+  /** `path`: the database file, when there is one (a checkpoint worker opens it too). */
+  constructor(db: DatabaseSync, options: StoreOptions = {}, path?: string) {
     this.#db = db;
     this.#writeRollups = options.writeRollups ?? true;
     db.exec("PRAGMA journal_mode = WAL");
@@ -212,6 +224,12 @@ export class SqliteStore implements Store {
     db.exec("PRAGMA foreign_keys = ON");
     // Savepoints of grouped jobs keep their undo records in memory, not in temp files.
     db.exec("PRAGMA temp_store = MEMORY");
+    if (path !== undefined && (options.checkpointWorker ?? true)) {
+      this.#checkpointer = SqliteCheckpointer.start(db, path, {
+        intervalMs: options.checkpointIntervalMs,
+        restartFrames: options.checkpointRestartFrames,
+      });
+    }
   }
 
   #stmt(sql: string): StatementSync {
@@ -323,6 +341,8 @@ export class SqliteStore implements Store {
     jobs.forEach((job, i) =>
       results[i].ok ? job.resolve(results[i].value) : job.reject(results[i].value)
     );
+    // After the answers went on: the WAL is restarted between two transactions, never in one.
+    if (this.#checkpointer?.committed()) setImmediate(() => this.#checkpointer?.catchUp());
   }
 
   migrate(): Promise<void> {
@@ -359,12 +379,16 @@ export class SqliteStore implements Store {
     );
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#flush();
+    // The worker's last checkpoint runs while the queue is empty; then nothing is left running.
+    await this.#checkpointer?.stop();
+    this.#checkpointer = null;
     if (this.#db.isOpen) {
+      // Anything queued while the worker stopped runs before the connection goes.
       this.#flush();
       this.#db.close();
     }
-    return Promise.resolve();
   }
 
   seedSettings(defaults: Record<string, string>): Promise<void> {
@@ -870,7 +894,13 @@ export class SqliteStore implements Store {
         decision.reservation,
         bucketOf(Date.parse(start.startedAt)),
       )!;
-      this.#run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", start.startedAt, start.keyId);
+      if (writesLastUse(key.last_used_at, start.startedAt)) {
+        this.#run(
+          "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+          start.startedAt,
+          start.keyId,
+        );
+      }
       return { kind: "admitted", requestId: Number(logged.id), decision };
     });
   }

@@ -1,4 +1,5 @@
 import { SQLITE_V3 } from "./v3_analytics.ts";
+import { V7_PENDING_INDEXES } from "./v7_pending_indexes.ts";
 
 /** Numbered SQLite migrations; append only, never edit an applied one. */
 export const sqliteMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -196,5 +197,10 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
  WHERE u.tz = l.tz AND u.day = l.day AND u.model = l.model AND u.route = l.route
    AND u.upstream = l.upstream;
 `,
+  },
+  {
+    version: 7,
+    name: "partial index of in-flight rows by key, day and model (pending-usage reads)",
+    sql: V7_PENDING_INDEXES,
   },
 ];

@@ -14,12 +14,14 @@ const APPLIED: Record<string, Record<number, string>> = {
     2: "cedf1786ae7f25a3c84ba2f9125b5a758cb932d8eba69d4658beea21a351bc9f",
     3: "4d6a653d746883cbe90c201b76e075221db8e571afc7b2f5582d9b2f227d738e",
     4: "166f32c2c30c96a7cf5e50d44ab5f08d4620cbc981457ae9c30a0f5ad1c2bf89",
+    7: "365196d901182c1538988aecd4dc1edaf97751c21ef592ae6f044b454da299e8",
   },
   sqlite: {
     1: "61ac650c3db573ed1780abd63165102fb13dc353e04a1cfc565e2fe54b4ceac9",
     2: "f3ef32a35b0fbad48296e604780c03454a0bd4832be3e575e0a5c471300cdc88",
     3: "6a2e57b81dd52af9637d964808c6f249a7e943b69244312d71759ef459f9b3f1",
     4: "4812dc0acfb596a8e732b07317320bbd8cc59dff56a7bef4fb0441f4ed7f8296",
+    7: "365196d901182c1538988aecd4dc1edaf97751c21ef592ae6f044b454da299e8",
   },
 };
 
@@ -34,7 +36,7 @@ for (
     sqliteMigrations,
   ]] as const
 ) {
-  Deno.test(`[${dialect}] applied migrations 1-4 are unchanged, byte for byte`, async () => {
+  Deno.test(`[${dialect}] pinned migrations (1-4, 7) are unchanged, byte for byte`, async () => {
     for (const [version, hash] of Object.entries(APPLIED[dialect])) {
       const m = migrations.find((m) => m.version === Number(version));
       assert.ok(m, `migration ${version} is still there`);

@@ -444,6 +444,21 @@ for (const dialect of testDialects()) {
       assert.equal((await admit(store, key.id)).kind, "admitted");
     }));
 
+  Deno.test(`[${dialect}] last_used_at is written once a minute, not on every admission`, () =>
+    withStore(dialect, async (store) => {
+      const key = await store.createKey(newKey());
+      const at = (startedAt: string) =>
+        store.admit({ ...startOf(key.id), startedAt }, ASK, Date.parse(startedAt));
+      admittedId(await at(STARTED_AT));
+      assert.equal((await store.getKey(key.id))?.last_used_at, STARTED_AT);
+      // The same minute: the stored minute stands (no row write).
+      admittedId(await at("2025-01-15T10:00:59.000Z"));
+      assert.equal((await store.getKey(key.id))?.last_used_at, STARTED_AT);
+      // The next minute: written.
+      admittedId(await at("2025-01-15T10:01:00.000Z"));
+      assert.equal((await store.getKey(key.id))?.last_used_at, "2025-01-15T10:01:00.000Z");
+    }));
+
   Deno.test(`[${dialect}] a refused admission changes no counters and no last_used_at`, () =>
     withStore(dialect, async (store) => {
       const key = await store.createKey(newKey({ daily_request_limit: 0 }));

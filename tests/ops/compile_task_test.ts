@@ -16,6 +16,13 @@ const tasks = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks
 >;
 /** Folders of files that are served or rendered, not only imported for their code. */
 const ASSET_FOLDERS = ["static", "views"];
+/**
+ * Modules that start a Worker from a file next to them (`new URL(file, import.meta.url)`), which
+ * is not in the module graph: the binary has it only when the compile task lists it.
+ */
+const WORKER_STARTERS: Record<string, string> = {
+  "db/sqlite_checkpointer.ts": "db/sqlite_checkpoint_worker.ts",
+};
 /** App code: everything the binary is built from. */
 const APP_FOLDERS = ["core", "db", "ops", "proxy", "admin", "views"];
 
@@ -80,6 +87,16 @@ Deno.test("every file the binary serves or renders is in its module graph or lis
   }
 });
 
+Deno.test("every Worker module is listed with --include, so deno compile embeds it", async () => {
+  const included = flagValues(words(tasks.compile), "--include");
+  for (const [starter, worker] of Object.entries(WORKER_STARTERS)) {
+    const text = await Deno.readTextFile(join(ROOT, starter));
+    const name = worker.slice(worker.lastIndexOf("/") + 1);
+    assert.match(text, new RegExp(`new Worker\\(new URL\\("\\./${name.replace(".", "\\.")}"`));
+    assert.ok(included.includes(worker), `${worker} is not listed with --include`);
+  }
+});
+
 Deno.test("the app reads no file at run time: static files come only through views/static_assets.ts", async () => {
   // A path read from disk would work under `deno run` and break in the binary.
   const reads =
@@ -95,7 +112,10 @@ Deno.test("the app reads no file at run time: static files come only through vie
   const readsUserFiles = new Set(["ops/env_file.ts"]);
   for (const file of sources) {
     if (readsUserFiles.has(file)) continue;
-    const text = (await Deno.readTextFile(join(ROOT, file))).replace(systemReads[file] ?? /^$/, "");
+    const text = (await Deno.readTextFile(join(ROOT, file)))
+      .replace(systemReads[file] ?? /^$/, "")
+      // A Worker's module URL (checked against --include above), not a file read.
+      .replace(WORKER_STARTERS[file] ? /new URL\("\.\/[\w.]+", import\.meta\.url\)/g : /^$/, "");
     assert.doesNotMatch(text, reads, `${file} reads a file at run time`);
     if (file !== "views/static_assets.ts") {
       assert.doesNotMatch(text, /from\s+["'][./]*static\//, `${file} imports from static/`);

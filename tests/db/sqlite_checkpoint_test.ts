@@ -1,0 +1,106 @@
+/**
+ * The SQLite checkpoint worker (db/sqlite_checkpointer.ts): with autocheckpoint off on the
+ * gateway's connection, the WAL still stays bounded under steady writes, and closing the store
+ * leaves no worker thread behind.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { openSqliteStore } from "../../db/sqlite.ts";
+import type { Store } from "../../core/store.ts";
+import { ASK, newKey, NOW_MS, start } from "../support/admissions.ts";
+
+/** Threads of this process that are Deno Workers (Deno names them `worker-<n>`). */
+function workerThreads(): number {
+  let n = 0;
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      if (Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).startsWith("worker-")) n++;
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return n;
+}
+
+async function admitAndSettle(store: Store, keyId: number): Promise<void> {
+  const a = await store.admit(start(keyId), ASK, NOW_MS);
+  assert.equal(a.kind, "admitted");
+  if (a.kind !== "admitted") return;
+  await store.settle({
+    requestId: a.requestId,
+    charge: { charged: true, promptTokens: 10, completionTokens: 5, estimated: false, status: 200 },
+    durationMs: 1,
+  });
+}
+
+Deno.test("[sqlite] the WAL stays bounded under steady writes with autocheckpoint off", async () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/wal.db`;
+  // A short interval and a 256-frame (1 MiB) restart point keep the test small; without the
+  // worker's checkpoints these writes leave a WAL of about 100 MB.
+  const store = openSqliteStore(`sqlite:///${path}`, {
+    checkpointIntervalMs: 10,
+    checkpointRestartFrames: 256,
+  });
+  try {
+    await store.migrate();
+    const key = await store.createKey(newKey());
+    let largest = 0;
+    for (let i = 0; i < 1500; i++) {
+      await admitAndSettle(store, key.id);
+      if (i % 50 === 0) largest = Math.max(largest, Deno.statSync(`${path}-wal`).size);
+    }
+    largest = Math.max(largest, Deno.statSync(`${path}-wal`).size);
+    assert.ok(largest < 32 * 1024 * 1024, `the WAL reached ${largest} bytes`);
+    // And nothing is lost: every pair is on the ledger and in the counters.
+    const usage = (await store.usageByOwner("key", start(key.id).windows)).get(key.id);
+    assert.equal(usage?.today.requests, 1500);
+  } finally {
+    await store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("[sqlite] the WAL stays bounded even when the worker never reports", async () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/starved.db`;
+  // The worker's first tick is far away: as if it got no CPU. The connection catches up alone.
+  const store = openSqliteStore(`sqlite:///${path}`, { checkpointIntervalMs: 3_600_000 });
+  try {
+    await store.migrate();
+    const key = await store.createKey(newKey());
+    for (let i = 0; i < 1500; i++) await admitAndSettle(store, key.id);
+    const size = Deno.statSync(`${path}-wal`).size;
+    assert.ok(size < 32 * 1024 * 1024, `the WAL reached ${size} bytes`);
+  } finally {
+    await store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("[sqlite] closing the store stops its checkpoint worker", async () => {
+  const dir = Deno.makeTempDirSync();
+  const before = workerThreads();
+  const store = openSqliteStore(`sqlite:///${dir}/stop.db`);
+  await store.migrate();
+  // The worker thread starts asynchronously: wait until it is there.
+  for (let i = 0; i < 500 && workerThreads() === before; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(workerThreads(), before + 1, "the worker runs while the store is open");
+  await store.close();
+  for (let i = 0; i < 500 && workerThreads() > before; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(workerThreads(), before, "no worker thread is left after close()");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("[sqlite] an in-memory store starts no checkpoint worker", async () => {
+  const before = workerThreads();
+  const store = openSqliteStore("sqlite:///:memory:");
+  await store.migrate();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(workerThreads(), before);
+  await store.close();
+});
