@@ -5,7 +5,7 @@
  * @module
  */
 import { POSTGRES_V3 } from "./v3_analytics.ts";
-import { V7_PENDING_INDEXES } from "./v7_pending_indexes.ts";
+import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
 
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   {
@@ -233,8 +233,8 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
 `,
   },
   {
-    version: 7,
+    version: 6,
     name: "partial index of in-flight rows by key, day and model (pending-usage reads)",
-    sql: V7_PENDING_INDEXES,
+    sql: V6_PENDING_INDEXES,
   },
 ];

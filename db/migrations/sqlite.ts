@@ -1,5 +1,5 @@
 import { SQLITE_V3 } from "./v3_analytics.ts";
-import { V7_PENDING_INDEXES } from "./v7_pending_indexes.ts";
+import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
 
 /** Numbered SQLite migrations; append only, never edit an applied one. */
 export const sqliteMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -199,8 +199,8 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
 `,
   },
   {
-    version: 7,
+    version: 6,
     name: "partial index of in-flight rows by key, day and model (pending-usage reads)",
-    sql: V7_PENDING_INDEXES,
+    sql: V6_PENDING_INDEXES,
   },
 ];

@@ -1,5 +1,5 @@
 /**
- * Migration 7: the reads of in-flight rows by key go through the partial index of in-flight
+ * Migration 6: the reads of in-flight rows by key go through the partial index of in-flight
  * rows, not through a key's whole ledger history (EXPLAIN on both dialects).
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Migration 7, the same in both dialects: the in-flight reads by key read only in-flight rows.
+ * Migration 6, the same in both dialects: the in-flight reads by key read only in-flight rows.
  * @module
  */
 
@@ -10,7 +10,7 @@
  * count per key as well (key_id leads), so `request_log_pending_key` goes: each admission and
  * settlement still maintains one partial index per owner, not one more.
  */
-export const V7_PENDING_INDEXES = `
+export const V6_PENDING_INDEXES = `
 CREATE INDEX request_log_pending_key_day ON request_log (key_id, day, model)
   WHERE state = 'pending';
 DROP INDEX request_log_pending_key;
