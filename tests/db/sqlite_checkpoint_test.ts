@@ -9,17 +9,27 @@ import { openSqliteStore } from "../../db/sqlite.ts";
 import type { Store } from "../../core/store.ts";
 import { ASK, newKey, NOW_MS, start } from "../support/admissions.ts";
 
-/** Threads of this process that are Deno Workers (Deno names them `worker-<n>`). */
-function workerThreads(): number {
-  let n = 0;
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    try {
-      if (Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).startsWith("worker-")) n++;
-    } catch {
-      // The thread ended while we looked.
-    }
+/**
+ * Thread ids of this process's Deno Workers (Deno names them `worker-<n>`). Ids, not a count:
+ * in a full test run another file's worker may still be exiting while these tests look. Read
+ * by a child shell: Deno grants /proc/self only under --allow-all, and the suite runs with
+ * named permissions (--allow-run among them).
+ */
+async function workerThreads(): Promise<Set<string>> {
+  const script = `for t in /proc/${Deno.pid}/task/*; do
+    printf '%s %s\\n' "\${t##*/}" "$(cat "$t/comm" 2>/dev/null)"; done`;
+  const out = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped" }).output();
+  const ids = new Set<string>();
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const [id, comm] = line.split(" ");
+    if (comm?.startsWith("worker-")) ids.add(id);
   }
-  return n;
+  return ids;
+}
+
+/** Worker threads now running that were not in `before`. */
+async function newWorkers(before: Set<string>): Promise<string[]> {
+  return [...await workerThreads()].filter((id) => !before.has(id));
 }
 
 async function admitAndSettle(store: Store, keyId: number): Promise<void> {
@@ -80,27 +90,29 @@ Deno.test("[sqlite] the WAL stays bounded even when the worker never reports", a
 
 Deno.test("[sqlite] closing the store stops its checkpoint worker", async () => {
   const dir = Deno.makeTempDirSync();
-  const before = workerThreads();
+  const before = await workerThreads();
   const store = openSqliteStore(`sqlite:///${dir}/stop.db`);
   await store.migrate();
   // The worker thread starts asynchronously: wait until it is there.
-  for (let i = 0; i < 500 && workerThreads() === before; i++) {
+  for (let i = 0; i < 500 && (await newWorkers(before)).length === 0; i++) {
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.equal(workerThreads(), before + 1, "the worker runs while the store is open");
+  const started = await newWorkers(before);
+  assert.equal(started.length, 1, "the worker runs while the store is open");
   await store.close();
-  for (let i = 0; i < 500 && workerThreads() > before; i++) {
+  const alive = async () => (await workerThreads()).has(started[0]);
+  for (let i = 0; i < 500 && await alive(); i++) {
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.equal(workerThreads(), before, "no worker thread is left after close()");
+  assert.equal(await alive(), false, "no worker thread is left after close()");
   Deno.removeSync(dir, { recursive: true });
 });
 
 Deno.test("[sqlite] an in-memory store starts no checkpoint worker", async () => {
-  const before = workerThreads();
+  const before = await workerThreads();
   const store = openSqliteStore("sqlite:///:memory:");
   await store.migrate();
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(workerThreads(), before);
+  assert.deepEqual(await newWorkers(before), []);
   await store.close();
 });
