@@ -45,6 +45,9 @@ export function perRow(column: string): string {
     case "refused_logged":
       // Every refused row of the ledger is a logged refusal.
       return when("outcome = 'refused'");
+    case "refusals_unlogged":
+      // A refusal past the logging cap has no ledger row: recomputed from the ledger, none.
+      return "0";
     case "refused_requests":
     case "refused_tokens":
     case "refused_concurrent":

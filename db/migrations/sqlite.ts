@@ -1,4 +1,5 @@
 import { SQLITE_V3 } from "./v3_analytics.ts";
+import { SQLITE_V7 } from "./v7_refusals.ts";
 
 /** Numbered SQLite migrations; append only, never edit an applied one. */
 export const sqliteMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -196,5 +197,11 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
  WHERE u.tz = l.tz AND u.day = l.day AND u.model = l.model AND u.route = l.route
    AND u.upstream = l.upstream;
 `,
+  },
+  {
+    version: 7,
+    name: "rollup refusals: past the logging cap (refusals_unlogged) and by a model list",
+    // Frozen text (db/migrations/v7_refusals.ts). Version 6 is the pending-request indexes.
+    sql: SQLITE_V7,
   },
 ];
