@@ -29,6 +29,7 @@ const REFUSALS = new Set([
   "refused_tokens",
   "refused_concurrent",
   "refused_other",
+  "refused_model",
 ]);
 
 /** The field of a row whose refusals are not its logged plus its unlogged ones. */

@@ -58,9 +58,12 @@ export function refusalOf(decision: Decision & { ok: false }): RefusalFacts {
 }
 
 /** Which refusal counter a `refused_by` adds to. */
-export function refusalKind(refusedBy: string): "requests" | "tokens" | "concurrent" | "other" {
+export function refusalKind(
+  refusedBy: string,
+): "requests" | "tokens" | "concurrent" | "model" | "other" {
   const slug = refusedBy.slice(refusedBy.indexOf(":") + 1);
   if (slug === "concurrent_requests") return "concurrent";
+  if (slug === "model_not_allowed") return "model";
   if (slug.includes("tokens")) return "tokens";
   if (slug.includes("requests")) return "requests";
   return "other";
@@ -99,6 +102,7 @@ export const SCALAR_COLUMNS = [
   "refused_tokens",
   "refused_concurrent",
   "refused_other",
+  "refused_model",
   "client_errors",
   "upstream_errors",
   "disconnected",
