@@ -12,6 +12,7 @@ import { LATENCY_BUCKETS_MS } from "../core/analytics/types.ts";
 const KIND = `CASE
   WHEN refused_by = 'concurrent_requests' OR refused_by LIKE '%:concurrent_requests'
     THEN 'concurrent'
+  WHEN refused_by = 'model_not_allowed' OR refused_by LIKE '%:model_not_allowed' THEN 'model'
   WHEN refused_by LIKE '%tokens%' THEN 'tokens'
   WHEN refused_by LIKE '%requests%' THEN 'requests'
   ELSE 'other' END`;
@@ -45,10 +46,14 @@ export function perRow(column: string): string {
     case "refused_logged":
       // Every refused row of the ledger is a logged refusal.
       return when("outcome = 'refused'");
+    case "refusals_unlogged":
+      // A refusal past the logging cap has no ledger row: recomputed from the ledger, none.
+      return "0";
     case "refused_requests":
     case "refused_tokens":
     case "refused_concurrent":
     case "refused_other":
+    case "refused_model":
       return when(`outcome = 'refused' AND ${KIND} = '${column.slice("refused_".length)}'`);
     case "client_errors":
       return when("outcome = 'client_error'");

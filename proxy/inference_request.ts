@@ -19,8 +19,6 @@ import { databaseUnavailable, type ProxyEnv } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
 import { guardRunner, refuseForbidden } from "./guards.ts";
 import { readInferenceBody } from "./request_body.ts";
-import { modelNotAllowed } from "./quota_errors.ts";
-import { modelAllowed } from "../core/model_names.ts";
 import type { InferenceRoute } from "./routes.ts";
 
 type Body = Record<string, unknown>;
@@ -58,8 +56,8 @@ export async function readInferenceRequest(
     body.model = settings.default_model;
   }
   const model = body.model as string;
-  // The cached key answers at once; admission checks the list again as stored.
-  if (!modelAllowed(key.policy.models, model)) throw modelNotAllowed(model);
+  // No model-list check here: admission refuses a model the key's list (or its group's, its
+  // person's) does not allow, so the refusal is counted in the rollups and logged under the cap.
   refuseForbidden(body, route, settings);
   const numCtx = route.native ? guardRunner(body, settings, key.policy) : null;
   let parts: PromptParts | null = promptParts(body);

@@ -58,9 +58,12 @@ export function refusalOf(decision: Decision & { ok: false }): RefusalFacts {
 }
 
 /** Which refusal counter a `refused_by` adds to. */
-export function refusalKind(refusedBy: string): "requests" | "tokens" | "concurrent" | "other" {
+export function refusalKind(
+  refusedBy: string,
+): "requests" | "tokens" | "concurrent" | "model" | "other" {
   const slug = refusedBy.slice(refusedBy.indexOf(":") + 1);
   if (slug === "concurrent_requests") return "concurrent";
+  if (slug === "model_not_allowed") return "model";
   if (slug.includes("tokens")) return "tokens";
   if (slug.includes("requests")) return "requests";
   return "other";
@@ -99,6 +102,7 @@ export const SCALAR_COLUMNS = [
   "refused_tokens",
   "refused_concurrent",
   "refused_other",
+  "refused_model",
   "client_errors",
   "upstream_errors",
   "disconnected",
@@ -121,9 +125,12 @@ export const SCALAR_COLUMNS = [
 /**
  * Counters kept for the rollup audit only, not read by usage: `refused_logged`, the refusals
  * also logged as ledger rows (within the per-key cap), which the audit compares exactly with
- * the ledger's refused rows. Added by migration 5; a new column needs its own migration.
+ * the ledger's refused rows (migration 5), and `refusals_unlogged`, those past the cap, counted
+ * only here (migration 7): every rollup row holds refused = refused_logged + refusals_unlogged,
+ * so a refusal lost or counted twice shows even where the ledger cannot tell. A new column
+ * needs its own migration.
  */
-export const AUDIT_COLUMNS = ["refused_logged"] as const;
+export const AUDIT_COLUMNS = ["refused_logged", "refusals_unlogged"] as const;
 
 /** Every counter column of a rollup row: the scalars, the two histograms, the audit's. */
 export const ROLLUP_COLUMNS: readonly string[] = [
@@ -168,7 +175,7 @@ export function rollupOf(f: LedgerFacts): RollupIncrement {
     case "refused":
       add("refused", 1);
       add(`refused_${refusalKind(f.refusedBy ?? "")}`, 1);
-      if (f.logged) add("refused_logged", 1);
+      add(f.logged ? "refused_logged" : "refusals_unlogged", 1);
       break;
   }
   if (f.charged) add("charged", 1);

@@ -31,11 +31,16 @@ export interface UsageCounters {
   ok: number;
   /** Refused by the gateway: by a limit, by the key's model list, or a blocked person. */
   refused: number;
-  /** Refusals by limit metric: requests, tokens, concurrent; and by model list or block. */
+  /**
+   * Refusals by limit metric: requests, tokens, concurrent; by a model list (`refused_model`);
+   * `refused_other`: by a block (and, before migration 7, model-list refusals past the log cap).
+   */
   refused_requests: number;
   refused_tokens: number;
   refused_concurrent: number;
   refused_other: number;
+  /** Refusals by a model list (the key's own, its group's or its person's). */
+  refused_model: number;
   /** Ollama answered 4xx (the request's fault). */
   client_errors: number;
   /** Ollama failed, timed out or could not be reached (5xx, 502, 504). */

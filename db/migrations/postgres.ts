@@ -6,6 +6,7 @@
  */
 import { POSTGRES_V3 } from "./v3_analytics.ts";
 import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
+import { POSTGRES_V7 } from "./v7_refusals.ts";
 
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   {
@@ -236,5 +237,11 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
     version: 6,
     name: "partial index of in-flight rows by key, day and model (pending-usage reads)",
     sql: V6_PENDING_INDEXES,
+  },
+  {
+    version: 7,
+    name: "rollup refusals: past the logging cap (refusals_unlogged) and by a model list",
+    // Frozen text (db/migrations/v7_refusals.ts). Version 6 is the pending-request indexes.
+    sql: POSTGRES_V7,
   },
 ];

@@ -1,5 +1,6 @@
 import { SQLITE_V3 } from "./v3_analytics.ts";
 import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
+import { SQLITE_V7 } from "./v7_refusals.ts";
 
 /** Numbered SQLite migrations; append only, never edit an applied one. */
 export const sqliteMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -202,5 +203,11 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
     version: 6,
     name: "partial index of in-flight rows by key, day and model (pending-usage reads)",
     sql: V6_PENDING_INDEXES,
+  },
+  {
+    version: 7,
+    name: "rollup refusals: past the logging cap (refusals_unlogged) and by a model list",
+    // Frozen text (db/migrations/v7_refusals.ts). Version 6 is the pending-request indexes.
+    sql: SQLITE_V7,
   },
 ];

@@ -375,7 +375,9 @@ Deno.test("histogram buckets and refusal kinds", () => {
   assert.equal(refusalKind("daily_tokens"), "tokens");
   assert.equal(refusalKind("group:requests_per_minute"), "requests");
   assert.equal(refusalKind("member:concurrent_requests"), "concurrent");
-  assert.equal(refusalKind("model_not_allowed"), "other");
+  assert.equal(refusalKind("model_not_allowed"), "model");
+  assert.equal(refusalKind("group:model_not_allowed"), "model");
+  assert.equal(refusalKind("member:model_not_allowed"), "model");
   assert.equal(refusalKind("blocked"), "other");
 });
 

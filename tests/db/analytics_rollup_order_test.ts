@@ -15,6 +15,7 @@ import type { Ask } from "../../core/admission.ts";
 import { requestWindows } from "../../core/windows.ts";
 import { newKey } from "../support/admissions.ts";
 import { DatabaseSync } from "node:sqlite";
+import { REFUSALS_SPLIT } from "../../db/rollup_audit.ts";
 
 const BERLIN = "Europe/Berlin";
 const ASK: Ask = {
@@ -205,7 +206,7 @@ eachDialect(
     );
     const below = await store.auditRollups();
     assert.ok(
-      below.some((d) => d.field === "refused (below refused_logged)"),
+      below.some((d) => d.field === REFUSALS_SPLIT),
       JSON.stringify(below),
     );
   },

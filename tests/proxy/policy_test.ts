@@ -67,6 +67,41 @@ gatewayTest(
 );
 
 gatewayTest(
+  "a refusal by the key's own model list is a counted refusal: 403, refused_model, logged",
+  async (t) => {
+    t.mock.set({ models: ["llama3:latest", "mistral:latest"] });
+    const { key, id } = await t.createKey({ models: ["llama3"] });
+    assert.equal((await send(t, "/api/chat", key, BODIES[0][1]("llama3"))).status, 200);
+    for (const [path, body] of [BODIES[0], BODIES[4]]) {
+      const refused = await send(t, path, key, body("mistral"));
+      assert.equal(refused.status, 403, `${path}: ${refused.text}`);
+      const error = JSON.parse(refused.text);
+      const message = typeof error.error === "string" ? error.error : error.error.message;
+      assert.equal(message, 'Model "mistral" is not allowed for this API key');
+    }
+    assert.equal(t.mock.inferenceCount(), 1, "the refused requests never reached Ollama");
+    assert.equal((await t.usage(id)).today.requests, 1, "refusals cost nothing");
+    const day = {
+      fromMs: Date.parse("2026-06-15T00:00:00Z"),
+      toMs: Date.parse("2026-06-16T00:00:00Z"),
+    };
+    const store = t.gateway.deps.store;
+    const rows = await store.usage({ ...day, timeZone: "UTC", groupBy: ["model"] });
+    const mistral = rows.find((r) => r.model === "mistral")!;
+    assert.deepEqual(
+      [mistral.requests, mistral.refused, mistral.refused_model, mistral.refused_other],
+      [2, 2, 2, 0],
+    );
+    const log = (await store.requestLog({ ...day, limit: 100 })).filter((r) => r.key_id === id);
+    assert.deepEqual(
+      log.filter((r) => r.status === "refused").map((r) => [r.refused_by, r.http_status]),
+      [["model_not_allowed", 403], ["model_not_allowed", 403]],
+    );
+    assert.deepEqual(await store.auditRollups(), []);
+  },
+);
+
+gatewayTest(
   "listings show only the key's models and keep working when a quota is used up",
   async (t) => {
     t.mock.set({ models: ["llama3:latest", "qwen3:8b", "mistral:latest"] });
