@@ -7,47 +7,15 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { createTestDatabase, type Dialect, testDialects } from "../support/databases.ts";
-import { openSqliteStore } from "../../db/sqlite.ts";
-import { openPostgresStore } from "../../db/postgres.ts";
+import { type Dialect, testDialects } from "../support/databases.ts";
 import type { Settlement, Store } from "../../core/store.ts";
-import type { Ask } from "../../core/admission.ts";
 import { requestWindows } from "../../core/windows.ts";
-import { newKey } from "../support/admissions.ts";
+import { ASK, newKey } from "../support/admissions.ts";
+import { eachDialect, withStore } from "../support/store_per_dialect.ts";
 import { DatabaseSync } from "node:sqlite";
 import { REFUSALS_SPLIT } from "../../db/rollup_audit.ts";
 
 const BERLIN = "Europe/Berlin";
-const ASK: Ask = {
-  promptTokens: 10,
-  generates: true,
-  clientMaxTokens: null,
-  maxReservedTokens: 100,
-};
-
-async function withStore(
-  dialect: Dialect,
-  fn: (store: Store, url: string) => Promise<void>,
-  poolSize = 5,
-): Promise<void> {
-  const db = await createTestDatabase(dialect);
-  const store = dialect === "sqlite"
-    ? openSqliteStore(db.url)
-    : await openPostgresStore(db.url, { poolSize, connectTimeoutSeconds: 5 });
-  try {
-    await store.migrate();
-    await fn(store, db.url);
-  } finally {
-    await store.close();
-    await db.drop();
-  }
-}
-
-function eachDialect(name: string, fn: (store: Store, url: string, d: Dialect) => Promise<void>) {
-  for (const dialect of testDialects()) {
-    Deno.test(`[${dialect}] ${name}`, () => withStore(dialect, (s, url) => fn(s, url, dialect)));
-  }
-}
 
 /** Admits a request of `keyId` at `at` (windows in `tz`); returns the admission. */
 function admitAt(store: Store, keyId: number, at: string, tz = BERLIN) {

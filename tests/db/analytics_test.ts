@@ -8,11 +8,9 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { createTestDatabase, type Dialect, testDialects } from "../support/databases.ts";
-import { openSqliteStore } from "../../db/sqlite.ts";
-import { MAINTENANCE_LOCK, openPostgresStore } from "../../db/postgres.ts";
+import { testDialects } from "../support/databases.ts";
+import { MAINTENANCE_LOCK } from "../../db/postgres.ts";
 import type { Settlement, Store } from "../../core/store.ts";
-import type { Ask } from "../../core/admission.ts";
 import { requestWindows } from "../../core/windows.ts";
 import {
   ABANDONED,
@@ -30,41 +28,13 @@ import {
   REFUSED_MODELS_PER_BUCKET,
 } from "../../core/analytics/refusal_cap.ts";
 import type { RequestRow, UsageQuery, UsageRow } from "../../core/analytics/types.ts";
-import { newKey } from "../support/admissions.ts";
+import { ASK, newKey } from "../support/admissions.ts";
+import { eachDialect, withStore } from "../support/store_per_dialect.ts";
 import { rawQuery } from "../support/raw_query.ts";
 import { MAX_USAGE_ROWS, UsageTooLargeError } from "../../core/analytics/usage.ts";
 import { AnalyticsInputError } from "../../core/analytics/range.ts";
 
 const BERLIN = "Europe/Berlin";
-const ASK: Ask = {
-  promptTokens: 10,
-  generates: true,
-  clientMaxTokens: null,
-  maxReservedTokens: 100,
-};
-
-async function withStore(
-  dialect: Dialect,
-  fn: (store: Store, url: string) => Promise<void>,
-): Promise<void> {
-  const db = await createTestDatabase(dialect);
-  const store = dialect === "sqlite"
-    ? openSqliteStore(db.url)
-    : await openPostgresStore(db.url, { poolSize: 5, connectTimeoutSeconds: 5 });
-  try {
-    await store.migrate();
-    await fn(store, db.url);
-  } finally {
-    await store.close();
-    await db.drop();
-  }
-}
-
-function analyticsTest(name: string, fn: (store: Store, url: string, d: Dialect) => Promise<void>) {
-  for (const dialect of testDialects()) {
-    Deno.test(`[${dialect}] ${name}`, () => withStore(dialect, (s, url) => fn(s, url, dialect)));
-  }
-}
 
 interface Req {
   at: string;
@@ -166,7 +136,7 @@ async function clean(store: Store) {
   assert.deepEqual(await store.auditRollups(), []);
 }
 
-analyticsTest(
+eachDialect(
   "rollup contract: every ending adds exactly what core/analytics/rollup.ts says",
   async (store) => {
     const key = await store.createKey(newKey());
@@ -219,7 +189,7 @@ analyticsTest(
   },
 );
 
-analyticsTest(
+eachDialect(
   "a refusal is counted in the rollups and logged with the limit that refused it",
   async (store) => {
     const key = await store.createKey(newKey({ daily_request_limit: 1 }));
@@ -261,7 +231,7 @@ analyticsTest(
   },
 );
 
-analyticsTest(
+eachDialect(
   "a provisional token refusal (asked again with the exact count) is not recorded",
   async (store) => {
     const key = await store.createKey(newKey({ daily_token_limit: 50 }));
@@ -292,7 +262,7 @@ analyticsTest(
   },
 );
 
-analyticsTest(
+eachDialect(
   "attacker: a key hammering refusals cannot grow the request log beyond the cap",
   async (store) => {
     const key = await store.createKey(newKey({ daily_request_limit: 0 }));
@@ -324,7 +294,7 @@ analyticsTest(
   },
 );
 
-analyticsTest(
+eachDialect(
   "attacker: random model names on a refused key add at most the capped rollup rows, exact totals",
   async (store) => {
     const key = await store.createKey(newKey({ daily_request_limit: 0 }));
@@ -369,7 +339,7 @@ function everyBucketOf(day: string, tz = BERLIN): string[] {
 }
 
 for (const [day, hours] of [["2026-03-29", 23], ["2026-10-25", 25]] as const) {
-  analyticsTest(
+  eachDialect(
     `15-minute buckets across the Berlin DST day ${day}: ${hours} local hours, exact day total`,
     async (store) => {
       const key = await store.createKey(newKey());
@@ -416,7 +386,7 @@ for (const [day, hours] of [["2026-03-29", 23], ["2026-10-25", 25]] as const) {
   );
 }
 
-analyticsTest(
+eachDialect(
   "a month end: local months and days split where Berlin's do, not UTC's",
   async (store) => {
     const key = await store.createKey(newKey());
@@ -441,7 +411,7 @@ analyticsTest(
   },
 );
 
-analyticsTest(
+eachDialect(
   "an APP_TZ change regroups local days, also after compaction in the old zone",
   async (store) => {
     const key = await store.createKey(newKey());
@@ -477,7 +447,7 @@ analyticsTest(
   },
 );
 
-analyticsTest(
+eachDialect(
   "keyset pagination returns every row exactly once while new rows arrive",
   async (store) => {
     const key = await store.createKey(newKey());
@@ -516,7 +486,7 @@ analyticsTest(
   },
 );
 
-analyticsTest(
+eachDialect(
   "retention deletes old log rows and old buckets, never pending rows, totals or quotas",
   async (store) => {
     const key = await store.createKey(newKey());
@@ -577,7 +547,7 @@ analyticsTest(
   },
 );
 
-analyticsTest("usage groups by model, key and route, in the order asked", async (store) => {
+eachDialect("usage groups by model, key and route, in the order asked", async (store) => {
   const a = await store.createKey(newKey());
   const b = await store.createKey(newKey());
   await request(store, a.id, { at: "2026-06-15T10:00:00Z", model: "qwen3" });
@@ -603,7 +573,7 @@ analyticsTest("usage groups by model, key and route, in the order asked", async 
   await clean(store);
 });
 
-analyticsTest(
+eachDialect(
   "usage answers at most MAX_USAGE_ROWS rows: one more is refused, never cut short",
   async (store, url, dialect) => {
     // The rollup rows straight in (one bucket, a model each): 20,001 requests would take long.
@@ -633,7 +603,7 @@ analyticsTest(
   },
 );
 
-analyticsTest(
+eachDialect(
   "usage reads only the counters asked for, from both rollups; an empty list is refused",
   async (store) => {
     const key = await store.createKey(newKey());

@@ -6,44 +6,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
-import { DatabaseSync } from "node:sqlite";
-import { createTestDatabase, type Dialect, testDialects } from "../support/databases.ts";
-import { openSqliteStore } from "../../db/sqlite.ts";
-import { openPostgresStore } from "../../db/postgres.ts";
+import { type Dialect } from "../support/databases.ts";
 import { REFUSALS_SPLIT } from "../../db/rollup_audit.ts";
 import type { Store } from "../../core/store.ts";
-import type { Ask } from "../../core/admission.ts";
 import { requestWindows } from "../../core/windows.ts";
 import { REFUSAL_ROWS_PER_MINUTE } from "../../core/analytics/refusal_cap.ts";
-import { newKey } from "../support/admissions.ts";
+import { ASK, newKey } from "../support/admissions.ts";
+import { rawQuery, rawScript } from "../support/raw_query.ts";
+import { eachDialect } from "../support/store_per_dialect.ts";
 
 const BERLIN = "Europe/Berlin";
-const ASK: Ask = {
-  promptTokens: 10,
-  generates: true,
-  clientMaxTokens: null,
-  maxReservedTokens: 100,
-};
 const TABLES = ["usage_15m", "usage_15m_all", "usage_day", "usage_day_all"] as const;
-
-function eachDialect(name: string, fn: (store: Store, url: string, d: Dialect) => Promise<void>) {
-  for (const dialect of testDialects()) {
-    Deno.test(`[${dialect}] ${name}`, async () => {
-      const db = await createTestDatabase(dialect);
-      const store = dialect === "sqlite"
-        ? openSqliteStore(db.url)
-        : await openPostgresStore(db.url, { poolSize: 5, connectTimeoutSeconds: 5 });
-      try {
-        await store.migrate();
-        await fn(store, db.url, dialect);
-      } finally {
-        await store.close();
-        await db.drop();
-      }
-    });
-  }
-}
 
 /** Runs SQL on the store's database behind its back (to read raw counters or break them). */
 async function raw(
@@ -51,24 +24,9 @@ async function raw(
   url: string,
   statement: string,
 ): Promise<Array<Record<string, unknown>>> {
-  if (dialect === "sqlite") {
-    const db = new DatabaseSync(url.slice("sqlite://".length));
-    try {
-      if (/^\s*select/i.test(statement)) {
-        return db.prepare(statement).all() as Array<Record<string, unknown>>;
-      }
-      db.exec(statement);
-      return [];
-    } finally {
-      db.close();
-    }
-  }
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    return [...await sql.unsafe(statement)];
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
+  if (/^\s*select/i.test(statement)) return await rawQuery(dialect, url, statement);
+  await rawScript(dialect, url, statement);
+  return [];
 }
 
 /** The refusal counters of a rollup table, summed over its rows. */

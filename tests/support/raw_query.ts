@@ -31,3 +31,22 @@ export async function rawQuery(
     await pg.end({ timeout: 5 });
   }
 }
+
+/** Runs a script of statements (no parameters, no rows back): a schema change behind the store's back. */
+export async function rawScript(dialect: Dialect, url: string, script: string): Promise<void> {
+  if (dialect === "sqlite") {
+    const db = new DatabaseSync(sqlitePath(url));
+    try {
+      db.exec(script);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const pg = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await pg.unsafe(script);
+  } finally {
+    await pg.end({ timeout: 5 });
+  }
+}
