@@ -11,7 +11,7 @@ import { REFUSALS_SPLIT } from "../../db/rollup_audit.ts";
 import type { Store } from "../../core/store.ts";
 import { requestWindows } from "../../core/windows.ts";
 import { REFUSAL_ROWS_PER_MINUTE } from "../../core/analytics/refusal_cap.ts";
-import { ASK, newKey } from "../support/admissions.ts";
+import { ASK, newKey, start } from "../support/admissions.ts";
 import { rawQuery, rawScript } from "../support/raw_query.ts";
 import { eachDialect } from "../support/store_per_dialect.ts";
 
@@ -48,17 +48,12 @@ async function refusals(dialect: Dialect, url: string, table: string) {
 /** `n` refusals of `keyId` at once within one minute (PostgreSQL batches them). */
 async function hammer(store: Store, keyId: number, at: string, n: number): Promise<void> {
   const instant = Temporal.Instant.from(at);
-  const start = {
-    keyId,
-    memberId: null,
-    windows: requestWindows(instant, BERLIN),
-    route: "/api/chat",
-    model: "llama3",
+  const begun = {
+    ...start(keyId, requestWindows(instant, BERLIN)),
     startedAt: instant.toString(),
-    instanceId: "test",
   };
   const outcomes = await Promise.all(
-    Array.from({ length: n }, () => store.admit(start, ASK, instant.epochMilliseconds)),
+    Array.from({ length: n }, () => store.admit(begun, ASK, instant.epochMilliseconds)),
   );
   assert.ok(outcomes.every((o) => o.kind === "refused"));
 }
