@@ -1,6 +1,6 @@
 /**
  * Where a gateway process's CPU goes, per thread, at one connection and at 64: `deno run -A
- * bench/threads.ts [--dir=TREE] [--seconds=6] [--connections=1,64] [--strace]`. Starts the mock
+ * bench/threads.ts [--dir=TREE] [--seconds=6] [--connections=1,64] [--strace] [--mock-core=0]`. Starts the mock
  * and one gateway (TREE's main.ts, SQLite, 1,000 keys) on the server core, runs wrk on the load
  * core, and prints CPU µs per request of every thread of the gateway (main thread, tokio
  * workers, the checkpoint worker, V8's helpers), and with `--strace` the system calls per
@@ -18,6 +18,8 @@ const seconds = Number(opt("seconds", "6"));
 const loads = opt("connections", "1,64").split(",").map(Number);
 const tree = opt("dir", ".");
 const withStrace = Deno.args.includes("--strace");
+/** The mock's core: 0 shares the gateway's (as bench/main.ts does), 1 the load's. */
+const mockCore = opt("mock-core", "0");
 
 const TICK_US = 1e6 / 100;
 
@@ -57,7 +59,7 @@ function delta(a: Map<string, number>, b: Map<string, number>, pid: number) {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "llmq-threads-" });
-const mock = await startMock(dir, "0");
+const mock = await startMock(dir, mockCore);
 const main = new URL(`file://${Deno.realPathSync(tree)}/main.ts`).pathname;
 const gw = await startGateway(dir, "gw", `sqlite:///${dir}/gw.db`, mock.url, "0", null, main);
 try {

@@ -4,7 +4,7 @@
  * page belongs to, and the CPU of an admit + settle pair in process (user, system, and the main
  * thread's exact on-CPU time from the scheduler).
  *
- *   deno run -A bench/wal_frames.ts [--pairs=3000] [--sql="DDL run after the migrations"]
+ *   deno run -A bench/wal_frames.ts [--pairs=3000] [--inflight=1] [--sql="DDL after the migrations"]
  *
  * No checkpoint worker (SQLite's autocheckpoint instead); a side connection counts the WAL's frames with
  * `PRAGMA wal_checkpoint(PASSIVE)` around each step (it copies every frame, so the next write
@@ -21,7 +21,11 @@ import type { WindowKeys } from "../core/store.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
-  options: { pairs: { type: "string", default: "3000" }, sql: { type: "string" } },
+  options: {
+    pairs: { type: "string", default: "3000" },
+    sql: { type: "string" },
+    inflight: { type: "string", default: "1" },
+  },
 });
 
 const dir = Deno.makeTempDirSync({ prefix: "llmq_wal_frames_" });
@@ -134,12 +138,18 @@ const onCpu = () =>
 const c0 = process.cpuUsage();
 const s0 = onCpu();
 const t0 = performance.now();
-for (let i = 0; i < n; i++) await settle(await admit(keys[i % 100]));
+let next = 0;
+await Promise.all(Array.from({ length: Number(args.inflight) }, async () => {
+  while (next < n) {
+    const i = next++;
+    await settle(await admit(keys[i % 100]));
+  }
+}));
 const wall = (performance.now() - t0) * 1000 / n;
 const s1 = onCpu();
 const cpu = process.cpuUsage(c0);
 console.log(
-  `${n} pairs one at a time: ${wall.toFixed(1)} us wall/pair; process user ${
+  `${n} pairs, ${args.inflight} in flight: ${wall.toFixed(1)} us wall/pair; process user ${
     (cpu.user / n).toFixed(1)
   } + system ${(cpu.system / n).toFixed(1)} us/pair; main thread on CPU ${
     ((s1 - s0) / n).toFixed(1)
