@@ -60,8 +60,12 @@ gatewayTest(
   "llama3 and llama3:latest are one series in /api/usage; a filter by any spelling finds both",
   async (t) => {
     const { key } = await t.createKey();
-    const spellings = ["llama3", "llama3:latest", "llama3"];
-    for (const model of spellings) assert.equal(await chatOnce(t, key, { ...chat, model }), 200);
+    const spellings = ["llama3", "llama3:latest", "LLaMA3"];
+    for (const model of spellings) {
+      const res = await t.post("/api/chat", key, { ...chat, model });
+      assert.equal(res.status, 200, model);
+      assert.equal((await res.json()).model, model, "Ollama's answer names the model as asked");
+    }
     // Ollama gets the body as the client sent it: only what the gateway records is canonical.
     const sent = t.mock.requests.filter((r) => r.path === "/api/chat");
     assert.deepEqual(sent.map((r) => (r.body as Json).model), spellings);
