@@ -7,6 +7,7 @@
 import { POSTGRES_V3 } from "./v3_analytics.ts";
 import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
 import { POSTGRES_V7 } from "./v7_refusals.ts";
+import { POSTGRES_V8 } from "./v8_canonical_models.ts";
 import { V9_OWNER_PENDING_INDEXES } from "./v9_owner_pending_indexes.ts";
 
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -245,7 +246,13 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
     // Frozen text (db/migrations/v7_refusals.ts). Version 6 is the pending-request indexes.
     sql: POSTGRES_V7,
   },
-  // Version 8 is another branch's (canonical model names); this one is numbered after it.
+  {
+    version: 8,
+    name:
+      "one spelling per model: the ledger's and the rollups' models made canonical, rows merged",
+    // Frozen text (db/migrations/v8_canonical_models.ts).
+    sql: POSTGRES_V8,
+  },
   {
     version: 9,
     name: "in-flight rows without a group or member left out of those owners' partial indexes",
