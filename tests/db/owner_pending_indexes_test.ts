@@ -12,6 +12,8 @@ import { openStore } from "../../db/mod.ts";
 import { sqlitePath } from "../../db/sqlite.ts";
 import { policyWith } from "../../core/api_keys.ts";
 import { OPEN_POLICY } from "../../core/model.ts";
+import type { Admission } from "../../core/store.ts";
+import { ASK, newKey, NOW_MS, start } from "../support/admissions.ts";
 
 const COUNTS = {
   group: "SELECT COUNT(*) AS n FROM request_log WHERE group_id = ? AND state = 'pending'",
@@ -109,6 +111,61 @@ for (const dialect of testDialects()) {
         }
       }
     } finally {
+      await db.drop();
+    }
+  });
+}
+
+/** Whether an admission was refused by a concurrency limit. */
+const refusedConcurrent = (a: Admission) =>
+  a.kind === "refused" && "limit" in a.decision && a.decision.limit.metric === "concurrent";
+
+for (const dialect of testDialects()) {
+  Deno.test(`[${dialect}] a group's and a member's requests in flight are counted through the indexes`, async () => {
+    const db = await createTestDatabase(dialect);
+    const store = await openStore(db.url);
+    try {
+      const group = await store.createGroup(
+        "two at a time",
+        policyWith(OPEN_POLICY, { max_concurrent: 2 }),
+        "2025-01-01T00:00:00.000Z",
+      );
+      const a = await store.createKey({ ...newKey(), group_id: group.id });
+      const b = await store.createKey({ ...newKey(), group_id: group.id });
+      const first = await store.admit(start(a.id), ASK, NOW_MS);
+      assert.equal(first.kind, "admitted");
+      assert.equal((await store.admit(start(b.id), ASK, NOW_MS)).kind, "admitted");
+      // The group's third request in flight, through either key, is over its limit.
+      assert.ok(refusedConcurrent(await store.admit(start(a.id), ASK, NOW_MS)));
+      await store.settle({
+        requestId: (first as Admission & { kind: "admitted" }).requestId,
+        charge: {
+          charged: true,
+          promptTokens: 1,
+          completionTokens: 1,
+          estimated: false,
+          status: 200,
+        },
+        durationMs: 1,
+      });
+      assert.equal((await store.admit(start(a.id), ASK, NOW_MS)).kind, "admitted");
+
+      const solo = await store.createKey(newKey());
+      const member = await store.memberFor(
+        solo.id,
+        { external_id: "ada", email: null, name: null, role: null },
+        "2025-01-01T00:00:00.000Z",
+      );
+      await store.updateMember(solo.id, member.id, {
+        limits: [{ metric: "concurrent", window: "none", max: 1 }],
+      });
+      const asMember = { ...start(solo.id), memberId: member.id };
+      assert.equal((await store.admit(asMember, ASK, NOW_MS)).kind, "admitted");
+      assert.ok(refusedConcurrent(await store.admit(asMember, ASK, NOW_MS)));
+      // The key itself (no member) is not limited by the member's request.
+      assert.equal((await store.admit(start(solo.id), ASK, NOW_MS)).kind, "admitted");
+    } finally {
+      await store.close();
       await db.drop();
     }
   });
