@@ -17,6 +17,8 @@ export interface TcpForwarder {
    * Resolves once it has cut.
    */
   cutAtFirstStatement(): Promise<void>;
+  /** Closes every open connection but keeps listening: clients reconnect at once. */
+  drop(): void;
   close(): void;
 }
 
@@ -101,5 +103,12 @@ export function startTcpForwarder(target: { hostname: string; port: number }): T
     closeOpen();
     return promise;
   };
-  return { port, cut, restore: () => void listen(port), cutAtFirstStatement, close: cut };
+  return {
+    port,
+    cut,
+    restore: () => void listen(port),
+    cutAtFirstStatement,
+    drop: closeOpen,
+    close: cut,
+  };
 }
