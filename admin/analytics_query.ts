@@ -11,6 +11,7 @@ import {
   type RangePreset,
   type TimeRange,
 } from "../core/analytics/range_presets.ts";
+import { recordedModel } from "../core/analytics/recorded_model.ts";
 import type { RequestStatus } from "../core/analytics/types.ts";
 import { hasAnyControlCharacters } from "../core/text.ts";
 import { type AnalyticsQuery, STATUS_OPTIONS } from "../views/analytics_filters.tsx";
@@ -90,7 +91,8 @@ export function checkAnalyticsQuery(
   }
   const filter: AnalyticsFilter = {
     keyId: parsed.key_id as number | undefined,
-    model: (parsed.model as string) || undefined,
+    // As recorded (`llama3` finds `llama3:latest`); the field shows what was entered.
+    model: parsed.model ? recordedModel(parsed.model as string) : undefined,
     route: (parsed.route as string) || undefined,
     status: (parsed.status as RequestStatus) || undefined,
   };

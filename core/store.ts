@@ -36,6 +36,7 @@ export interface RequestStart {
   memberId: number | null;
   windows: WindowKeys;
   route: string;
+  /** The model as recorded: canonicalModel's spelling (core/model_names.ts), not the client's. */
   model: string;
   startedAt: string;
   /** The gateway process admitting it (its in-flight requests are released if it dies). */

@@ -9,6 +9,7 @@
 import type { Deps } from "../deps.ts";
 import { type Ask, type Decision, retriableWithEstimate } from "../core/admission.ts";
 import { kindOf } from "../core/limits.ts";
+import { canonicalModel } from "../core/model_names.ts";
 import type { ApiKey, Member } from "../core/model.ts";
 import type { Admission } from "../core/store.ts";
 import { type RequestWindows, requestWindows } from "../core/windows.ts";
@@ -48,7 +49,9 @@ export async function admitRequest(
     memberId: member?.id ?? null,
     windows,
     route: request.route.path,
-    model: request.model,
+    // The ledger and rollups hold one spelling per model (`llama3` is `llama3:latest`), so
+    // analytics show one series; the body forwarded upstream keeps the client's spelling.
+    model: canonicalModel(request.model),
     startedAt: new Date(now.epochMilliseconds).toISOString(),
     instanceId: deps.instanceId,
   };

@@ -5,6 +5,7 @@
  * @module
  */
 import { RANGE_PRESETS } from "../core/analytics/range_presets.ts";
+import { recordedModel } from "../core/analytics/recorded_model.ts";
 import type { RequestStatus } from "../core/analytics/types.ts";
 
 /** The query of an analytics page as entered (what the form shows again). */
@@ -73,14 +74,18 @@ export function AnalyticsFilters(p: FiltersProps) {
   const e = p.errors;
   const withRoutes = p.routes !== undefined;
   const swap = { "hx-target": `#${p.target}`, "hx-swap": "outerHTML", "hx-push-url": "true" };
-  const models = q.model && !p.models.includes(q.model) ? [q.model, ...p.models] : p.models;
+  // A model entered in another spelling (`llama3`) selects the one recorded (`llama3:latest`).
+  const chosen = q.model === "" || p.models.includes(q.model)
+    ? q.model
+    : p.models.find((m) => m === recordedModel(q.model)) ?? q.model;
+  const models = chosen && !p.models.includes(chosen) ? [chosen, ...p.models] : p.models;
   const routes = q.route && p.routes && !p.routes.includes(q.route)
     ? [q.route, ...p.routes]
     : p.routes ?? [];
   const invalid = (name: string) => e[name] ? "true" : undefined;
   // Hono renders to a string once: a key would only be printed as an attribute.
   // deno-lint-ignore jsx-key
-  const modelOptions = models.map((m) => <option value={m} selected={q.model === m}>{m}</option>);
+  const modelOptions = models.map((m) => <option value={m} selected={chosen === m}>{m}</option>);
   // deno-lint-ignore jsx-key
   const routeOptions = routes.map((r) => <option value={r} selected={q.route === r}>{r}</option>);
   return (

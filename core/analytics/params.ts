@@ -11,6 +11,7 @@ import type { ExportFormat } from "./export_format.ts";
 import { AnalyticsInputError, parseRange } from "./range.ts";
 import { localPeriods, timeUnitOf } from "./periods.ts";
 import { MAX_RANGE_DAYS } from "./range_presets.ts";
+import { recordedModel } from "./recorded_model.ts";
 import type { RequestQuery, RequestStatus, UsageDimension, UsageQuery } from "./types.ts";
 
 /** Raw parameters: name → text (absent or empty: not given). */
@@ -112,7 +113,8 @@ function filters(raw: z.infer<typeof usageSchema>, timeZone: string, now: Tempor
   return {
     ...range,
     ...(raw.key_id ? { keyId: Number(raw.key_id) } : {}),
-    ...(raw.model ? { model: raw.model } : {}),
+    // As recorded: `llama3` finds the rows of `llama3:latest` (and of `LLaMA3`).
+    ...(raw.model ? { model: recordedModel(raw.model) } : {}),
     ...(raw.route ? { route: raw.route } : {}),
   };
 }

@@ -39,7 +39,9 @@ export const OTHER_MODEL = "(other)";
 /**
  * Caps the distinct model names of refused requests per key and rollup bucket: a client sending
  * random model names to a refused key must not add a rollup row per name. The counts stay exact;
- * only the names past the cap are merged into OTHER_MODEL. Memory, like RefusalLogCap.
+ * only the names past the cap are merged into OTHER_MODEL. Memory, like RefusalLogCap. Names come
+ * canonical (RequestStart.model), so spellings of one model take one place; no canonical name is
+ * OTHER_MODEL (each has a tag), so a client cannot name the overflow.
  */
 export class RefusedModelCap {
   #bucket = -Infinity;

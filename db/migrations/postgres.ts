@@ -7,6 +7,7 @@
 import { POSTGRES_V3 } from "./v3_analytics.ts";
 import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
 import { POSTGRES_V7 } from "./v7_refusals.ts";
+import { POSTGRES_V8 } from "./v8_canonical_models.ts";
 
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   {
@@ -243,5 +244,12 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
     name: "rollup refusals: past the logging cap (refusals_unlogged) and by a model list",
     // Frozen text (db/migrations/v7_refusals.ts). Version 6 is the pending-request indexes.
     sql: POSTGRES_V7,
+  },
+  {
+    version: 8,
+    name:
+      "one spelling per model: the ledger's and the rollups' models made canonical, rows merged",
+    // Frozen text (db/migrations/v8_canonical_models.ts).
+    sql: POSTGRES_V8,
   },
 ];

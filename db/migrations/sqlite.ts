@@ -1,6 +1,7 @@
 import { SQLITE_V3 } from "./v3_analytics.ts";
 import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
 import { SQLITE_V7 } from "./v7_refusals.ts";
+import { SQLITE_V8 } from "./v8_canonical_models.ts";
 
 /** Numbered SQLite migrations; append only, never edit an applied one. */
 export const sqliteMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -209,5 +210,12 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
     name: "rollup refusals: past the logging cap (refusals_unlogged) and by a model list",
     // Frozen text (db/migrations/v7_refusals.ts). Version 6 is the pending-request indexes.
     sql: SQLITE_V7,
+  },
+  {
+    version: 8,
+    name:
+      "one spelling per model: the ledger's and the rollups' models made canonical, rows merged",
+    // Frozen text (db/migrations/v8_canonical_models.ts).
+    sql: SQLITE_V8,
   },
 ];

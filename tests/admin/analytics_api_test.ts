@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
 import { rawQuery } from "../support/raw_query.ts";
 import { MAX_USAGE_ROWS } from "../../core/analytics/usage.ts";
+import { canonicalModel } from "../../core/model_names.ts";
 
 const chat = { model: "llama3", stream: false, messages: [{ role: "user", content: "hi" }] };
 
@@ -47,12 +48,48 @@ gatewayTest("GET /api/usage: day totals equal the quota counters; refusals count
   // Native answers carry Ollama's own timings.
   assert.equal(day.timing_count, 3);
   const byModel = await json(t, `/api/usage?from=2026-06-15&group_by=model,key`);
+  // Recorded canonically: the client's `llama3` is `llama3:latest`.
   assert.deepEqual(byModel.body.rows.map((r: Json) => [r.model, r.key_id, r.requests]), [[
-    "llama3",
+    "llama3:latest",
     id,
     4,
   ]]);
 });
+
+gatewayTest(
+  "llama3 and llama3:latest are one series in /api/usage; a filter by any spelling finds both",
+  async (t) => {
+    const { key } = await t.createKey();
+    const spellings = ["llama3", "llama3:latest", "LLaMA3"];
+    for (const model of spellings) {
+      const res = await t.post("/api/chat", key, { ...chat, model });
+      assert.equal(res.status, 200, model);
+      assert.equal((await res.json()).model, model, "Ollama's answer names the model as asked");
+    }
+    // Ollama gets the body as the client sent it: only what the gateway records is canonical.
+    const sent = t.mock.requests.filter((r) => r.path === "/api/chat");
+    assert.deepEqual(sent.map((r) => (r.body as Json).model), spellings);
+    const byModel = await json(t, "/api/usage?from=2026-06-15&group_by=model");
+    assert.deepEqual(byModel.body.rows.map((r: Json) => [r.model, r.requests]), [[
+      "llama3:latest",
+      3,
+    ]]);
+    for (const spelled of ["llama3", "llama3:latest", "LLaMA3", "library/llama3"]) {
+      const model = encodeURIComponent(spelled);
+      const usage = await json(t, `/api/usage?from=2026-06-15&model=${model}`);
+      assert.deepEqual(usage.body.rows.map((r: Json) => r.requests), [3], spelled);
+      const log = await json(t, `/api/requests?from=2026-06-15&model=${model}`);
+      assert.deepEqual(log.body.rows.map((r: Json) => r.model), Array(3).fill("llama3:latest"));
+      const exported = await t.admin(
+        `/api/export?dataset=requests&format=ndjson&from=2026-06-15&model=${model}`,
+      );
+      assert.equal((await exported.text()).trim().split("\n").length, 3, spelled);
+    }
+    const other = await json(t, "/api/usage?from=2026-06-15&model=llama3:8b");
+    assert.deepEqual(other.body.rows, [], "another tag is another model");
+    assert.deepEqual(await t.gateway.deps.store.auditRollups(), []);
+  },
+);
 
 gatewayTest(
   "GET /api/usage and /api/requests: bad input is a 400 naming the parameter",
@@ -209,10 +246,13 @@ gatewayTest(
 );
 
 gatewayTest("GET /api/export streams CSV with formula cells escaped, and NDJSON", async (t) => {
-  // A refused request's model name is the client's text: exactly what CSV injection uses.
+  // A refused request's model name is the client's text (recorded canonically: lower case, a
+  // tag added, still starting with =): exactly what CSV injection uses.
   const { key } = await t.createKey({ daily_request_limit: 1 });
   assert.equal(await chatOnce(t, key), 200);
   const evil = '=HYPERLINK("http://x.example","y")';
+  const recorded = canonicalModel(evil);
+  assert.equal(recorded, '=hyperlink("http://x.example","y"):latest');
   assert.equal(await chatOnce(t, key, { ...chat, model: evil }), 429);
   const res = await t.admin("/api/export?dataset=requests&format=csv&from=2026-06-15");
   assert.equal(res.status, 200);
@@ -225,7 +265,7 @@ gatewayTest("GET /api/export streams CSV with formula cells escaped, and NDJSON"
   const lines = csv.trimEnd().split("\r\n");
   assert.equal(lines.length, 3);
   assert.match(lines[0], /^id,started_at_utc,started_at_local,key_id/);
-  assert.ok(lines[1].includes(`"'=HYPERLINK(""http://x.example"",""y"")"`), lines[1]);
+  assert.ok(lines[1].includes(`"'=hyperlink(""http://x.example"",""y""):latest"`), lines[1]);
   assert.ok(!/(^|,)=/.test(lines[1]), "no cell starts with =");
   assert.ok(lines[1].includes(",refused,429,daily_requests,"));
   assert.ok(lines[2].includes("2026-06-15T10:00:00.000Z,2026-06-15T12:00:00.000+02:00"));
@@ -233,7 +273,7 @@ gatewayTest("GET /api/export streams CSV with formula cells escaped, and NDJSON"
   const nd = await t.admin("/api/export?dataset=requests&format=ndjson&from=2026-06-15");
   const records = (await nd.text()).trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(records.length, 2);
-  assert.equal(records[0].model, evil, "NDJSON keeps the text as it is");
+  assert.equal(records[0].model, recorded, "NDJSON keeps the text as recorded");
 
   const usage = await t.admin(
     "/api/export?dataset=usage&format=csv&from=2026-06-15&group_by=day,model",
@@ -243,7 +283,7 @@ gatewayTest("GET /api/export streams CSV with formula cells escaped, and NDJSON"
   assert.equal(rows.length, 3);
   assert.ok(
     rows.some((r) =>
-      r.startsWith("2026-06-15T00:00:00+02:00,2026-06-14T22:00:00.000Z,,\"'=HYPERLINK")
+      r.startsWith("2026-06-15T00:00:00+02:00,2026-06-14T22:00:00.000Z,,\"'=hyperlink")
     ),
   );
 });

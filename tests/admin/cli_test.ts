@@ -355,7 +355,8 @@ Deno.test("key CLI usage and export read the rollups and the request log; bad fi
     // Recent enough for the default range (the last 7 days): the CLI runs on the wall clock.
     const now = Temporal.Now.instant().round({ smallestUnit: "minute", roundingMode: "floor" });
     const windows = (await import("../../core/windows.ts")).requestWindows(now, "Europe/Berlin");
-    for (const model of ["llama3", "@qwen3"]) {
+    // As admission records them: canonical (`llama3:latest`), or text no client spelling becomes.
+    for (const model of ["llama3:latest", "@qwen3"]) {
       const a = await store.admit(
         {
           keyId: key.id,
@@ -389,10 +390,23 @@ Deno.test("key CLI usage and export read the rollups and the request log; bad fi
     const rows = JSON.parse(usage.stdout);
     assert.deepEqual(rows.map((r: { model: string; requests: number }) => [r.model, r.requests]), [
       ["@qwen3", 1],
-      ["llama3", 1],
+      ["llama3:latest", 1],
     ]);
     const table = await run(["usage", "--group-by", "model"], url);
     assert.match(table.stdout, /^model\s+requests\s+ok\s+refused/);
+    // A filter by any spelling of a model finds its canonically recorded rows.
+    for (const model of ["llama3", "LLaMA3:latest"]) {
+      const one = await run(["usage", "--group-by", "model", "--model", model, "--json"], url);
+      assert.equal(one.code, 0, one.stderr);
+      assert.deepEqual(
+        JSON.parse(one.stdout).map((r: { model: string }) => r.model),
+        ["llama3:latest"],
+        model,
+      );
+      const rows = await run(["export", "--dataset", "requests", "--model", model], url);
+      assert.equal(rows.code, 0, rows.stderr);
+      assert.equal(rows.stdout.trimEnd().split("\r\n").length, 2, model);
+    }
 
     const csv = await run(["export", "--dataset", "requests"], url);
     assert.equal(csv.code, 0, csv.stderr);

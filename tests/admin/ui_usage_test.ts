@@ -99,6 +99,26 @@ usageTest("the usage page says so when nothing was used yet", async (f) => {
   assert.doesNotMatch(html, /rel="next"/, "no older page");
 });
 
+usageTest("the Usage and Requests pages filter by any spelling of a model", async (f) => {
+  f.mock.update({ models: ["llama3:latest", "qwen3:latest"] });
+  const { key } = await f.createKey({ name: "Alice" });
+  for (const model of ["llama3", "llama3:latest", "qwen3"]) {
+    await (await f.chat(key, { model })).body?.cancel();
+  }
+  for (const spelled of ["llama3", "LLaMA3:latest"]) {
+    const model = encodeURIComponent(spelled);
+    const usage = await page(f, `/usage?range=today&model=${model}`);
+    assert.equal(usage.status, 200, spelled);
+    assert.match(usage.html, /<span class="stat-value">2<\/span>/, `${spelled}: both requests`);
+    // The recorded spelling is chosen in the list, not the text entered added to it.
+    assert.match(usage.html, /<option value="llama3:latest" selected>llama3:latest<\/option>/);
+    assert.doesNotMatch(usage.html, new RegExp(`<option value="${spelled}"`));
+    const requests = await page(f, `/requests?range=today&model=${model}`);
+    assert.equal(requests.status, 200, spelled);
+    assert.equal([...requests.html.matchAll(/<tr data-id="\d+">/g)].length, 2, spelled);
+  }
+});
+
 usageTest("the usage page charts, ranks and times what the gateway counted", async (f) => {
   f.mock.update({ models: ["llama3:latest", "qwen3:latest"] });
   const alice = await f.createKey({ name: "Alice", daily_request_limit: "2" });

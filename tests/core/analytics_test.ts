@@ -14,6 +14,8 @@ import {
   parseRequestParams,
   parseUsageParams,
 } from "../../core/analytics/params.ts";
+import { recordedModel } from "../../core/analytics/recorded_model.ts";
+import { OTHER_MODEL } from "../../core/analytics/refusal_cap.ts";
 import {
   EXPORT_PAGE,
   primed,
@@ -193,6 +195,28 @@ Deno.test("usage parameters: text filters without control characters, C1 include
       "llama3:8b-ü",
     );
   }
+});
+
+Deno.test("a model filter asks for the recorded spelling: canonical, (other) as it is", () => {
+  const now = Temporal.Instant.from("2026-06-15T10:00:00Z");
+  const cases: Array<[string, string]> = [
+    ["llama3", "llama3:latest"],
+    [" LLaMA3:Latest ", "llama3:latest"],
+    ["registry.ollama.ai/library/llama3@sha256:abc", "llama3:latest"],
+    ["qwen3:8b", "qwen3:8b"],
+    [OTHER_MODEL, OTHER_MODEL],
+  ];
+  for (const [given, asked] of cases) {
+    assert.equal(recordedModel(given), asked, given);
+    assert.equal(parseUsageParams({ model: given }, "UTC", now).model, asked, given);
+    assert.equal(parseRequestParams({ model: given }, "UTC", now).model, asked, given);
+    const e = parseExportParams({ dataset: "requests", model: given }, "UTC", now);
+    assert.equal(e.query.model, asked, given);
+  }
+  // A cursor belongs to the recorded filter: another spelling of the same model pages on.
+  const first = parseRequestParams({ model: "llama3" }, "UTC", now);
+  const cursor = encodeCursor(first, { started_at: "2026-06-15T09:00:00.000Z", id: 7 });
+  assert.doesNotThrow(() => parseRequestParams({ model: "llama3:latest", cursor }, "UTC", now));
 });
 
 Deno.test("usage size limits: 400 days, 15m at most 7 days, hour at most 92 days", () => {

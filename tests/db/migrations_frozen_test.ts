@@ -17,6 +17,7 @@ const APPLIED: Record<string, Record<number, string>> = {
     5: "71fc4f9cf1282f22f725db8874a7447bdf4fabeef74bbd3f9982055c8c192ff8",
     6: "365196d901182c1538988aecd4dc1edaf97751c21ef592ae6f044b454da299e8",
     7: "bc3a3570b0934dd9ced71e7effab33343354d5ad654ce906dd5450f47e9e0af0",
+    8: "2a91cc0fd531d9441a4c929da7981b8fcd4027bdff6b84ef9584c64ea0d86771",
   },
   sqlite: {
     1: "61ac650c3db573ed1780abd63165102fb13dc353e04a1cfc565e2fe54b4ceac9",
@@ -26,6 +27,7 @@ const APPLIED: Record<string, Record<number, string>> = {
     5: "3ef92c28d18149feb54348952c4c8bb27d11ec5b94c55d96521b2cec619f9616",
     6: "365196d901182c1538988aecd4dc1edaf97751c21ef592ae6f044b454da299e8",
     7: "402bd4e278912b754f0b0fd574292fb5cdd2f891a61ee2509467441be2a282e0",
+    8: "7425dbac03ad2d1b4de8f44209d112f24a4e43225fe7b0b749d9fe736e6986d7",
   },
 };
 
@@ -40,7 +42,7 @@ for (
     sqliteMigrations,
   ]] as const
 ) {
-  Deno.test(`[${dialect}] applied migrations (1-7) are unchanged, byte for byte`, async () => {
+  Deno.test(`[${dialect}] applied migrations (1-8) are unchanged, byte for byte`, async () => {
     for (const [version, hash] of Object.entries(APPLIED[dialect])) {
       const m = migrations.find((m) => m.version === Number(version));
       assert.ok(m, `migration ${version} is still there`);

@@ -87,7 +87,8 @@ gatewayTest(
     };
     const store = t.gateway.deps.store;
     const rows = await store.usage({ ...day, timeZone: "UTC", groupBy: ["model"] });
-    const mistral = rows.find((r) => r.model === "mistral")!;
+    // Recorded canonically, as every model name (the error above keeps the client's spelling).
+    const mistral = rows.find((r) => r.model === "mistral:latest")!;
     assert.deepEqual(
       [mistral.requests, mistral.refused, mistral.refused_model, mistral.refused_other],
       [2, 2, 2, 0],
@@ -326,7 +327,7 @@ gatewayTest(
         res.json.days.map((
           d: { model: string; requests: number; prompt_tokens: number; completion_tokens: number },
         ) => [d.model, d.requests, d.prompt_tokens, d.completion_tokens]),
-        [["llama3", 1, 7, 3]],
+        [["llama3:latest", 1, 7, 3]],
       );
     }
     assert.equal(t.mock.inferenceCount(), 1, "asking never reaches Ollama");
@@ -348,7 +349,9 @@ gatewayTest(
       rollup15mRetentionDays: 35,
     });
     assert.ok(m.deletedRequests >= 1, "the log row is gone");
-    assert.equal((await send(t, "/api/chat", key, { model: "llama3", messages })).status, 200);
+    // Another spelling of the same model: one series, under the canonical name.
+    const again = { model: "Llama3:latest", messages };
+    assert.equal((await send(t, "/api/chat", key, again)).status, 200);
     const res = await get(t, "/v1/usage", key);
     assert.deepEqual(
       res.json.days.map((d: { day: string; model: string; requests: number }) => [
@@ -356,7 +359,7 @@ gatewayTest(
         d.model,
         d.requests,
       ]),
-      [["2026-06-15", "llama3", 1], ["2026-06-25", "llama3", 1]],
+      [["2026-06-15", "llama3:latest", 1], ["2026-06-25", "llama3:latest", 1]],
     );
   },
 );

@@ -354,7 +354,8 @@ boxesTest(
     };
     assert.deepEqual(
       log.rows.map((r) => [r.model, r.upstream]),
-      [["qwen3:8b", warm], ["qwen3:8b", warm], ["llama3", cold]],
+      // The request log holds the canonical spelling of the client's `llama3`.
+      [["qwen3:8b", warm], ["qwen3:8b", warm], ["llama3:latest", cold]],
     );
   },
 );
