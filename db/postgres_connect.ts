@@ -1,6 +1,7 @@
 /**
  * Connecting to PostgreSQL (npm `postgres`): the pool, start-up retries while the server comes
- * up, and which errors leave a reserved connection usable.
+ * up, which errors leave a reserved connection usable, and the two ways postgres.js 3.4.9 fails
+ * when connections are lost (a dropped promise, a reserve never answered) worked around.
  * @module
  */
 import postgres from "postgres";
