@@ -10,6 +10,7 @@ import {
   connectionUsable,
   connectPostgres,
   type PostgresOptions,
+  reserveConnection,
   type Sql,
   type Types,
 } from "./postgres_connect.ts";
@@ -612,7 +613,7 @@ export class PostgresStore implements Store {
       // alone, two extra round trips, the COMMIT one while the row locks are held. Here
       // postgres.js pipelines the statements given together (each carries its own Sync, so they
       // still run one after the other on the server): two round trips per batch.
-      tx = await this.#sql.reserve();
+      tx = await reserveConnection(this.#sql);
     } catch (err) {
       for (const job of jobs) job.reject(err);
       return;
@@ -1231,7 +1232,7 @@ export class PostgresStore implements Store {
       // it skips this run (another one is doing the work). Every statement runs on that same
       // connection: with DB_POOL_SIZE=1 the pool has no other to give.
       exclusive: async (fn) => {
-        const conn = await this.#sql.reserve();
+        const conn = await reserveConnection(this.#sql);
         let usable = true;
         try {
           const [{ got }] = await conn`SELECT pg_try_advisory_lock(${MAINTENANCE_LOCK}) AS got`;

@@ -1,6 +1,7 @@
 /**
  * Connecting to PostgreSQL (npm `postgres`): the pool, start-up retries while the server comes
- * up, and which errors leave a reserved connection usable.
+ * up, which errors leave a reserved connection usable, and the two ways postgres.js 3.4.9 fails
+ * when connections are lost (a dropped promise, a reserve never answered) worked around.
  * @module
  */
 import postgres from "postgres";
@@ -14,6 +15,29 @@ export interface PostgresOptions {
   /** How long start-up keeps retrying an unreachable database, in seconds (default 30). */
   connectTimeoutSeconds?: number;
 }
+
+/** The statement postgres.js 3.4.9 runs first on each new connection to read the array types. */
+const TYPE_FETCH =
+  /from pg_catalog\.pg_type a\s+left join pg_catalog\.pg_type b on b\.oid = a\.typelem/;
+
+/**
+ * postgres.js 3.4.9 reads the array types in an async function whose promise it drops
+ * (connection.js fetchArrayTypes, porsager/postgres#1192): a connection lost during that read,
+ * as when the database goes away while the pool opens a connection, rejects it nowhere, and the
+ * unhandled rejection ends the process. Nothing waits on that read, so dropping it is safe: the
+ * query that opened the connection fails or succeeds on its own, the type maps are shared by the
+ * pool, and the next connection reads them again. `fetch_types: false` would avoid the read but
+ * deadlocks `reserve()` on a new connection (porsager/postgres#751), which admissions use.
+ * Registered on import, before any connection, so later listeners see it handled; every other
+ * unhandled rejection is left alone.
+ */
+globalThis.addEventListener("unhandledrejection", (e) => {
+  const query = (e.reason as { query?: unknown } | null)?.query;
+  if (typeof query !== "string" || !TYPE_FETCH.test(query)) return;
+  e.preventDefault();
+  const reason = e.reason instanceof Error ? e.reason.message : String(e.reason);
+  console.warn(`A new PostgreSQL connection was lost while it started (${reason}); retried`);
+});
 
 /** Custom types: BIGINT (int8) columns come back as numbers; counters never near 2^53. */
 const types = {
@@ -72,6 +96,39 @@ export function connectionUsable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && /^[A-Z]+(_[A-Z]+)+$/.test(code) &&
     !code.startsWith("CONNECT");
+}
+
+/** How long a caller waits for a connection of its own (see reserveConnection). */
+export const RESERVE_TIMEOUT_MS = 10_000;
+
+/**
+ * `sql.reserve()`, rejecting after `timeoutMs`. postgres.js 3.4.9 loses a reserve that waited
+ * while a pool connection closed and reconnected (it becomes that reconnect's first "query",
+ * which the reconnect drops: porsager/postgres#1195): it is never answered, and the admission
+ * batch awaiting it, with every admission queued behind it, would wait for ever after an outage.
+ */
+export async function reserveConnection(
+  sql: Sql,
+  timeoutMs = RESERVE_TIMEOUT_MS,
+): Promise<postgres.ReservedSql<Types>> {
+  const reserving = sql.reserve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no PostgreSQL connection within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([reserving, timeout]);
+  } catch (err) {
+    // One given after the timeout goes back to the pool at once; a failed one has nothing to
+    // give back (handled here so it is not an unhandled rejection).
+    reserving.then((tx) => tx.release(), () => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function reasonOf(err: unknown, password: string): string {

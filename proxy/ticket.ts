@@ -118,7 +118,14 @@ export class SettlementTicket {
         key: this.keyPrefix,
         request_id: this.requestId,
       });
-      void this.#retry(settlement, 0);
+      // Not awaited: the answer does not wait for the retries. #retry handles every failure
+      // of the store itself; this catch is for anything else, so nothing rejects unhandled.
+      this.#retry(settlement, 0).catch((e) =>
+        this.deps.log.error("settlement retries stopped", {
+          error: (e as Error)?.message ?? String(e),
+          request_id: this.requestId,
+        })
+      );
     }
   }
 

@@ -184,9 +184,8 @@ Deno.test({
       await bare.waitForURL(/\/usage\?range=30d&.*key_id=\d+/);
       assert.deepEqual(
         await bare.locator("figure.chart").first().locator(".legend-name").allInnerTexts(),
-        [
-          "llama3",
-        ],
+        // Recorded canonically: the requests sent as `llama3` are the `llama3:latest` series.
+        ["llama3:latest"],
       );
       await bare.goto(t.gateway.adminUrl + "/requests");
       await bare.getByRole("link", { name: "Older" }).click();
