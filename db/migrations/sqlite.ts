@@ -222,6 +222,7 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
   {
     version: 9,
     name: "in-flight rows without a group or member left out of those owners' partial indexes",
+    // Frozen text (db/migrations/v9_owner_pending_indexes.ts), the same in both dialects.
     sql: V9_OWNER_PENDING_INDEXES,
   },
 ];
