@@ -63,6 +63,10 @@ export async function startGateway(
   main: string = here("../main.ts"),
   /** More `deno run` flags (bench/heap.ts: --inspect). */
   flags: string[] = [],
+  /** A program that runs deno (bench/callgrind.ts: valgrind and its flags). */
+  wrapper: string[] = [],
+  /** How long to wait for it to listen (ms). */
+  startTimeoutMs = 60_000,
 ): Promise<GatewayTarget> {
   const log = `${dir}/${name}.log`;
   const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
@@ -70,6 +74,7 @@ export async function startGateway(
   const v8 = Deno.env.get("BENCH_GATEWAY_V8_FLAGS");
   if (v8) prof.push(`--v8-flags=${v8}`);
   const argv = [
+    ...wrapper,
     Deno.execPath(),
     "run",
     ...prof,
@@ -97,8 +102,8 @@ export async function startGateway(
     DEFAULT_MODEL: "bench-c50-d0",
     DB_POOL_SIZE: "10",
   });
-  const url = await waitForLog(log, /proxy listening on (\S+)/);
-  const adminUrl = await waitForLog(log, /admin listening on (\S+)/);
+  const url = await waitForLog(log, /proxy listening on (\S+)/, startTimeoutMs);
+  const adminUrl = await waitForLog(log, /admin listening on (\S+)/, startTimeoutMs);
   return { proc, url: url!, adminUrl: adminUrl! };
 }
 

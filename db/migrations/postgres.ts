@@ -8,6 +8,7 @@ import { POSTGRES_V3 } from "./v3_analytics.ts";
 import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
 import { POSTGRES_V7 } from "./v7_refusals.ts";
 import { POSTGRES_V8 } from "./v8_canonical_models.ts";
+import { V9_OWNER_PENDING_INDEXES } from "./v9_owner_pending_indexes.ts";
 
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   {
@@ -251,5 +252,11 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
       "one spelling per model: the ledger's and the rollups' models made canonical, rows merged",
     // Frozen text (db/migrations/v8_canonical_models.ts).
     sql: POSTGRES_V8,
+  },
+  {
+    version: 9,
+    name: "in-flight rows without a group or member left out of those owners' partial indexes",
+    // Frozen text (db/migrations/v9_owner_pending_indexes.ts), the same in both dialects.
+    sql: V9_OWNER_PENDING_INDEXES,
   },
 ];
