@@ -3,6 +3,7 @@
  * Debian's nginx as a plain reverse proxy to the same mock.
  * @module
  */
+import { startV8Flags } from "../tools/start_flags.ts";
 import { childrenOf, pinned, type ServerProc, spawnLogged, waitForLog } from "./procs.ts";
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
@@ -70,9 +71,10 @@ export async function startGateway(
 ): Promise<GatewayTarget> {
   const log = `${dir}/${name}.log`;
   const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  // An experiment knob (V8 heap flags for the soak); unset, the gateway runs as `deno task start`.
-  const v8 = Deno.env.get("BENCH_GATEWAY_V8_FLAGS");
-  if (v8) prof.push(`--v8-flags=${v8}`);
+  // The gateway runs with `deno task start`'s V8 flags; BENCH_GATEWAY_V8_FLAGS replaces them for
+  // an experiment ("none": V8's defaults).
+  const v8 = Deno.env.get("BENCH_GATEWAY_V8_FLAGS") ?? await startV8Flags();
+  if (v8 && v8 !== "none") prof.push(`--v8-flags=${v8}`);
   const argv = [
     ...wrapper,
     Deno.execPath(),

@@ -1,0 +1,65 @@
+/**
+ * The gateway's V8 flags are decided once, in `deno task start`: every other way of starting it
+ * (dev, the compiled binary, the image, the benchmarks) must run with the same ones.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { denoTasks, startV8Flags, v8FlagsIn } from "../../tools/start_flags.ts";
+import { parseDockerfile } from "./dockerfile.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const words = (command: string) => command.trim().split(/\s+/);
+
+/** The arguments of the command in a task that runs main.ts (dev runs a port check first). */
+function mainCommand(task: string): string[] {
+  const command = task.split("&&").find((part) => words(part).at(-1) === "main.ts");
+  assert.ok(command, `no command runs main.ts in: ${task}`);
+  return words(command);
+}
+
+Deno.test("deno task start caps the V8 young generation, so one-connection p99 is not scavenges", async () => {
+  assert.equal(await startV8Flags(), "--max-semi-space-size=8");
+});
+
+Deno.test("dev, compile and the image's CMD start main.ts with the start task's V8 flags", async () => {
+  const tasks = await denoTasks();
+  const start = v8FlagsIn(mainCommand(tasks.start));
+  assert.deepEqual(v8FlagsIn(mainCommand(tasks.dev)), start, "deno task dev");
+  assert.deepEqual(v8FlagsIn(mainCommand(tasks.compile)), start, "deno task compile");
+  const stages = parseDockerfile(await Deno.readTextFile(`${ROOT}Dockerfile`));
+  const cmd = stages.at(-1)!.instructions.filter((i) => i.keyword === "CMD").at(-1)!;
+  assert.deepEqual(v8FlagsIn(JSON.parse(cmd.args)), start, "the image's CMD");
+});
+
+Deno.test("the start task's V8 flags are ones this Deno's V8 accepts", async () => {
+  const flags = await startV8Flags();
+  assert.ok(flags);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", `--v8-flags=${flags}`, "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.ok(out.success && stderr === "", stderr);
+});
+
+Deno.test("--max-semi-space-size=8 shrinks the young generation V8 grows to under allocation", async () => {
+  const newSpace = async (flags: string[]) => {
+    const program = `import v8 from "node:v8";
+      let keep = [];
+      for (let r = 0; r < 60; r++) {
+        for (let i = 0; i < 100000; i++) keep.push({ i, s: "x" + i });
+        if (keep.length > 300000) keep = [];
+      }
+      console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size);`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", ...flags, program],
+      stdout: "piped",
+    }).output();
+    return Number(new TextDecoder().decode(out.stdout));
+  };
+  const capped = await newSpace([`--v8-flags=${await startV8Flags()}`]);
+  const uncapped = await newSpace([]);
+  assert.ok(capped <= 16 * 2 ** 20, `new space ${capped} bytes with the flag`);
+  assert.ok(uncapped > capped, `new space ${uncapped} bytes by default`);
+});
