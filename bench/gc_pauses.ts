@@ -1,7 +1,8 @@
 /**
- * GC pauses against the one-connection p99: `deno run -A bench/gc_pauses.ts [V8 flags, e.g.
- * --max-semi-space-size=4] [--seconds=10] [--keys=1000]`. Starts the mock and one gateway (SQLite, 1,000 keys)
- * with `--v8-flags=--trace-gc` (plus the flags given), runs wrk at one connection, and prints
+ * GC pauses against the one-connection p99: `deno run -A bench/gc_pauses.ts [more V8 flags, e.g.
+ * --trace-gc-nvp] [--seconds=10] [--keys=1000]`. Starts the mock and one gateway (SQLite, 1,000 keys)
+ * with `--v8-flags=--trace-gc` on top of the start task's V8 flags (BENCH_GATEWAY_V8_FLAGS replaces
+ * those; `none`: V8's defaults) and the flags given, runs wrk at one connection, and prints
  * wrk's p50/p99, each GC kind's count, median and largest pause from V8's trace, and the
  * gateway's own duration_ms tail from its request log (what the handler saw, ms resolution);
  * with the V8 flag `--trace-gc-nvp`, also what each scavenge promoted to the old generation.
@@ -9,6 +10,7 @@
  */
 import { createKeys } from "./admin_client.ts";
 import { bodyOf } from "./scenarios.ts";
+import { startV8Flags } from "../tools/start_flags.ts";
 import { startGateway, startMock } from "./servers.ts";
 import { runWrk } from "./wrk.ts";
 
@@ -18,6 +20,8 @@ const seconds = Number(
 const keyCount = Number(
   Deno.args.find((a) => a.startsWith("--keys="))?.slice("--keys=".length) ?? 1000,
 );
+/** What startGateway runs with before the flags given here (the start task's, or the override). */
+const base = Deno.env.get("BENCH_GATEWAY_V8_FLAGS") ?? await startV8Flags();
 const v8 = Deno.args.filter((a) => !/^--(seconds|keys)=/.test(a) && a !== "").join(",");
 
 const dir = await Deno.makeTempDir({ prefix: "llmq-gc-" });
@@ -70,9 +74,11 @@ try {
   }
   const ms = (us: number) => (us / 1000).toFixed(3);
   console.log(
-    `c1 ${v8 || "(no flags)"}, ${keyCount} keys: ${w.requests} requests, p50 ${ms(w.p50_us)} p99 ${
-      ms(w.p99_us)
-    } max ${ms(w.max_us)} ms; load average ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    `c1 ${
+      [base, v8].filter((f) => f && f !== "none").join(",") || "(V8 defaults)"
+    }, ${keyCount} keys: ${w.requests} requests, p50 ${ms(w.p50_us)} p99 ${ms(w.p99_us)} max ${
+      ms(w.max_us)
+    } ms; load average ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
   );
   for (const [kind, v] of pauses) {
     v.sort((a, b) => a - b);
