@@ -10,8 +10,7 @@
  */
 import { createKeys } from "./admin_client.ts";
 import { bodyOf } from "./scenarios.ts";
-import { startV8Flags } from "../tools/start_flags.ts";
-import { startGateway, startMock } from "./servers.ts";
+import { gatewayV8Flags, startGateway, startMock } from "./servers.ts";
 import { runWrk } from "./wrk.ts";
 
 const seconds = Number(
@@ -20,8 +19,8 @@ const seconds = Number(
 const keyCount = Number(
   Deno.args.find((a) => a.startsWith("--keys="))?.slice("--keys=".length) ?? 1000,
 );
-/** What startGateway runs with before the flags given here (the start task's, or the override). */
-const base = Deno.env.get("BENCH_GATEWAY_V8_FLAGS") ?? await startV8Flags();
+/** What startGateway runs with before the flags given here. */
+const base = await gatewayV8Flags();
 const v8 = Deno.args.filter((a) => !/^--(seconds|keys)=/.test(a) && a !== "").join(",");
 
 const dir = await Deno.makeTempDir({ prefix: "llmq-gc-" });
@@ -75,7 +74,7 @@ try {
   const ms = (us: number) => (us / 1000).toFixed(3);
   console.log(
     `c1 ${
-      [base, v8].filter((f) => f && f !== "none").join(",") || "(V8 defaults)"
+      [base, v8].filter((f) => f).join(",") || "(V8 defaults)"
     }, ${keyCount} keys: ${w.requests} requests, p50 ${ms(w.p50_us)} p99 ${ms(w.p99_us)} max ${
       ms(w.max_us)
     } ms; load average ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,

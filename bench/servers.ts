@@ -11,6 +11,15 @@ const here = (p: string) => new URL(p, import.meta.url).pathname;
 /** Password of the benchmark gateway's admin API. */
 export const BENCH_ADMIN_PASSWORD = "bench-admin-password-not-secret";
 
+/**
+ * The V8 flags a benchmark gateway runs with: `deno task start`'s, or BENCH_GATEWAY_V8_FLAGS for
+ * an experiment ("none": V8's defaults, returned as null).
+ */
+export async function gatewayV8Flags(): Promise<string | null> {
+  const flags = Deno.env.get("BENCH_GATEWAY_V8_FLAGS") ?? await startV8Flags();
+  return flags && flags !== "none" ? flags : null;
+}
+
 /** A started server with the URL clients use. */
 export interface Target {
   proc: ServerProc;
@@ -71,10 +80,8 @@ export async function startGateway(
 ): Promise<GatewayTarget> {
   const log = `${dir}/${name}.log`;
   const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  // The gateway runs with `deno task start`'s V8 flags; BENCH_GATEWAY_V8_FLAGS replaces them for
-  // an experiment ("none": V8's defaults).
-  const v8 = Deno.env.get("BENCH_GATEWAY_V8_FLAGS") ?? await startV8Flags();
-  if (v8 && v8 !== "none") prof.push(`--v8-flags=${v8}`);
+  const v8 = await gatewayV8Flags();
+  if (v8) prof.push(`--v8-flags=${v8}`);
   const argv = [
     ...wrapper,
     Deno.execPath(),
