@@ -50,7 +50,9 @@ export function estimateTokens(text: string): number {
     if (exact === "") continue;
     exactChars += exact.length;
     for (const piece of exact.split(LONG_PIECE)) {
-      if (piece !== "") exactTokens += encoding.encode(piece).length;
+      // No special tokens: js-tiktoken throws on text that spells one ("<|endoftext|>") unless
+      // told it is plain text, and a prompt or an answer is plain text to be counted.
+      if (piece !== "") exactTokens += encoding.encode(piece, [], []).length;
     }
   }
   return tokens + exactTokens + laterChars;

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { gatewayTest, type TestGateway } from "../support/gateway.ts";
 import { boundOf, estimateOf } from "../support/prompts.ts";
+import { estimateTokens } from "../../core/tokens.ts";
 
 const messages = [{ role: "user", content: "hi" }];
 
@@ -430,5 +431,39 @@ gatewayTest(
     const charged = (await t.usage(id)).today.prompt_tokens;
     assert.ok(charged <= boundOf(body), `Ollama counted ${charged}, bound ${boundOf(body)}`);
     assert.ok(charged > 1000, "the tools were counted by Ollama");
+  },
+);
+
+/** cl100k's special tokens, which js-tiktoken refuses to encode unless told otherwise. */
+const SPECIAL = "hi <|endoftext|> there <|fim_prefix|><|fim_middle|><|fim_suffix|><|endofprompt|>";
+
+Deno.test("text that spells a tokenizer's special tokens is estimated as text, never an error", () => {
+  const plain = SPECIAL.replaceAll("|", "!");
+  assert.ok(estimateTokens(SPECIAL) >= estimateTokens(plain) - 10, "not cheaper than plain text");
+  assert.ok(estimateTokens(SPECIAL) > 5);
+});
+
+gatewayTest(
+  "a prompt spelling special tokens, where Ollama reports no count, is answered and charged",
+  async (t) => {
+    // Both answers need the gateway's own estimate: legacy embeddings never report a count, and
+    // a chat answer without prompt_eval_count is charged the estimated prompt.
+    const cases: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+      ["/api/embeddings", { model: "all-minilm", prompt: SPECIAL }, {}],
+      ["/api/chat", {
+        model: "llama3",
+        stream: false,
+        messages: [{ role: "user", content: SPECIAL }],
+      }, { omitPromptCount: true }],
+    ];
+    for (const [path, body, mock] of cases) {
+      t.mock.set(mock);
+      const { key, id } = await t.createKey({ daily_token_limit: 100_000 });
+      const res = await send(t, path, key, body);
+      assert.equal(res.status, 200, `${path}: ${res.text.slice(0, 200)}`);
+      const charged = (await t.usage(id)).today.prompt_tokens;
+      assert.ok(charged >= estimateOf({ prompt: SPECIAL }) / 2, `${path}: charged ${charged}`);
+      assert.ok(charged > 5, `${path}: charged ${charged}`);
+    }
   },
 );
