@@ -5,7 +5,8 @@
  * those; `none`: V8's defaults) and the flags given, runs wrk at one connection, and prints
  * wrk's p50/p99, each GC kind's count, median and largest pause from V8's trace, and the
  * gateway's own duration_ms tail from its request log (what the handler saw, ms resolution);
- * with the V8 flag `--trace-gc-nvp`, also what each scavenge promoted to the old generation.
+ * with the V8 flag `--trace-gc-nvp`, also what each scavenge promoted to the old generation and
+ * what was allocated per request.
  * @module
  */
 import { createKeys } from "./admin_client.ts";
@@ -65,11 +66,18 @@ try {
   }
   // --trace-gc-nvp writes one JSON object per collection instead.
   const promoted: number[] = [];
+  let allocated = 0;
   for (const m of text.matchAll(/GC: (\{.*\})/g)) {
-    const g = JSON.parse(m[1]) as { gc: string; pause: number; promoted?: number };
+    const g = JSON.parse(m[1]) as {
+      gc: string;
+      pause: number;
+      promoted?: number;
+      allocated?: number;
+    };
     const kind = g.gc === "s" ? "Scavenge" : `GC ${g.gc}`;
     pauses.set(kind, [...(pauses.get(kind) ?? []), g.pause]);
     if (g.gc === "s" && g.promoted !== undefined) promoted.push(g.promoted);
+    allocated += g.allocated ?? 0;
   }
   const ms = (us: number) => (us / 1000).toFixed(3);
   console.log(
@@ -93,6 +101,8 @@ try {
     console.log(
       `  promoted by scavenges: ${(mb / promoted.length).toFixed(2)} MB each, ${
         (mb * 1e6 / w.requests / 1024).toFixed(1)
+      } KB per request; allocated between collections: ${
+        (allocated / w.requests / 1024).toFixed(1)
       } KB per request`,
     );
   }
