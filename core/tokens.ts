@@ -1,10 +1,9 @@
 /**
- * Token estimates with js-tiktoken, used only where Ollama reports no count.
+ * Token estimates with cl100k_base (js-tiktoken's table, counted by core/cl100k.ts), used only
+ * where Ollama reports no count.
  * @module
  */
-import { getEncoding, type Tiktoken } from "js-tiktoken";
-
-let encoding: Tiktoken | null = null;
+import { countAsciiTokens } from "./cl100k.ts";
 
 /** ASCII characters of a text that are tokenised; the rest counts one token per character. */
 const EXACT_CHARS = 2048;
@@ -25,7 +24,7 @@ function utf8Bytes(text: string): number {
 
 /**
  * Estimated token count of a text (cl100k_base; close to, not equal to, a Llama tokenizer), in
- * time linear in its length. js-tiktoken's byte-pair merge grows with the square of a piece's
+ * time linear in its length. The byte-pair merge grows with the square of a piece's
  * length and is slow on non-ASCII bytes: 4,000 Chinese characters took 98 s, 1,000 "a" 0.7 s,
  * 8,000 spaces 50 s, and the event loop, so every request, waited. Hence only ASCII is tokenised,
  * in runs of (non-)space characters of at most MAX_PIECE, and only its first EXACT_CHARS; later
@@ -35,7 +34,6 @@ function utf8Bytes(text: string): number {
  */
 export function estimateTokens(text: string): number {
   if (text.length === 0) return 0;
-  encoding ??= getEncoding("cl100k_base");
   let tokens = 0;
   let exactChars = 0;
   let exactTokens = 0;
@@ -50,9 +48,8 @@ export function estimateTokens(text: string): number {
     if (exact === "") continue;
     exactChars += exact.length;
     for (const piece of exact.split(LONG_PIECE)) {
-      // No special tokens: js-tiktoken throws on text that spells one ("<|endoftext|>") unless
-      // told it is plain text, and a prompt or an answer is plain text to be counted.
-      if (piece !== "") exactTokens += encoding.encode(piece, [], []).length;
+      // Text that spells a special token ("<|endoftext|>") is counted as the text it is.
+      if (piece !== "") exactTokens += countAsciiTokens(piece);
     }
   }
   return tokens + exactTokens + laterChars;
