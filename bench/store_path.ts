@@ -4,7 +4,11 @@
  * gateway: what the database path costs on its own (issue 18, round three in bench/README.md).
  *
  *   deno run -A bench/store_path.ts [--pairs=3000] [--pg-pairs=400] [--rounds=3] [--pg]
- *     [--only=sqlite] [--checkpoint-ms=25]
+ *     [--only=sqlite] [--checkpoint-ms=25] [--history-days=27]
+ *
+ * --history-days=N: every key first gets a pair on each of the month's first N days and the runs
+ * happen on the day after them, so each admission reads a month of counters as it does late in
+ * a month in production (without it every key is new: one day row).
  *
  * Run it on two trees (`git archive main | tar -x -C /tmp/base`) alternately to compare.
  * @module
@@ -29,12 +33,18 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     // The checkpoint worker's interval (ms), to try others than the default.
     "checkpoint-ms": { type: "string" },
+    "history-days": { type: "string", default: "0" },
   },
 });
 const PAIRS = Number(args.pairs);
 const PG_PAIRS = Number(args["pg-pairs"]);
 const ROUNDS = Number(args.rounds);
 const PG_BASE = Deno.env.get("BENCH_PG_URL") ?? "postgres://postgres@127.0.0.1:5432";
+const HISTORY_DAYS = Math.min(27, Number(args["history-days"]));
+const thisMonth = new Date();
+/** Noon on day `d` (1-based) of this month, UTC. */
+const dayOfMonth = (d: number) =>
+  new Date(Date.UTC(thisMonth.getUTCFullYear(), thisMonth.getUTCMonth(), d, 12));
 
 const ASK: Ask = {
   promptTokens: 10,
@@ -57,9 +67,12 @@ function windows(now: Date): WindowKeys {
 }
 
 /** One admit and its settle; the pair's wall time in ms. */
-async function pair(store: Store, keyId: number): Promise<number> {
+async function pair(
+  store: Store,
+  keyId: number,
+  now = HISTORY_DAYS ? dayOfMonth(HISTORY_DAYS + 1) : new Date(),
+): Promise<number> {
   const t0 = performance.now();
-  const now = new Date();
   const a = await store.admit(
     {
       keyId,
@@ -147,6 +160,9 @@ async function fresh(dialect: "sqlite" | "pg", keyCount: number) {
     });
     keys.push(k.id);
   }
+  for (let d = 1; d <= HISTORY_DAYS; d++) {
+    await Promise.all(keys.map((k) => pair(store, k, dayOfMonth(d))));
+  }
   return { store, keys, dispose };
 }
 
@@ -154,7 +170,7 @@ const dialects = (["sqlite", "pg"] as const).filter((d) =>
   (d === "sqlite" || args.pg) && (!args.only || args.only === d)
 );
 console.log(
-  `store_path: ${PAIRS} pairs per run (PostgreSQL ${PG_PAIRS}), ${ROUNDS} rounds, load average ${
+  `store_path: ${PAIRS} pairs per run (PostgreSQL ${PG_PAIRS}), ${ROUNDS} rounds, ${HISTORY_DAYS} days of history per key, load average ${
     Deno.loadavg().map((n) => n.toFixed(2)).join(" ")
   }`,
 );

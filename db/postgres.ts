@@ -637,15 +637,21 @@ export class PostgresStore implements Store {
         // start, which is after the locks above are granted: they see everything the previous
         // holders committed. Folded into the locking statements they would keep the snapshot
         // taken before the lock wait and miss that.
+        // The month's other days summed (bucket ''): at most three rows per owner however
+        // late in the month, not one per day (snapshotsFromRows adds them up).
         tx`
-          SELECT scope, owner_id, period, bucket, requests,
-                 prompt_tokens + completion_tokens AS tokens, reserved_tokens
+          SELECT scope, owner_id, period,
+                 CASE WHEN period = 'day' AND bucket <> ${w.day} THEN '' ELSE bucket END
+                   AS bucket,
+                 SUM(requests) AS requests, SUM(prompt_tokens + completion_tokens) AS tokens,
+                 SUM(reserved_tokens) AS reserved_tokens
             FROM usage_counters
            WHERE ((scope = 'key' AND owner_id = ANY(${keyIds}::bigint[]))
                OR (scope = 'group' AND owner_id IN (${groupsOfKeys}))
                OR (scope = 'member' AND owner_id = ANY(${memberIds}::bigint[])))
              AND ((period = 'day' AND bucket >= ${w.monthStart} AND bucket < ${w.monthEnd})
-               OR (period = 'minute' AND bucket = ${w.minute}))`,
+               OR (period = 'minute' AND bucket = ${w.minute}))
+           GROUP BY scope, owner_id, period, 4`,
         tx`
           SELECT 'key' AS scope, key_id AS owner_id, COUNT(*)::bigint AS in_flight
             FROM request_log WHERE key_id = ANY(${keyIds}::bigint[]) AND state = 'pending'

@@ -805,22 +805,29 @@ export class SqliteStore implements Store {
         group: groupRow ? toGroup(groupRow) : null,
         member: memberRow ? toMember(memberRow) : null,
       };
-      // The owners' day and month rows (and minute rows) in one pass each, in key order.
+      // The owners' day and month rows (and minute rows) in one pass each, in key order. The
+      // month's other days are summed here (bucket ''), so late in a month an admission still
+      // reads at most three rows per owner, not one per day (snapshotsFromRows adds them up).
       const counterRows: Row[] = [];
       const owned = ownersOf(owners);
       for (const o of owned) {
         counterRows.push(...this.#all(
-          `SELECT scope, owner_id, period, bucket, requests,
-                  prompt_tokens + completion_tokens AS tokens, reserved_tokens
+          `SELECT scope, owner_id, period,
+                  CASE WHEN period = 'day' AND bucket <> ? THEN '' ELSE bucket END AS bucket,
+                  SUM(requests) AS requests, SUM(prompt_tokens + completion_tokens) AS tokens,
+                  SUM(reserved_tokens) AS reserved_tokens
              FROM usage_counters
             WHERE scope = ? AND owner_id = ?
               AND ((period = 'day' AND bucket >= ? AND bucket < ?)
-                OR (period = 'minute' AND bucket = ?))`,
+                OR (period = 'minute' AND bucket = ?))
+            GROUP BY period, CASE WHEN period = 'day' AND bucket <> ? THEN '' ELSE bucket END`,
+          w.day,
           o.scope,
           o.id,
           w.monthStart,
           w.monthEnd,
           w.minute,
+          w.day,
         ));
       }
       const snapshots = snapshotsFromRows(counterRows, w);

@@ -513,6 +513,42 @@ for (const dialect of testDialects()) {
       assert.equal(later.size, 0);
     }));
 
+  Deno.test(`[${dialect}] late in a month the day limit counts today, the month limit every day`, () =>
+    withStore(dialect, async (store) => {
+      const key = await store.createKey(
+        newKey({ daily_request_limit: 2, monthly_request_limit: 10 }),
+      );
+      const dayOf = (d: string): WindowKeys => ({
+        ...JAN_15,
+        minute: `2025-01-${d}T10:00`,
+        day: `2025-01-${d}`,
+      });
+      // Two settled requests on each of three earlier days, one still running from a fourth.
+      for (const d of ["01", "02", "03"]) {
+        for (let i = 0; i < 2; i++) {
+          await store.settle(settlement(admittedId(await admit(store, key.id, dayOf(d)))));
+        }
+      }
+      admittedId(await admit(store, key.id, dayOf("04")));
+      admittedId(await admit(store, key.id));
+      admittedId(await admit(store, key.id));
+      const third = await admit(store, key.id);
+      assert.equal(
+        third.kind === "refused" && "limit" in third.decision && third.decision.limit.window,
+        "day",
+      );
+      const usage = (await store.usageByOwner("key", JAN_15)).get(key.id);
+      assert.equal(usage?.today.requests, 2);
+      assert.equal(usage?.month.requests, 9);
+      assert.equal(usage?.month.tokens, 6 * 42);
+      admittedId(await admit(store, key.id, dayOf("16")));
+      const over = await admit(store, key.id, dayOf("16"));
+      assert.equal(
+        over.kind === "refused" && "limit" in over.decision && over.decision.limit.window,
+        "month",
+      );
+    }));
+
   Deno.test(`[${dialect}] a per-minute request limit counts one minute, exactly`, () =>
     withStore(dialect, async (store, url) => {
       const key = await store.createKey(newKey({ requests_per_minute: 3 }));
