@@ -9,10 +9,8 @@
  * readableByteStreamTee and ext:deno_node/inspector_network_bridge.js are that, not the gateway.
  * @module
  */
-import { createKeys } from "./admin_client.ts";
-import { bodyOf } from "./scenarios.ts";
+import { chatLoad } from "./chat_load.ts";
 import { startGateway, startMock } from "./servers.ts";
-import { runWrk } from "./wrk.ts";
 
 const arg = (name: string, fallback: number) =>
   Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
@@ -58,22 +56,7 @@ const gw = await startGateway(dir, "gw", `sqlite:///${dir}/gw.db`, mock.url, "0"
   `--inspect=127.0.0.1:${inspectPort}`,
 ]);
 try {
-  const keys = await createKeys(gw.adminUrl, keyCount, "a");
-  await Deno.writeTextFile(`${dir}/keys.txt`, keys.join("\n") + "\n");
-  await Deno.writeTextFile(
-    `${dir}/body.json`,
-    bodyOf({ path: "/api/chat", stream: false, chunks: 10, delayMs: 0 }),
-  );
-  const wrk = (connections: number, secs: number) =>
-    runWrk({
-      url: gw.url,
-      path: "/api/chat",
-      bodyFile: `${dir}/body.json`,
-      keysFile: `${dir}/keys.txt`,
-      connections,
-      seconds: secs,
-      cores: "1",
-    });
+  const wrk = await chatLoad(dir, gw, keyCount, "a");
   await wrk(64, 3);
   const targets = await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json();
   const session = await cdp(targets[0].webSocketDebuggerUrl);

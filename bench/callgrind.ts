@@ -9,10 +9,8 @@
  * load, at a few dozen requests a second.
  * @module
  */
-import { createKeys } from "./admin_client.ts";
-import { bodyOf } from "./scenarios.ts";
+import { chatLoad } from "./chat_load.ts";
 import { startGateway, startMock } from "./servers.ts";
-import { runWrk } from "./wrk.ts";
 
 const opt = (name: string, d: string) =>
   Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? d;
@@ -68,24 +66,7 @@ function lastDump(): Map<string, number> {
 }
 
 try {
-  const keys = await createKeys(gw.adminUrl, 20, "cg");
-  const keysFile = `${dir}/keys.txt`;
-  await Deno.writeTextFile(keysFile, keys.join("\n") + "\n");
-  const bodyFile = `${dir}/body.json`;
-  await Deno.writeTextFile(
-    bodyFile,
-    bodyOf({ path: "/api/chat", stream: false, chunks: 10, delayMs: 0 }),
-  );
-  const wrk = (connections: number, secs: number) =>
-    runWrk({
-      url: gw.url,
-      path: "/api/chat",
-      bodyFile,
-      keysFile,
-      connections,
-      seconds: secs,
-      cores: "1",
-    });
+  const wrk = await chatLoad(dir, gw, 20, "cg");
   // Warm-up: JIT tiers and caches. Requests wrk cuts off at its deadline are settled with an
   // estimate, which loads the tokenizer (about a minute under callgrind): wait until the gateway
   // answers again before measuring.

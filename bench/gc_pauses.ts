@@ -9,10 +9,8 @@
  * what was allocated per request.
  * @module
  */
-import { createKeys } from "./admin_client.ts";
-import { bodyOf } from "./scenarios.ts";
+import { chatLoad } from "./chat_load.ts";
 import { gatewayV8Flags, startGateway, startMock } from "./servers.ts";
-import { runWrk } from "./wrk.ts";
 
 const seconds = Number(
   Deno.args.find((a) => a.startsWith("--seconds="))?.slice("--seconds=".length) ?? 10,
@@ -37,22 +35,7 @@ const gw = await startGateway(
   [`--v8-flags=--trace-gc${v8 ? `,${v8}` : ""}`],
 );
 try {
-  const keys = await createKeys(gw.adminUrl, keyCount, "g");
-  await Deno.writeTextFile(`${dir}/keys.txt`, keys.join("\n") + "\n");
-  await Deno.writeTextFile(
-    `${dir}/body.json`,
-    bodyOf({ path: "/api/chat", stream: false, chunks: 10, delayMs: 0 }),
-  );
-  const wrk = (connections: number, secs: number) =>
-    runWrk({
-      url: gw.url,
-      path: "/api/chat",
-      bodyFile: `${dir}/body.json`,
-      keysFile: `${dir}/keys.txt`,
-      connections,
-      seconds: secs,
-      cores: "1",
-    });
+  const wrk = await chatLoad(dir, gw, keyCount, "g");
   await wrk(64, 3);
   await wrk(1, 3);
   const before = (await Deno.readTextFile(gw.proc.log)).length;

@@ -7,10 +7,8 @@
  * request of a second run of each load under `strace -c -f` (slower: read counts, not times).
  * @module
  */
-import { createKeys } from "./admin_client.ts";
-import { bodyOf } from "./scenarios.ts";
+import { chatLoad } from "./chat_load.ts";
 import { startGateway, startMock } from "./servers.ts";
-import { runWrk } from "./wrk.ts";
 
 const opt = (name: string, d: string) =>
   Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? d;
@@ -63,25 +61,8 @@ const mock = await startMock(dir, mockCore);
 const main = new URL(`file://${Deno.realPathSync(tree)}/main.ts`).pathname;
 const gw = await startGateway(dir, "gw", `sqlite:///${dir}/gw.db`, mock.url, "0", null, main);
 try {
-  const keys = await createKeys(gw.adminUrl, 1000, "t");
-  const keysFile = `${dir}/keys.txt`;
-  await Deno.writeTextFile(keysFile, keys.join("\n") + "\n");
-  const bodyFile = `${dir}/body.json`;
-  await Deno.writeTextFile(
-    bodyFile,
-    bodyOf({ path: "/api/chat", stream: false, chunks: 10, delayMs: 0 }),
-  );
+  const wrk = await chatLoad(dir, gw, 1000, "t");
   const pid = gw.proc.pid;
-  const wrk = (connections: number, secs: number) =>
-    runWrk({
-      url: gw.url,
-      path: "/api/chat",
-      bodyFile,
-      keysFile,
-      connections,
-      seconds: secs,
-      cores: "1",
-    });
   await wrk(64, 3);
   await wrk(1, 2);
   for (const c of loads) {
