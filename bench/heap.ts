@@ -6,11 +6,9 @@
  * Each snapshot forces a full GC first, so it shows what is live, not what awaits collection.
  * @module
  */
-import { createKeys } from "./admin_client.ts";
+import { chatLoad } from "./chat_load.ts";
 import { rssMb } from "./procs.ts";
-import { bodyOf } from "./scenarios.ts";
 import { startGateway, startMock } from "./servers.ts";
-import { runWrk } from "./wrk.ts";
 
 const opt = (name: string, d: string) =>
   Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? d;
@@ -72,24 +70,11 @@ const gw = await startGateway(
   `${root}/bench/heap_gateway.ts`,
 );
 try {
-  const keys = await createKeys(gw.adminUrl, 1000, "heap");
-  const keysFile = `${dir}/keys.txt`;
-  await Deno.writeTextFile(keysFile, keys.join("\n") + "\n");
-  const bodyFile = `${dir}/body.json`;
-  await Deno.writeTextFile(
-    bodyFile,
-    bodyOf({ path: "/api/chat", stream: true, chunks: 50, delayMs: 100 }),
-  );
-  const load = (connections: number, seconds: number) =>
-    runWrk({
-      url: gw.url,
-      path: "/api/chat",
-      bodyFile,
-      keysFile,
-      connections,
-      seconds,
-      cores: "1",
-    });
+  const load = await chatLoad(dir, gw, 1000, "heap", {
+    stream: true,
+    chunks: 50,
+    delayMs: 100,
+  });
   // Warm up (and let a client leave, which loads the tokenizer once) before the idle snapshot.
   await load(64, 3);
   await new Promise((r) => setTimeout(r, 1000));
