@@ -820,14 +820,13 @@ export class SqliteStore implements Store {
             WHERE scope = ? AND owner_id = ?
               AND ((period = 'day' AND bucket >= ? AND bucket < ?)
                 OR (period = 'minute' AND bucket = ?))
-            GROUP BY period, CASE WHEN period = 'day' AND bucket <> ? THEN '' ELSE bucket END`,
+            GROUP BY period, 4`,
           w.day,
           o.scope,
           o.id,
           w.monthStart,
           w.monthEnd,
           w.minute,
-          w.day,
         ));
       }
       const snapshots = snapshotsFromRows(counterRows, w);
