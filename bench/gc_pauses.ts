@@ -1,6 +1,6 @@
 /**
  * GC pauses against the one-connection p99: `deno run -A bench/gc_pauses.ts [more V8 flags, e.g.
- * --trace-gc-nvp] [--seconds=10] [--keys=1000]`. Starts the mock and one gateway (SQLite, 1,000 keys)
+ * --trace-gc-nvp] [--seconds=10] [--keys=1000] [--connections=1]`. Starts the mock and one gateway (SQLite, 1,000 keys)
  * with `--v8-flags=--trace-gc` on top of the start task's V8 flags (BENCH_GATEWAY_V8_FLAGS replaces
  * those; `none`: V8's defaults) and the flags given, runs wrk at one connection, and prints
  * wrk's p50/p99, each GC kind's count, median and largest pause from V8's trace, and the
@@ -18,9 +18,15 @@ const seconds = Number(
 const keyCount = Number(
   Deno.args.find((a) => a.startsWith("--keys="))?.slice("--keys=".length) ?? 1000,
 );
+/** One connection by default (the p99 target); more to see what GC costs under load. */
+const connections = Number(
+  Deno.args.find((a) => a.startsWith("--connections="))?.slice("--connections=".length) ?? 1,
+);
 /** What startGateway runs with before the flags given here. */
 const base = await gatewayV8Flags();
-const v8 = Deno.args.filter((a) => !/^--(seconds|keys)=/.test(a) && a !== "").join(",");
+const v8 = Deno.args.filter((a) => !/^--(seconds|keys|connections)=/.test(a) && a !== "").join(
+  ",",
+);
 
 const dir = await Deno.makeTempDir({ prefix: "llmq-gc-" });
 const mock = await startMock(dir, "0");
@@ -39,7 +45,7 @@ try {
   await wrk(64, 3);
   await wrk(1, 3);
   const before = (await Deno.readTextFile(gw.proc.log)).length;
-  const w = await wrk(1, seconds);
+  const w = await wrk(connections, seconds);
   const text = (await Deno.readTextFile(gw.proc.log)).slice(before);
   const pauses = new Map<string, number[]>();
   const trace =
@@ -64,7 +70,7 @@ try {
   }
   const ms = (us: number) => (us / 1000).toFixed(3);
   console.log(
-    `c1 ${
+    `c${connections} ${
       [base, v8].filter((f) => f).join(",") || "(V8 defaults)"
     }, ${keyCount} keys: ${w.requests} requests, p50 ${ms(w.p50_us)} p99 ${ms(w.p99_us)} max ${
       ms(w.max_us)

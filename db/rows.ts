@@ -35,16 +35,31 @@ function limitsOf(v: unknown): Limit[] {
     : [];
 }
 
+/**
+ * Policies already read, by their stored text: every admission reads its key's row (and its
+ * group's) in its transaction, and the text changes only when an admin edits it, so the parse
+ * runs once per text. The values are frozen because they are shared; the map is dropped whole
+ * when full (a cache, so no eviction order to keep).
+ */
+const parsedPolicies = new Map<string, Policy>();
+const PARSED_POLICIES_MAX = 4096;
+
 /** A stored policy (JSON text); fields missing from older rows read as "no limit". */
 export function policyFromJson(text: unknown): Policy {
-  const raw = jsonOf(text ?? "{}") ?? {};
-  return {
-    limits: limitsOf(raw.limits),
-    models: Array.isArray(raw.models) ? raw.models.map(String) : null,
+  const stored = text === null || text === undefined ? "{}" : String(text);
+  const known = parsedPolicies.get(stored);
+  if (known) return known;
+  const raw = jsonOf(stored) ?? {};
+  const policy: Policy = Object.freeze({
+    limits: Object.freeze(limitsOf(raw.limits).map((l) => Object.freeze(l))) as Limit[],
+    models: Array.isArray(raw.models) ? Object.freeze(raw.models.map(String)) as string[] : null,
     max_output_tokens: numberOrNull(raw.max_output_tokens),
     max_num_ctx: numberOrNull(raw.max_num_ctx),
     idle_days: numberOrNull(raw.idle_days),
-  };
+  });
+  if (parsedPolicies.size >= PARSED_POLICIES_MAX) parsedPolicies.clear();
+  parsedPolicies.set(stored, policy);
+  return policy;
 }
 
 /** The stored text of a policy. */

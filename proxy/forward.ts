@@ -27,9 +27,12 @@ import { upstreamsOf } from "../ops/upstreams.ts";
 import { ProxyError } from "./errors.ts";
 import type { InferenceRequest } from "./inference_request.ts";
 import type { SettlementTicket } from "./ticket.ts";
-import { unreachableReason, upstreamHeaders } from "./upstream.ts";
+import { type HeaderList, unreachableReason, upstreamHeaders, withToken } from "./upstream.ts";
 
 type Body = Record<string, unknown>;
+
+/** The body sent to Ollama is always the gateway's own JSON encoding of the request. */
+const JSON_BODY = { "content-type": "application/json" } as const;
 
 /** Raised when Ollama sends no response headers within UPSTREAM_CONNECT_TIMEOUT. */
 class UpstreamTimeout extends Error {}
@@ -62,8 +65,7 @@ export async function forward(
   identityHeaders: ReadonlyArray<string> = [],
 ): Promise<Response> {
   const pool = upstreamsOf(deps);
-  const headers = upstreamHeaders(incoming, identityHeaders);
-  headers.set("content-type", "application/json");
+  const headers = upstreamHeaders(incoming, identityHeaders, JSON_BODY);
   const body = JSON.stringify(request.body);
   const want: Want = {
     model: request.model,
@@ -188,7 +190,7 @@ export async function forward(
 async function attemptOn(
   upstream: UpstreamConfig,
   request: InferenceRequest,
-  baseHeaders: Headers,
+  baseHeaders: HeaderList,
   body: string,
   ticket: SettlementTicket,
   deps: Deps,
@@ -205,15 +207,10 @@ async function attemptOn(
     () => controller.abort(new UpstreamTimeout()),
     deps.config.upstreamConnectTimeoutMs,
   );
-  let headers = baseHeaders;
-  if (upstream.token) {
-    headers = new Headers(baseHeaders);
-    headers.set("authorization", `Bearer ${upstream.token}`);
-  }
   try {
     const response = await fetch(upstream.url + request.route.path, {
       method: "POST",
-      headers,
+      headers: withToken(baseHeaders, upstream.token),
       body,
       signal: controller.signal,
     });

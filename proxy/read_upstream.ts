@@ -14,7 +14,7 @@ import { upstreamsOf } from "../ops/upstreams.ts";
 import type { ProxyEnv } from "./auth.ts";
 import { ProxyError } from "./errors.ts";
 import type { ReadOnlyRoute } from "./routes.ts";
-import { unreachableReason, upstreamHeaders } from "./upstream.ts";
+import { unreachableReason, upstreamHeaders, withToken } from "./upstream.ts";
 
 /** What a key holder can do about an Ollama the gateway cannot reach. */
 const ADMIN_HINT =
@@ -126,13 +126,6 @@ export async function readUpstream(
     `Cannot reach Ollama: ${unreachableReason(lastError)}. ${ADMIN_HINT}`,
     "upstream_unavailable",
   );
-}
-
-function withToken(headers: Headers, token: string | null): Headers {
-  if (!token) return headers;
-  const out = new Headers(headers);
-  out.set("authorization", `Bearer ${token}`);
-  return out;
 }
 
 /** The model an /api/show body names (`model`, else `name`), for choosing the box; or null. */

@@ -10,7 +10,7 @@ import type { InferenceRequest } from "./inference_request.ts";
 import { meteredStream } from "./metered_stream.ts";
 import { meterFor } from "./stream_meter.ts";
 import type { SettlementTicket } from "./ticket.ts";
-import { clientHeaders, nonJsonError } from "./upstream.ts";
+import { clientHeaders, type HeaderList, nonJsonError } from "./upstream.ts";
 import { completionTextOf, usageOfBody } from "./usage.ts";
 
 /** Decodes whole answers (no state kept between calls). */
@@ -26,10 +26,8 @@ export function isStreamed(upstream: Response): boolean {
  * The headers for the client: Ollama's, minus hop-by-hop ones, plus the quota headers as of
  * now (the charge's once settled, else the reservation's).
  */
-function responseHeaders(upstream: Response, ticket: SettlementTicket): Headers {
-  const headers = clientHeaders(upstream.headers);
-  for (const [name, value] of Object.entries(ticket.quotaHeaders())) headers.set(name, value);
-  return headers;
+function responseHeaders(upstream: Response, ticket: SettlementTicket): HeaderList {
+  return clientHeaders(upstream.headers, ticket.quotaHeaders());
 }
 
 /** Reads a whole answer, settles the ticket, and answers the client with it. */

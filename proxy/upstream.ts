@@ -43,27 +43,51 @@ const DROP_TO_CLIENT = new Set([
 ]);
 
 /**
- * Headers to send to Ollama: the client's, minus credentials, hop-by-hop ones, and who is asking
- * (Open WebUI's `X-OpenWebUI-*` and `also`, a delegating key's renamed identity headers).
+ * A header list as `fetch` and `Response` take it. The relay builds lists, not `Headers`: a
+ * `Headers` object made only to be handed over is validated and copied again by its taker.
  */
-export function upstreamHeaders(incoming: Headers, also: ReadonlyArray<string> = []): Headers {
-  const out = new Headers();
+export type HeaderList = Array<[string, string]>;
+
+/**
+ * Headers to send to Ollama: the client's, minus credentials, hop-by-hop ones, and who is asking
+ * (Open WebUI's `X-OpenWebUI-*` and `also`, a delegating key's renamed identity headers), with
+ * `put` in place of the client's headers of those names (lower-case names).
+ */
+export function upstreamHeaders(
+  incoming: Headers,
+  also: ReadonlyArray<string> = [],
+  put: Readonly<Record<string, string>> = {},
+): HeaderList {
+  const out: HeaderList = [];
   for (const [name, value] of incoming) {
-    if (DROP_TO_UPSTREAM.has(name) || name.startsWith("x-openwebui-")) continue;
+    if (DROP_TO_UPSTREAM.has(name) || name.startsWith("x-openwebui-") || name in put) continue;
     if (also.length > 0 && also.some((a) => a.toLowerCase() === name)) continue;
-    out.set(name, value);
+    out.push([name, value]);
   }
+  for (const name in put) out.push([name, put[name]]);
   // fetch sets Host from OLLAMA_URL, which passes Ollama's loopback Host check.
   return out;
 }
 
-/** Headers to send back to the client from Ollama's answer. */
-export function clientHeaders(upstream: Headers): Headers {
-  const out = new Headers();
+/**
+ * Headers to send back to the client from Ollama's answer, with `put` (the quota headers, in
+ * lower case) in place of any of Ollama's of those names.
+ */
+export function clientHeaders(
+  upstream: Headers,
+  put: Readonly<Record<string, string>> = {},
+): HeaderList {
+  const out: HeaderList = [];
   for (const [name, value] of upstream) {
-    if (!DROP_TO_CLIENT.has(name)) out.set(name, value);
+    if (!DROP_TO_CLIENT.has(name) && !(name in put)) out.push([name, value]);
   }
+  for (const name in put) out.push([name, put[name]]);
   return out;
+}
+
+/** `headers` with Ollama's bearer token for a box that has one (the client's was dropped). */
+export function withToken(headers: HeaderList, token: string | null): HeaderList {
+  return token ? [...headers, ["authorization", `Bearer ${token}`]] : headers;
 }
 
 /**

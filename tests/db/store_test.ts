@@ -568,6 +568,26 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await store.audit(), []);
     }));
 
+  Deno.test(`[${dialect}] a policy edited between two admissions applies to the second`, () =>
+    withStore(dialect, async (store) => {
+      const key = await store.createKey(newKey({ requests_per_minute: 5 }));
+      admittedId(await admit(store, key.id));
+      // Parsed policies are shared by stored text: what one reader holds cannot be changed.
+      const read = (await store.getKey(key.id))!;
+      assert.throws(() => read.policy.limits.push({ metric: "requests", window: "day", max: 0 }));
+      assert.equal(Object.isFrozen(read.policy), true);
+      const tight = policyWith(read.policy, { requests_per_minute: 1 });
+      await store.updateKey(key.id, { policy: tight });
+      const refused = await admit(store, key.id);
+      assert.equal(refused.kind === "refused" && "limit" in refused.decision, true);
+      await store.updateKey(key.id, { policy: read.policy });
+      admittedId(await admit(store, key.id));
+      // A second key with the same stored policy reads an equal one, and is counted alone.
+      const twin = await store.createKey(newKey({ requests_per_minute: 5 }));
+      assert.deepEqual((await store.getKey(twin.id))!.policy, read.policy);
+      admittedId(await admit(store, twin.id));
+    }));
+
   Deno.test(`[${dialect}] tokens per minute are reserved, then settled in the request's minute`, () =>
     withStore(dialect, async (store, url) => {
       const key = await store.createKey(newKey({ tokens_per_minute: 200 }));
