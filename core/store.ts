@@ -59,7 +59,7 @@ export type Admission =
   | { kind: "refused"; decision: Decision & { ok: false } }
   /** The key, read inside the transaction, can no longer be used; nothing was recorded. */
   | { kind: "unusable"; key: ApiKey }
-  /** The key no longer exists. */
+  /** The key no longer exists (or the member named is not the key's); nothing was recorded. */
   | { kind: "missing" };
 
 /**

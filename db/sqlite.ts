@@ -150,6 +150,7 @@ ON CONFLICT (tz, day, model, route, upstream) DO UPDATE SET ${upsertSet("usage_d
 /** A store call this soon after the last group transaction is grouped with any that follow. */
 const QUIET_MS = 1;
 type Job = { work: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type JobResult = { ok: boolean; value: unknown };
 
 /** Opens (creating when needed) the SQLite database at a sqlite:/// URL. */
 export function openSqliteStore(url: string, options: StoreOptions = {}): SqliteStore {
@@ -279,9 +280,9 @@ export class SqliteStore implements Store {
    * every page it touches and, now and then, a checkpoint on the event loop; under load most of
    * an admission's cost. So admissions and settlements that arrive while the event loop is busy
    * are queued and run, in arrival order, in ONE `BEGIN IMMEDIATE` transaction when it turns
-   * (setImmediate: microseconds when idle). Each job runs in its own savepoint, reads what the
-   * jobs before it wrote, and fails alone; none is answered before the transaction committed, so
-   * exactness is that of one transaction per job.
+   * (setImmediate: microseconds when idle). Each job reads what the jobs before it wrote, and
+   * fails alone (#runGroup); none is answered before the transaction committed, so exactness is
+   * that of one transaction per job.
    */
   #grouped<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -298,9 +299,35 @@ export class SqliteStore implements Store {
     this.#queue = [];
     if (jobs.length === 0) return;
     this.#lastFlush = performance.now();
-    const results: Array<{ ok: boolean; value: unknown }> = [];
-    // Alone in its transaction, a job needs no savepoint: the transaction is its own.
-    const alone = jobs.length === 1;
+    let results: JobResult[];
+    try {
+      // Jobs rarely fail, and a SAVEPOINT and RELEASE around each would be a third of a
+      // group's statements: the group runs without them, and only when one of its jobs fails
+      // is all of it rolled back and run again with a savepoint per job, so that job fails alone.
+      results = this.#runGroup(jobs, false) ?? this.#runGroup(jobs, true)!;
+    } catch (err) {
+      // The transaction itself failed (locked past busy_timeout, disk, closed): nothing of it
+      // was recorded, so every job of the group fails.
+      for (const job of jobs) job.reject(err);
+      return;
+    }
+    jobs.forEach((job, i) =>
+      results[i].ok ? job.resolve(results[i].value) : job.reject(results[i].value)
+    );
+    // After the answers went on: the WAL is restarted between two transactions, never in one.
+    if (this.#checkpointer?.committed()) setImmediate(() => this.#checkpointer?.catchUp());
+  }
+
+  /**
+   * Runs `jobs` in one transaction and returns what each gave. With `isolate` each runs in its
+   * own savepoint and a failing one fails alone; without, a failing job (of several) rolls the
+   * transaction back and the answer is null, to run them again isolated. The jobs only read and
+   * write the database (a second run recomputes the same), except that a refusal they log may
+   * count twice towards RefusalLogCap's per-minute rows: one row fewer logged, counts exact.
+   * Throws when the transaction itself failed.
+   */
+  #runGroup(jobs: Job[], isolate: boolean): JobResult[] | null {
+    const results: JobResult[] = [];
     const rollups = new RollupBatch();
     // A job's rollup increments join the transaction's only once the job succeeded.
     const run = (job: Job) => {
@@ -315,34 +342,30 @@ export class SqliteStore implements Store {
     };
     try {
       this.#write(() => {
-        if (alone) {
-          results.push({ ok: true, value: run(jobs[0]) });
-        } else {
-          for (const job of jobs) {
-            this.#run("SAVEPOINT job");
-            try {
-              results.push({ ok: true, value: run(job) });
-            } catch (err) {
-              this.#run("ROLLBACK TO job");
-              results.push({ ok: false, value: err });
-            }
-            this.#run("RELEASE job");
+        for (const job of jobs) {
+          if (!isolate) {
+            results.push({ ok: true, value: run(job) });
+            continue;
           }
+          this.#run("SAVEPOINT job");
+          try {
+            results.push({ ok: true, value: run(job) });
+          } catch (err) {
+            this.#run("ROLLBACK TO job");
+            results.push({ ok: false, value: err });
+          }
+          this.#run("RELEASE job");
         }
         // In the same transaction as the jobs: should it fail, none of them is recorded.
         this.#writeRollupBatch(rollups);
       });
     } catch (err) {
-      // The transaction itself failed (locked past busy_timeout, disk, closed): nothing of it
-      // was recorded, so every job of the group fails.
-      for (const job of jobs) job.reject(err);
-      return;
+      // A job threw before all had run: rolled back, to be run again with savepoints. A lone
+      // job's failure is its own, and a failure after every job ran is the transaction's.
+      if (!isolate && jobs.length > 1 && results.length < jobs.length) return null;
+      throw err;
     }
-    jobs.forEach((job, i) =>
-      results[i].ok ? job.resolve(results[i].value) : job.reject(results[i].value)
-    );
-    // After the answers went on: the WAL is restarted between two transactions, never in one.
-    if (this.#checkpointer?.committed()) setImmediate(() => this.#checkpointer?.catchUp());
+    return results;
   }
 
   migrate(): Promise<void> {
@@ -797,9 +820,7 @@ export class SqliteStore implements Store {
         start.keyId,
       );
       // A named member that is not there would drop its limits: fail instead.
-      if (start.memberId !== null && !memberRow) {
-        throw new Error(`member ${start.memberId} of key ${start.keyId} not found`);
-      }
+      if (start.memberId !== null && !memberRow) return { kind: "missing" };
       const owners: Owners = {
         key,
         group: groupRow ? toGroup(groupRow) : null,

@@ -568,6 +568,46 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await store.audit(), []);
     }));
 
+  Deno.test(`[${dialect}] a store call that fails among others in flight fails alone`, () =>
+    withStore(dialect, async (store, url) => {
+      const key = await store.createKey(newKey({ daily_request_limit: 10 }));
+      const first = admittedId(await admit(store, key.id));
+      const second = admittedId(await admit(store, key.id));
+      // Issued together, so SQLite's group commit runs them in one transaction: the settlement
+      // with an impossible token count fails, and must take nothing of the others with it.
+      const together = await Promise.allSettled([
+        admit(store, key.id),
+        store.settle(settlement(first)),
+        store.settle(settlement(second, { ...CHARGED, promptTokens: NaN })),
+        admit(store, key.id),
+        admit(store, key.id),
+      ]);
+      assert.deepEqual(together.map((r) => r.status), [
+        "fulfilled",
+        "fulfilled",
+        "rejected",
+        "fulfilled",
+        "fulfilled",
+      ]);
+      for (const i of [0, 3, 4]) {
+        admittedId((together[i] as PromiseFulfilledResult<Admission>).value);
+      }
+      // Five admitted, one settled with 42 tokens; the failed settlement left its request pending.
+      const c = await counters(dialect, url, key.id);
+      assert.deepEqual([c.requests, c.prompt + c.completion], [5, 42]);
+      assert.equal((await ledgerRow(dialect, url, second)).state, "pending");
+      assert.deepEqual(await store.audit(), []);
+    }));
+
+  Deno.test(`[${dialect}] an admission naming a member that is not there is refused as missing`, () =>
+    withStore(dialect, async (store, url) => {
+      const key = await store.createKey(newKey({ daily_request_limit: 10 }));
+      // Counted without its member, the request would escape the member's limits.
+      const admission = await store.admit(startOf(key.id, JAN_15, "gw-a", 987654), ASK, NOW_MS);
+      assert.deepEqual(admission, { kind: "missing" });
+      assert.equal((await counters(dialect, url, key.id)).requests, 0);
+    }));
+
   Deno.test(`[${dialect}] a policy edited between two admissions applies to the second`, () =>
     withStore(dialect, async (store) => {
       const key = await store.createKey(newKey({ requests_per_minute: 5 }));
