@@ -73,7 +73,7 @@ import type {
   NewApiKey,
   Policy,
 } from "../core/model.ts";
-import { counterChanges, type PriorState } from "../core/settlement.ts";
+import { type CounterChanges, counterChanges, type PriorState } from "../core/settlement.ts";
 import type { RequestQuery, RequestRow, UsageQuery, UsageRow } from "../core/analytics/types.ts";
 import type {
   Admission,
@@ -956,15 +956,22 @@ export class SqliteStore implements Store {
 
   settle(s: Settlement): Promise<void> {
     return this.#grouped(() => {
-      const row = this.#get(
-        `SELECT state, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens,
-                bucket, started_at, model, route, upstream
-           FROM request_log WHERE id = ?`,
-        s.requestId,
-      );
-      const prior = (row?.state ?? "missing") as PriorState;
+      // Nearly every settlement finds its row pending: then one statement settles it and reads
+      // what the counters need. Another state (abandoned, settled, gone) is read, then judged.
+      let prior: PriorState = "pending";
+      let row = this.#settleRow(s, counterChanges("pending", 0, s.charge)!, true);
+      if (!row) {
+        row = this.#get(
+          `SELECT state, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens,
+                  bucket, started_at, model, route, upstream
+             FROM request_log WHERE id = ?`,
+          s.requestId,
+        );
+        prior = (row?.state ?? "missing") as PriorState;
+      }
       const c = counterChanges(prior, Number(row?.reserved_tokens ?? 0), s.charge);
       if (!c || !row) return;
+      if (prior !== "pending") this.#settleRow(s, c, false);
       const delta = {
         requests: -c.requestsBack,
         prompt: c.promptTokens,
@@ -975,33 +982,50 @@ export class SqliteStore implements Store {
         this.#change(o, "day", String(row.day), delta);
         if (o.minute) this.#change(o, "minute", String(row.minute), delta);
       }
-      this.#run(
-        `UPDATE request_log SET state = 'settled', charged = ?, status = ?, prompt_tokens = ?,
-           completion_tokens = ?, estimated = ?, duration_ms = ?, outcome = ?, ttfb_ms = ?,
-           load_ms = ?, prompt_eval_ms = ?, eval_ms = ?, upstream = ?
-         WHERE id = ?`,
-        c.charged ? 1 : 0,
-        s.charge.status,
-        c.promptTokens,
-        c.completionTokens,
-        s.charge.estimated ? 1 : 0,
-        s.durationMs,
-        endingOf(s.charge.status),
-        s.ttfbMs ?? null,
-        s.timings?.loadMs ?? null,
-        s.timings?.promptEvalMs ?? null,
-        s.timings?.evalMs ?? null,
-        s.upstream ?? null,
-        s.requestId,
-      );
       // The ledger row now names the box it ran on: its facts go to that box's rollup row,
       // and a late settlement takes the abandonment off the row it was counted in (no box).
       const settledKey = rollupKeyOf({ ...row, upstream: s.upstream ?? null });
-      if (row.state === "abandoned") {
+      if (prior === "abandoned") {
         this.#rollup(rollupKeyOf(row), rollupOf(ABANDONED).map((n) => -n));
       }
       this.#rollup(settledKey, rollupOf(settledFacts(s, c)));
     });
+  }
+
+  /**
+   * Writes a settlement's facts on its ledger row. `ifPending`: only a pending row, returning
+   * the columns a settlement reads (undefined when the row is in another state or gone).
+   */
+  #settleRow(s: Settlement, c: CounterChanges, ifPending: boolean): Row | undefined {
+    const sql = `UPDATE request_log SET state = 'settled', charged = ?, status = ?,
+           prompt_tokens = ?, completion_tokens = ?, estimated = ?, duration_ms = ?, outcome = ?,
+           ttfb_ms = ?, load_ms = ?, prompt_eval_ms = ?, eval_ms = ?, upstream = ?
+         WHERE id = ?`;
+    const params = [
+      c.charged ? 1 : 0,
+      s.charge.status,
+      c.promptTokens,
+      c.completionTokens,
+      s.charge.estimated ? 1 : 0,
+      s.durationMs,
+      endingOf(s.charge.status),
+      s.ttfbMs ?? null,
+      s.timings?.loadMs ?? null,
+      s.timings?.promptEvalMs ?? null,
+      s.timings?.evalMs ?? null,
+      s.upstream ?? null,
+      s.requestId,
+    ];
+    if (!ifPending) {
+      this.#run(sql, ...params);
+      return undefined;
+    }
+    return this.#get(
+      `${sql} AND state = 'pending'
+       RETURNING key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens, bucket,
+                 started_at, model, route, upstream`,
+      ...params,
+    );
   }
 
   heartbeat(instanceId: string, at: string): Promise<void> {
