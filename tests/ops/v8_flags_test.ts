@@ -63,7 +63,9 @@ Deno.test("--max-semi-space-size=8 shrinks the young generation V8 grows to unde
   };
   const capped = await newSpace([`--v8-flags=${await startV8Flags()}`]);
   const uncapped = await newSpace([]);
-  assert.ok(capped <= 16 * 2 ** 20, `new space ${capped} bytes with the flag`);
+  // Two 8 MiB semi-spaces, plus the pages V8 adds on top (seen: 16.5 MiB); the default grows
+  // to 64 MiB on these machines.
+  assert.ok(capped <= 20 * 2 ** 20, `new space ${capped} bytes with the flag`);
   assert.ok(uncapped > capped, `new space ${uncapped} bytes by default`);
 });
 
