@@ -147,6 +147,17 @@ INSERT INTO usage_day_all (tz, day, model, route, upstream, ${COUNTER_LIST})
 SELECT tz, day, ?, ?, ?, ${COUNTER_PLACEHOLDERS}
   FROM usage_compacted WHERE ? >= from_ms AND ? < to_ms
 ON CONFLICT (tz, day, model, route, upstream) DO UPDATE SET ${upsertSet("usage_day_all")}`;
+/** The ledger columns a settlement reads. */
+const SETTLE_READS = `key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens,
+  bucket, started_at, model, route, upstream`;
+/** A settlement's facts on its ledger row (the statement text is the statement cache's key). */
+const SETTLE_ROW = `UPDATE request_log SET state = 'settled', charged = ?, status = ?,
+  prompt_tokens = ?, completion_tokens = ?, estimated = ?, duration_ms = ?, outcome = ?,
+  ttfb_ms = ?, load_ms = ?, prompt_eval_ms = ?, eval_ms = ?, upstream = ?
+  WHERE id = ?`;
+/** The same for a pending row only, reading what the settlement needs. */
+const SETTLE_PENDING_ROW = `${SETTLE_ROW} AND state = 'pending' RETURNING ${SETTLE_READS}`;
+
 /** A store call this soon after the last group transaction is grouped with any that follow. */
 const QUIET_MS = 1;
 type Job = { work: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -961,12 +972,7 @@ export class SqliteStore implements Store {
       let prior: PriorState = "pending";
       let row = this.#settleRow(s, counterChanges("pending", 0, s.charge)!, true);
       if (!row) {
-        row = this.#get(
-          `SELECT state, key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens,
-                  bucket, started_at, model, route, upstream
-             FROM request_log WHERE id = ?`,
-          s.requestId,
-        );
+        row = this.#get(`SELECT state, ${SETTLE_READS} FROM request_log WHERE id = ?`, s.requestId);
         prior = (row?.state ?? "missing") as PriorState;
       }
       const c = counterChanges(prior, Number(row?.reserved_tokens ?? 0), s.charge);
@@ -997,11 +1003,8 @@ export class SqliteStore implements Store {
    * the columns a settlement reads (undefined when the row is in another state or gone).
    */
   #settleRow(s: Settlement, c: CounterChanges, ifPending: boolean): Row | undefined {
-    const sql = `UPDATE request_log SET state = 'settled', charged = ?, status = ?,
-           prompt_tokens = ?, completion_tokens = ?, estimated = ?, duration_ms = ?, outcome = ?,
-           ttfb_ms = ?, load_ms = ?, prompt_eval_ms = ?, eval_ms = ?, upstream = ?
-         WHERE id = ?`;
-    const params = [
+    return this.#get(
+      ifPending ? SETTLE_PENDING_ROW : SETTLE_ROW,
       c.charged ? 1 : 0,
       s.charge.status,
       c.promptTokens,
@@ -1015,16 +1018,6 @@ export class SqliteStore implements Store {
       s.timings?.evalMs ?? null,
       s.upstream ?? null,
       s.requestId,
-    ];
-    if (!ifPending) {
-      this.#run(sql, ...params);
-      return undefined;
-    }
-    return this.#get(
-      `${sql} AND state = 'pending'
-       RETURNING key_id, group_id, member_id, day, minute, minute_scopes, reserved_tokens, bucket,
-                 started_at, model, route, upstream`,
-      ...params,
     );
   }
 

@@ -60,7 +60,9 @@ export function upstreamHeaders(
 ): HeaderList {
   const out: HeaderList = [];
   for (const [name, value] of incoming) {
-    if (DROP_TO_UPSTREAM.has(name) || name.startsWith("x-openwebui-") || name in put) continue;
+    if (DROP_TO_UPSTREAM.has(name) || name.startsWith("x-openwebui-") || Object.hasOwn(put, name)) {
+      continue;
+    }
     if (also.length > 0 && also.some((a) => a.toLowerCase() === name)) continue;
     out.push([name, value]);
   }
@@ -79,7 +81,8 @@ export function clientHeaders(
 ): HeaderList {
   const out: HeaderList = [];
   for (const [name, value] of upstream) {
-    if (!DROP_TO_CLIENT.has(name) && !(name in put)) out.push([name, value]);
+    // hasOwn, not `in`: a header named `constructor` or `__proto__` is a header too.
+    if (!DROP_TO_CLIENT.has(name) && !Object.hasOwn(put, name)) out.push([name, value]);
   }
   for (const name in put) out.push([name, put[name]]);
   return out;

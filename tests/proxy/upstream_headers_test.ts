@@ -70,3 +70,13 @@ Deno.test("headers to the client keep Ollama's, drop framing, and carry the gate
   const seen = new Response("{}", { headers: out }).headers;
   assert.equal(seen.get("x-ratelimit-remaining-requests"), "9");
 });
+
+Deno.test("headers named like Object's own properties cross in both directions", () => {
+  const odd = new Headers([["constructor", "a"], ["__proto__", "b"]]);
+  const toOllama = upstreamHeaders(odd, [], { "content-type": "application/json" });
+  const toClient = clientHeaders(odd, { "x-ratelimit-limit-requests": "10" });
+  for (const list of [toOllama, toClient]) {
+    assert.deepEqual(valuesOf(list, "constructor"), ["a"]);
+    assert.deepEqual(valuesOf(list, "__proto__"), ["b"]);
+  }
+});
