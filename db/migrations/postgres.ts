@@ -9,6 +9,7 @@ import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
 import { POSTGRES_V7 } from "./v7_refusals.ts";
 import { POSTGRES_V8 } from "./v8_canonical_models.ts";
 import { V9_OWNER_PENDING_INDEXES } from "./v9_owner_pending_indexes.ts";
+import { V10_DROP_KEY_DAY_INDEX } from "./v10_drop_key_day_index.ts";
 
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   {
@@ -258,5 +259,11 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
     name: "in-flight rows without a group or member left out of those owners' partial indexes",
     // Frozen text (db/migrations/v9_owner_pending_indexes.ts), the same in both dialects.
     sql: V9_OWNER_PENDING_INDEXES,
+  },
+  {
+    version: 10,
+    name: "the ledger's unread (key_id, day) index dropped",
+    // Frozen text (db/migrations/v10_drop_key_day_index.ts), the same in both dialects.
+    sql: V10_DROP_KEY_DAY_INDEX,
   },
 ];
