@@ -212,6 +212,8 @@ export class SqliteStore implements Store {
   #lastFlush = -Infinity;
   /** How many jobs the last group transaction ran. */
   #lastGroup = 0;
+  /** A group transaction ended in this turn of the event loop (reset by the next turn). */
+  #flushedThisTurn = false;
   /** Refusal rows this process may still log per key this minute. */
   #refusalCap = new RefusalLogCap();
   /** Refused model names this process still counts by name per key this bucket. */
@@ -304,8 +306,12 @@ export class SqliteStore implements Store {
       // A quiet gateway (one request at a time) would only wait for the turn: it runs at once.
       // After a group of several, the loop is busy even when the last one ended a while ago (a
       // burst of answers that came in together): running the burst's first job alone at once
-      // made every second transaction one of a single job (bench/README.md, round six).
-      if (this.#lastGroup <= 1 && performance.now() - this.#lastFlush > QUIET_MS) this.#flush();
+      // made every second transaction one of a single job (bench/README.md, round six). And a
+      // call in the same turn as a transaction that just ran is not quiet either, however long
+      // that transaction took: otherwise calls after a slow one would each run alone.
+      const quiet = this.#lastGroup <= 1 && !this.#flushedThisTurn &&
+        performance.now() - this.#lastFlush > QUIET_MS;
+      if (quiet) this.#flush();
       else setImmediate(() => this.#flush());
     });
   }
@@ -331,6 +337,10 @@ export class SqliteStore implements Store {
     jobs.forEach((job, i) =>
       results[i].ok ? job.resolve(results[i].value) : job.reject(results[i].value)
     );
+    if (!this.#flushedThisTurn) {
+      this.#flushedThisTurn = true;
+      setImmediate(() => this.#flushedThisTurn = false);
+    }
     // After the answers went on: the WAL is restarted between two transactions, never in one.
     if (this.#checkpointer?.committed()) setImmediate(() => this.#checkpointer?.catchUp());
   }

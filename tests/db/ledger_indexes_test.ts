@@ -1,9 +1,9 @@
 /**
  * Migrations 10 and 11: the ledger's (key_id, day) index and its in-flight index by state are
  * gone on both dialects, and every read they could have served still finds an index (EXPLAIN):
- * the request list of one key, the lookup a key's cascade delete makes, the in-flight usage of
- * one key, and the in-flight reads that name no key (the reaper, live usage per key, the
- * instances still holding rows).
+ * the request list of one key, the lookup a key's cascade delete makes, the in-flight usage and
+ * counts of one key, group or member, PostgreSQL's snapshot join, and the in-flight reads that
+ * name no key (the reaper, live usage per key, the instances still holding rows).
  * @module
  */
 import assert from "node:assert/strict";
@@ -24,6 +24,15 @@ const READS: Array<[sql: string, index: RegExp]> = [
   ],
   ["SELECT id FROM request_log WHERE key_id = $1", /request_log_key_started\b/],
   [PENDING_USAGE_SQL, /request_log_pending_key_day\b/],
+  // The in-flight counts of one group and one member (admission), each through its own index.
+  [
+    "SELECT COUNT(*) FROM request_log WHERE group_id = $1 AND state = 'pending'",
+    /request_log_pending_group\b/,
+  ],
+  [
+    "SELECT COUNT(*) FROM request_log WHERE member_id = $1 AND state = 'pending'",
+    /request_log_pending_member\b/,
+  ],
   // The in-flight reads without a key: any in-flight (partial) index serves them.
   [
     "SELECT key_id, COUNT(*) FROM request_log WHERE state = 'pending' GROUP BY key_id",
@@ -88,6 +97,20 @@ for (const dialect of testDialects()) {
             assert.match(plan, index, `${text}: ${plan}`);
             assert.doesNotMatch(plan, /Seq Scan on request_log/, `${text}: ${plan}`);
           }
+          // PostgreSQL's snapshots count every owner's requests in flight in one join.
+          const rows = await sql.unsafe(
+            `EXPLAIN SELECT o.scope, o.owner_id, COUNT(r.id)
+               FROM unnest($1::text[], $2::bigint[]) AS o(scope, owner_id)
+               LEFT JOIN request_log r ON r.state = 'pending' AND (
+                 (o.scope = 'key' AND r.key_id = o.owner_id) OR
+                 (o.scope = 'group' AND r.group_id = o.owner_id) OR
+                 (o.scope = 'member' AND r.member_id = o.owner_id))
+              GROUP BY o.scope, o.owner_id`,
+            [["key"], [1]],
+          );
+          const plan = rows.map((r) => String(r["QUERY PLAN"])).join(" | ");
+          assert.match(plan, /request_log_pending_\w+/, plan);
+          assert.doesNotMatch(plan, /Seq Scan on request_log/, plan);
         } finally {
           await sql.end({ timeout: 5 });
         }

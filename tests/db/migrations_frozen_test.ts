@@ -19,6 +19,8 @@ const APPLIED: Record<string, Record<number, string>> = {
     7: "bc3a3570b0934dd9ced71e7effab33343354d5ad654ce906dd5450f47e9e0af0",
     8: "2a91cc0fd531d9441a4c929da7981b8fcd4027bdff6b84ef9584c64ea0d86771",
     9: "1a0ca871bc4f01cfcfe58c487d4f228489b57a818ff4dfd9a377cd1b9d0b6bc3",
+    10: "43981c2d558d47e1931927d995d8aaabab252929eb21b6b6e21cb9ff94256864",
+    11: "4b23052458d3c844119995f8d72d64c153872c804c83de8e4286649a2881ec08",
   },
   sqlite: {
     1: "61ac650c3db573ed1780abd63165102fb13dc353e04a1cfc565e2fe54b4ceac9",
@@ -30,6 +32,8 @@ const APPLIED: Record<string, Record<number, string>> = {
     7: "402bd4e278912b754f0b0fd574292fb5cdd2f891a61ee2509467441be2a282e0",
     8: "7425dbac03ad2d1b4de8f44209d112f24a4e43225fe7b0b749d9fe736e6986d7",
     9: "1a0ca871bc4f01cfcfe58c487d4f228489b57a818ff4dfd9a377cd1b9d0b6bc3",
+    10: "43981c2d558d47e1931927d995d8aaabab252929eb21b6b6e21cb9ff94256864",
+    11: "4b23052458d3c844119995f8d72d64c153872c804c83de8e4286649a2881ec08",
   },
 };
 
@@ -44,7 +48,7 @@ for (
     sqliteMigrations,
   ]] as const
 ) {
-  Deno.test(`[${dialect}] applied migrations (1-9) are unchanged, byte for byte`, async () => {
+  Deno.test(`[${dialect}] applied migrations (1-11) are unchanged, byte for byte`, async () => {
     for (const [version, hash] of Object.entries(APPLIED[dialect])) {
       const m = migrations.find((m) => m.version === Number(version));
       assert.ok(m, `migration ${version} is still there`);

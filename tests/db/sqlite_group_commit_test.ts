@@ -2,10 +2,12 @@
  * SQLite's group commit, seen from the WAL: how many transactions a sequence of store calls
  * commits (one commit frame each). A lone call on a quiet store commits at once, before its
  * promise is awaited; calls that arrive together share one transaction, and so does a burst
- * that starts a while after a group of several, its first call included.
+ * that starts a while after a group of several, its first call included, and calls made in the
+ * turn of a slow transaction that ran at once.
  * @module
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { openSqliteStore } from "../../db/sqlite.ts";
 import type { Store } from "../../core/store.ts";
 import { ASK, newKey, NOW_MS, start } from "../support/admissions.ts";
@@ -70,4 +72,33 @@ Deno.test("[sqlite] store calls that arrive together share one transaction", () 
     const burst = await Promise.all([0, 1, 2].map(() => admit(store, keyId)));
     assert.deepEqual(burst.map((a) => a.kind), ["admitted", "admitted", "admitted"]);
     assert.equal(commits(path), after + 1);
+  }));
+
+Deno.test("[sqlite] calls made in the turn of a slow lone transaction share the next one", () =>
+  withWalStore(async (store, path, keyId) => {
+    // 801 requests in flight for the reaper to release: its transaction takes many ms.
+    for (let i = 0; i < 8; i++) {
+      await Promise.all(Array.from({ length: 100 }, () => admit(store, keyId)));
+    }
+    // One call alone (it waits for the turn, after those groups): the store is quiet again.
+    await admit(store, keyId);
+    // The WAL starts over, so the frames counted below are all of this generation.
+    const side = new DatabaseSync(path);
+    side.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    side.close();
+    await pause(5);
+    const before = commits(path);
+    const started = performance.now();
+    const released = store.releaseStale({
+      startedBefore: "9999-01-01T00:00:00.000Z",
+      silentSince: "2000-01-01T00:00:00.000Z",
+      minutesBefore: "2000-01-01T00:00:00.000Z",
+    });
+    const took = performance.now() - started;
+    // Quiet: it ran at once, alone; the three calls after it, in the same turn, wait for the next.
+    assert.equal(commits(path), before + 1);
+    const after = await Promise.all([0, 1, 2].map(() => admit(store, keyId)));
+    assert.equal(await released, 801);
+    assert.deepEqual(after.map((a) => a.kind), ["admitted", "admitted", "admitted"]);
+    assert.equal(commits(path), before + 2, `the reaper's transaction took ${took.toFixed(1)} ms`);
   }));
