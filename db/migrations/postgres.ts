@@ -9,8 +9,7 @@ import { V6_PENDING_INDEXES } from "./v6_pending_indexes.ts";
 import { POSTGRES_V7 } from "./v7_refusals.ts";
 import { POSTGRES_V8 } from "./v8_canonical_models.ts";
 import { V9_OWNER_PENDING_INDEXES } from "./v9_owner_pending_indexes.ts";
-import { V10_DROP_KEY_DAY_INDEX } from "./v10_drop_key_day_index.ts";
-import { V11_DROP_PENDING_INDEX } from "./v11_drop_pending_index.ts";
+import { LEDGER_INDEX_MIGRATIONS } from "./ledger_indexes.ts";
 
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   {
@@ -261,17 +260,6 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
     // Frozen text (db/migrations/v9_owner_pending_indexes.ts), the same in both dialects.
     sql: V9_OWNER_PENDING_INDEXES,
   },
-  {
-    version: 10,
-    name: "the ledger's unread (key_id, day) index dropped",
-    // Frozen text (db/migrations/v10_drop_key_day_index.ts), the same in both dialects.
-    sql: V10_DROP_KEY_DAY_INDEX,
-  },
-  {
-    version: 11,
-    name:
-      "the ledger's in-flight index by state dropped (the in-flight index by key holds the same rows)",
-    // Frozen text (db/migrations/v11_drop_pending_index.ts), the same in both dialects.
-    sql: V11_DROP_PENDING_INDEX,
-  },
+  // 10 and 11 (db/migrations/ledger_indexes.ts), the same in both dialects.
+  ...LEDGER_INDEX_MIGRATIONS,
 ];
