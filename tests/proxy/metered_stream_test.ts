@@ -231,3 +231,18 @@ Deno.test("a client that leaves is reported once, and the stream does not end ag
   await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(events, ["left"]);
 });
+
+Deno.test("a native final line many times the read buffer arrives whole and is metered", async () => {
+  // /api/generate's last line carries `context`: thousands of token ids, read in many pieces.
+  const context = Array.from({ length: 12_000 }, (_, i) => i * 7).join(",");
+  const last =
+    `{"model":"m","response":"","done":true,"context":[${context}],"prompt_eval_count":7,"eval_count":2}\n`;
+  const first = '{"model":"m","response":"a","done":false}\n';
+  const meter = new NdjsonMeter();
+  const { text, statuses } = await relay(meter, upstreamOf([first + last]));
+  assert.ok(last.length > 64 * 1024, `${last.length} bytes`);
+  // Compared as a flag: a diff of two 80 KB lines would fill the report.
+  assert.ok(text === first + last, `relayed ${text.length} of ${(first + last).length} bytes`);
+  assert.deepEqual(statuses, [200]);
+  assert.deepEqual(meter.usage, { promptTokens: 7, completionTokens: 2 });
+});
