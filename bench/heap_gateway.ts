@@ -12,6 +12,12 @@ import { startGateway } from "../main.ts";
 const gateway = await startGateway(parseConfig(Deno.env.toObject()));
 console.error(`proxy listening on ${gateway.proxyUrl}`);
 console.error(`admin listening on ${gateway.adminUrl}`);
+// Once a second, what the process holds by kind (bench/soak_memory.ts reads these lines).
+const sampler = setInterval(() => {
+  const m = Deno.memoryUsage();
+  console.error(`memory ${m.rss} ${m.heapTotal} ${m.heapUsed} ${m.external}`);
+}, 1000);
+Deno.unrefTimer(sampler);
 let n = 0;
 Deno.addSignalListener("SIGUSR2", () => {
   const path = v8.writeHeapSnapshot(`${Deno.env.get("HEAP_DIR") ?? "."}/${++n}.heapsnapshot`);

@@ -44,10 +44,12 @@ export async function startFloor(
   dir: string,
   upstreamUrl: string,
   cores: string | null,
+  /** Names its log file (a second floor in one run needs its own). */
+  name = "floor",
 ): Promise<Target> {
-  const log = `${dir}/floor.log`;
+  const log = `${dir}/${name}.log`;
   const proc = spawnLogged(
-    "floor",
+    name,
     pinned([Deno.execPath(), "run", "--allow-net", "--allow-env", here("floor_proxy.ts")], cores),
     log,
     { PORT: "0", UPSTREAM: upstreamUrl, NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "" },
