@@ -8,16 +8,13 @@
 import v8 from "node:v8";
 import { parseConfig } from "../core/config.ts";
 import { startGateway } from "../main.ts";
+import { sampleMemory } from "./memory_sampler.ts";
 
 const gateway = await startGateway(parseConfig(Deno.env.toObject()));
 console.error(`proxy listening on ${gateway.proxyUrl}`);
 console.error(`admin listening on ${gateway.adminUrl}`);
 // Once a second, what the process holds by kind (bench/soak_memory.ts reads these lines).
-const sampler = setInterval(() => {
-  const m = Deno.memoryUsage();
-  console.error(`memory ${m.rss} ${m.heapTotal} ${m.heapUsed} ${m.external}`);
-}, 1000);
-Deno.unrefTimer(sampler);
+sampleMemory();
 let n = 0;
 Deno.addSignalListener("SIGUSR2", () => {
   const path = v8.writeHeapSnapshot(`${Deno.env.get("HEAP_DIR") ?? "."}/${++n}.heapsnapshot`);

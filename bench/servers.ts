@@ -46,11 +46,13 @@ export async function startFloor(
   cores: string | null,
   /** Names its log file (a second floor in one run needs its own). */
   name = "floor",
+  /** The program (bench/floor_memory.ts: the floor sampling its memory). */
+  script = here("floor_proxy.ts"),
 ): Promise<Target> {
   const log = `${dir}/${name}.log`;
   const proc = spawnLogged(
     name,
-    pinned([Deno.execPath(), "run", "--allow-net", "--allow-env", here("floor_proxy.ts")], cores),
+    pinned([Deno.execPath(), "run", "--allow-net", "--allow-env", script], cores),
     log,
     { PORT: "0", UPSTREAM: upstreamUrl, NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "" },
   );
