@@ -58,15 +58,33 @@ export interface RequestWindows extends QuotaWindows {
   minuteResetAt: Temporal.Instant;
 }
 
+// The last answer per time zone, valid while both its minute and its day hold: every request
+// needs its windows, and all of one minute's requests have the same ones.
+const lastRequestWindows = new Map<
+  string,
+  { from: number; until: number; windows: RequestWindows }
+>();
+
 /** The windows that contain `instant` in `timeZone`, the minute included. */
 export function requestWindows(instant: Temporal.Instant, timeZone: string): RequestWindows {
   const ms = instant.epochMilliseconds;
+  const last = lastRequestWindows.get(timeZone);
+  if (last && ms >= last.from && ms < last.until) return last.windows;
   const minuteStart = ms - (((ms % 60_000) + 60_000) % 60_000);
-  return {
-    ...windowsAt(instant, timeZone),
+  const day = windowsAt(instant, timeZone);
+  const windows: RequestWindows = Object.freeze({
+    ...day,
     minute: new Date(minuteStart).toISOString().slice(0, 16),
     minuteResetAt: Temporal.Instant.fromEpochMilliseconds(minuteStart + 60_000),
-  };
+  });
+  // windowsAt just cached this day's range: the answer holds where it and the minute overlap.
+  const dayRange = lastWindows.get(timeZone)!;
+  lastRequestWindows.set(timeZone, {
+    from: Math.max(minuteStart, dayRange.from),
+    until: Math.min(minuteStart + 60_000, dayRange.until),
+    windows,
+  });
+  return windows;
 }
 
 /** When a window that holds `windows` resets. */
