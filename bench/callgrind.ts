@@ -1,7 +1,7 @@
 /**
  * Instructions per request, one connection against many, under valgrind's callgrind (this VM
  * has no hardware counters for `perf stat`): `deno run -A bench/callgrind.ts [--dir=TREE]
- * [--seconds=20] [--connections=1,16]`. Starts the mock and one gateway (TREE's main.ts, SQLite,
+ * [--seconds=20] [--connections=1,16] [--stream --chunks=50]`. Starts the mock and one gateway (TREE's main.ts, SQLite,
  * 20 keys) with the gateway under `valgrind --tool=callgrind --separate-threads=yes`, warms it
  * up, then per load zeroes the counters (`callgrind_control -z`), runs wrk, dumps them
  * (`callgrind_control -d`) and prints instructions (Ir) per request per thread. Callgrind runs
@@ -17,6 +17,9 @@ const opt = (name: string, d: string) =>
 const seconds = Number(opt("seconds", "20"));
 const loads = opt("connections", "1,16").split(",").map(Number);
 const tree = opt("dir", ".");
+/** `--stream --chunks=N`: streamed answers of N chunks instead of whole ones. */
+const stream = Deno.args.includes("--stream");
+const chunks = Number(opt("chunks", "10"));
 
 const dir = await Deno.makeTempDirSync({ prefix: "llmq-callgrind-" });
 const mock = await startMock(dir, "1");
@@ -66,7 +69,7 @@ function lastDump(): Map<string, number> {
 }
 
 try {
-  const wrk = await chatLoad(dir, gw, 20, "cg");
+  const wrk = await chatLoad(dir, gw, 20, "cg", { stream, chunks, delayMs: 0 });
   // Warm-up: JIT tiers and caches. Requests wrk cuts off at its deadline are settled with an
   // estimate, which loads the tokenizer (about a minute under callgrind): wait until the gateway
   // answers again before measuring.

@@ -5,6 +5,7 @@
  * @module
  */
 import { GatewayStopping } from "../core/inflight.ts";
+import { chunkSource } from "./chunk_source.ts";
 import type { StreamFailure, StreamMeter } from "./stream_meter.ts";
 
 /** What a metered stream needs besides its upstream body. */
@@ -44,9 +45,9 @@ const INCOMPLETE: StreamFailure = {
 const UPSTREAM_ERROR = 502;
 
 /**
- * Size of the buffer each stream reads into. fetch's default reader allocates (and zeroes) a
- * fresh 64 KiB buffer for every chunk, however small: for a 100-byte line that was most of a
- * chunk's cost and of a stream's memory. A reader that brings its own buffer reuses it. Every
+ * Size of the buffer each stream reads into (proxy/chunk_source.ts reuses it for every read).
+ * fetch's default reader allocates (and zeroes) a fresh 64 KiB buffer for every chunk, however
+ * small: for a 100-byte line that was most of a chunk's cost and of a stream's memory. Every
  * open stream holds it while it waits, so it is small: Ollama's lines are ~100–300 bytes, a
  * read still holds several, and 8 KiB cost 6 KB more live heap per open stream (bench/heap.ts).
  */
@@ -58,11 +59,6 @@ export function meteredStream(
   options: MeteredStreamOptions,
 ): ReadableStream<Uint8Array> {
   const { meter, signal } = options;
-  const reader = upstream.getReader({ mode: "byob" });
-  let buffer = new ArrayBuffer(READ_BYTES);
-  // fetch does not always fail a body that is already streaming when its signal aborts, so an
-  // abort cancels the reader itself: a pending read then ends, and the end is read as a failure.
-  signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
 
   // Once the client has left, a read still under way must not end the stream a second time.
   let over = false;
@@ -91,13 +87,9 @@ export function meteredStream(
 
   // A plain promise chain with callbacks made once per stream, not an async function or
   // closures per chunk: this is the per-chunk path.
-  const read = (): Promise<void> => reader.read(new Uint8Array(buffer)).then(forward, lost);
-  const lost = () => end(true);
-  const forward = ({ done, value }: ReadableStreamReadResult<Uint8Array>): Promise<void> | void => {
-    if (done) return end(signal.aborted);
-    // The read gives the buffer back (moved, not copied); the client gets an exact copy.
-    buffer = value.buffer as ArrayBuffer;
-    const out = meter.push(value.slice());
+  const forward = (chunk: Uint8Array | null): Promise<void> | void => {
+    if (chunk === null) return end(signal.aborted);
+    const out = meter.push(chunk);
     if (out?.length) {
       if (first) {
         first = false;
@@ -106,8 +98,13 @@ export function meteredStream(
       controller.enqueue(out);
     } // Nothing to send yet (the read ended inside a held-back event, or held only the dropped
     // usage event): read on, since a pull that enqueues nothing is not called again.
-    else return read();
+    else return source.next();
   };
+  const source = chunkSource(upstream, READ_BYTES, forward, () => end(true));
+  const read = source.next;
+  // fetch does not always fail a body that is already streaming when its signal aborts, so an
+  // abort stops the reading itself: a pending read then ends, and the end is read as a failure.
+  signal.addEventListener("abort", source.close, { once: true });
 
   return new ReadableStream<Uint8Array>({
     start(c) {
@@ -116,7 +113,7 @@ export function meteredStream(
     pull: read,
     async cancel() {
       over = true;
-      reader.cancel().catch(() => {});
+      source.close();
       await options.clientLeft();
     },
   });
