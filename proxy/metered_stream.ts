@@ -88,6 +88,8 @@ export function meteredStream(
   // A plain promise chain with callbacks made once per stream, not an async function or
   // closures per chunk: this is the per-chunk path.
   const forward = (chunk: Uint8Array | null): Promise<void> | void => {
+    // A read that completed as the client left (its bytes were there already): nothing to send.
+    if (over) return;
     if (chunk === null) return end(signal.aborted);
     const out = meter.push(chunk);
     if (out?.length) {

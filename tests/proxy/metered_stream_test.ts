@@ -246,3 +246,58 @@ Deno.test("a native final line many times the read buffer arrives whole and is m
   assert.deepEqual(statuses, [200]);
   assert.deepEqual(meter.usage, { promptTokens: 7, completionTokens: 2 });
 });
+
+Deno.test("a read that completes as the client leaves meters nothing after it left (fetch body)", async () => {
+  const lines = [0, 1, 2].map((i) => `{"response":"t${i}","done":false}\n`);
+  // The answer stays open after its lines: the client leaves in the middle of it.
+  let held!: ReadableStreamDefaultController<Uint8Array>;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          held = c;
+        },
+        // A line 5 ms after each pull, then nothing more.
+        pull(c) {
+          const next = lines.shift();
+          if (next === undefined) return;
+          return new Promise((resolve) =>
+            setTimeout(() => resolve(c.enqueue(enc.encode(next))), 5)
+          );
+        },
+      }),
+      { headers: { "content-type": "application/x-ndjson" } },
+    ));
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+    const events: string[] = [];
+    const meter = new NdjsonMeter();
+    const push = meter.push.bind(meter);
+    meter.push = (bytes) => {
+      events.push("metered");
+      return push(bytes);
+    };
+    const stream = meteredStream(res.body!, {
+      meter,
+      signal: new AbortController().signal,
+      ended: (status) => Promise.resolve(events.push(`ended ${status}`)),
+      clientLeft: () => Promise.resolve(events.push("left")),
+    });
+    const reader = stream.getReader();
+    await reader.read();
+    // The other lines arrive meanwhile: the next read completes at once, and the client leaves
+    // before its answer is handled.
+    await new Promise((r) => setTimeout(r, 50));
+    const pending = reader.read();
+    await reader.cancel();
+    await pending;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(events.indexOf("metered", events.indexOf("left")), -1, events.join(", "));
+    assert.ok(!events.some((e) => e.startsWith("ended")), events.join(", "));
+  } finally {
+    try {
+      held.close();
+    } catch { /* the client's leaving cancelled it already */ }
+    await server.shutdown();
+  }
+});
