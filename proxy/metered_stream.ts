@@ -103,7 +103,6 @@ export function meteredStream(
     else return source.next();
   };
   const source = chunkSource(upstream, READ_BYTES, forward, () => end(true));
-  const read = source.next;
   // fetch does not always fail a body that is already streaming when its signal aborts, so an
   // abort stops the reading itself: a pending read then ends, and the end is read as a failure.
   signal.addEventListener("abort", source.close, { once: true });
@@ -112,7 +111,7 @@ export function meteredStream(
     start(c) {
       controller = c;
     },
-    pull: read,
+    pull: source.next,
     async cancel() {
       over = true;
       source.close();
