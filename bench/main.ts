@@ -173,24 +173,22 @@ async function main() {
       // process to process, so its idle RSS is no baseline to compare (bench/README.md, round
       // seven: the floor's was 120 MB after them and 54 MB fresh). The gateway's uses the
       // same database and keys.
-      const fresh: Subject[] = [
-        {
-          name: "deno_floor",
-          target: await startFloor(dir, mock.url, serverCores, "floor_soak"),
-        },
-        {
-          name: "gateway",
-          target: await startGateway(
+      const fresh: Array<[string, () => Promise<Subject["target"]>]> = [
+        ["deno_floor", () => startFloor(dir, mock.url, serverCores, "floor_soak")],
+        ["gateway", () =>
+          startGateway(
             dir,
             "gateway_soak",
             `sqlite:///${dir}/bench.db`,
             mock.url,
             serverCores,
             profDir,
-          ),
-        },
+          )],
       ];
-      for (const sub of fresh) {
+      for (const [name, start] of fresh) {
+        // Started only now, so that it does not idle beside the other one's soak.
+        const sub: Subject = { name, target: await start() };
+        stops.push(() => sub.target.proc.stop());
         await measure({ ...ctx, seconds: 3 }, { ...SOAK, id: "soak_warmup", connections: 64 }, sub);
         const m = await soak(ctx, SOAK, sub, soakSeconds);
         await sub.target.proc.stop();

@@ -23,17 +23,23 @@ const lastWindows = new Map<string, { from: number; until: number; windows: Quot
 
 /** Computes the quota windows that contain `instant` in `timeZone`. */
 export function windowsAt(instant: Temporal.Instant, timeZone: string): QuotaWindows {
+  return dayOf(instant, timeZone).windows;
+}
+
+/** The day that contains `instant` in `timeZone`: its windows and where it starts and ends. */
+function dayOf(instant: Temporal.Instant, timeZone: string) {
   const ms = instant.epochMilliseconds;
   const last = lastWindows.get(timeZone);
-  if (last && ms >= last.from && ms < last.until) return last.windows;
+  if (last && ms >= last.from && ms < last.until) return last;
   const windows = computeWindows(instant, timeZone);
   const from = Temporal.PlainDate.from(windows.day).toZonedDateTime({ timeZone }).toInstant();
-  lastWindows.set(timeZone, {
+  const day = {
     from: from.epochMilliseconds,
     until: windows.dayResetAt.epochMilliseconds,
     windows: Object.freeze(windows),
-  });
-  return windows;
+  };
+  lastWindows.set(timeZone, day);
+  return day;
 }
 
 function computeWindows(instant: Temporal.Instant, timeZone: string): QuotaWindows {
@@ -71,17 +77,16 @@ export function requestWindows(instant: Temporal.Instant, timeZone: string): Req
   const last = lastRequestWindows.get(timeZone);
   if (last && ms >= last.from && ms < last.until) return last.windows;
   const minuteStart = ms - (((ms % 60_000) + 60_000) % 60_000);
-  const day = windowsAt(instant, timeZone);
+  const day = dayOf(instant, timeZone);
   const windows: RequestWindows = Object.freeze({
-    ...day,
+    ...day.windows,
     minute: new Date(minuteStart).toISOString().slice(0, 16),
     minuteResetAt: Temporal.Instant.fromEpochMilliseconds(minuteStart + 60_000),
   });
-  // windowsAt just cached this day's range: the answer holds where it and the minute overlap.
-  const dayRange = lastWindows.get(timeZone)!;
+  // The answer holds where its minute and its day overlap.
   lastRequestWindows.set(timeZone, {
-    from: Math.max(minuteStart, dayRange.from),
-    until: Math.min(minuteStart + 60_000, dayRange.until),
+    from: Math.max(minuteStart, day.from),
+    until: Math.min(minuteStart + 60_000, day.until),
     windows,
   });
   return windows;
