@@ -12,6 +12,7 @@
  */
 import type { Deps } from "../deps.ts";
 import { fetchFailureDetail } from "../core/fetch_failure.ts";
+import { DeadlineQueue } from "../core/deadlines.ts";
 import { GatewayStopping } from "../core/inflight.ts";
 import type { Outcome } from "../core/settlement.ts";
 import {
@@ -36,6 +37,15 @@ const JSON_BODY = { "content-type": "application/json" } as const;
 
 /** Raised when Ollama sends no response headers within UPSTREAM_CONNECT_TIMEOUT. */
 class UpstreamTimeout extends Error {}
+
+/** The attempts' header deadlines, one queue per timeout length (one per gateway in practice). */
+const headerDeadlines = new Map<number, DeadlineQueue>();
+
+function headerDeadlinesOf(ms: number): DeadlineQueue {
+  let queue = headerDeadlines.get(ms);
+  if (!queue) headerDeadlines.set(ms, queue = new DeadlineQueue(ms));
+  return queue;
+}
 
 /** The client left before Ollama answered: the response goes nowhere (499 in the log). */
 export class ClientGone extends ProxyError {
@@ -203,10 +213,8 @@ async function attemptOn(
   signal.addEventListener("abort", follow, { once: true });
   if (signal.aborted) follow();
   // Model loading can take minutes, so the wait for response headers is long but bounded.
-  const headerTimer = setTimeout(
-    () => controller.abort(new UpstreamTimeout()),
-    deps.config.upstreamConnectTimeoutMs,
-  );
+  const deadlines = headerDeadlinesOf(deps.config.upstreamConnectTimeoutMs);
+  const headerDeadline = deadlines.start(() => controller.abort(new UpstreamTimeout()));
   try {
     const response = await fetch(upstream.url + request.route.path, {
       method: "POST",
@@ -223,7 +231,7 @@ async function attemptOn(
     }
     return { end: { kind: "unreachable" }, error: err };
   } finally {
-    clearTimeout(headerTimer);
+    deadlines.cancel(headerDeadline);
   }
 }
 
