@@ -16,6 +16,7 @@ import {
 } from "./postgres_connect.ts";
 import {
   addInFlight,
+  ApiKeyMemo,
   AUDIT_SQL,
   auditDifferences,
   delegationToJson,
@@ -310,6 +311,8 @@ export class PostgresStore implements Store {
   #settleLoop: Promise<void> | null = null;
   /** Refusal rows this process may still log per key this minute. */
   #refusalCap = new RefusalLogCap();
+  /** Admission's keys, rebuilt only when their row changed. */
+  #admittedKeys = new ApiKeyMemo();
   /** Refused model names this process still counts by name per key this bucket. */
   #refusedModels = new RefusedModelCap();
 
@@ -664,7 +667,7 @@ export class PostgresStore implements Store {
            WHERE member_id = ANY(${memberIds}::bigint[]) AND state = 'pending'
            GROUP BY member_id`,
       ]);
-      const keys = new Map(keyRows.map((r) => [Number(r.id), toApiKey(r)]));
+      const keys = new Map(keyRows.map((r) => [Number(r.id), this.#admittedKeys.of(r)]));
       const groups = new Map(groupRows.map((r) => [Number(r.id), toGroup(r)]));
       const members = new Map(memberRows.map((r) => [Number(r.id), toMember(r)]));
       const snapshots = snapshotsFromRows(counterRows, w);

@@ -106,6 +106,39 @@ export function toApiKey(row: Record<string, unknown>): ApiKey {
   };
 }
 
+/**
+ * ApiKeys of rows read again and again (admission reads its key's row inside every
+ * transaction): the ApiKey built from a row is reused, frozen, while the row reads the same.
+ */
+export class ApiKeyMemo {
+  #byId = new Map<number, { row: Record<string, unknown>; key: ApiKey }>();
+
+  /** The ApiKey of `row`: the one built before when every column reads the same, else a new one. */
+  of(row: Record<string, unknown>): ApiKey {
+    const id = Number(row.id);
+    const seen = this.#byId.get(id);
+    if (seen && sameColumns(seen.row, row)) return seen.key;
+    const key = Object.freeze(toApiKey(row));
+    if (this.#byId.size >= API_KEY_MEMO_MAX) this.#byId.clear();
+    this.#byId.set(id, { row, key });
+    return key;
+  }
+}
+
+/** Keys remembered at most; a full memo starts over rather than tracking recency. */
+const API_KEY_MEMO_MAX = 10_000;
+
+/** Whether two rows of the same statement hold the same values (timestamps by their time). */
+function sameColumns(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  for (const column in b) {
+    const x = a[column], y = b[column];
+    if (x === y) continue;
+    if (x instanceof Date && y instanceof Date && x.getTime() === y.getTime()) continue;
+    return false;
+  }
+  return true;
+}
+
 /** Converts a row of key_groups. */
 export function toGroup(row: Record<string, unknown>): Group {
   return {

@@ -11,6 +11,7 @@ import { DATABASE_URL_FORMS } from "../core/config.ts";
 import { sqliteMigrations } from "./migrations/sqlite.ts";
 import {
   addInFlight,
+  ApiKeyMemo,
   AUDIT_SQL,
   auditDifferences,
   delegationToJson,
@@ -226,6 +227,9 @@ export class SqliteStore implements Store {
 
   /** False only in the benchmark's "before" run (bench/analytics.ts): no rollup writes. */
   #writeRollups: boolean;
+
+  /** Admission's keys, rebuilt only when their row changed. */
+  #admittedKeys = new ApiKeyMemo();
 
   /** The worker checkpointing this file's WAL (null: in memory, or autocheckpoint kept). */
   #checkpointer: SqliteCheckpointer | null = null;
@@ -837,7 +841,7 @@ export class SqliteStore implements Store {
         start.keyId,
       );
       if (!keyRow) return { kind: "missing" };
-      const key = toApiKey(keyRow);
+      const key = this.#admittedKeys.of(keyRow);
       const groupRow = key.group_id === null
         ? undefined
         : this.#get("SELECT * FROM key_groups WHERE id = ?", key.group_id);
