@@ -87,24 +87,22 @@ export class RollupBatch {
 
   /** Adds `inc` to the row of `key`. */
   add(key: RollupKey, inc: RollupIncrement): void {
-    const at = [
-      key.keyId,
-      key.bucket,
-      key.model,
-      key.route,
-      key.groupId,
-      key.memberId,
-      key.upstream,
-    ]
-      .join("\u0000");
+    this.#addAt(
+      `${key.keyId}\u0000${key.bucket}\u0000${key.model}\u0000${key.route}\u0000${key.groupId}\u0000${key.memberId}\u0000${key.upstream}`,
+      key,
+      inc,
+    );
+  }
+
+  /** Adds every row of another batch into this one (its row keys are not computed again). */
+  merge(other: RollupBatch): void {
+    for (const [at, { key, inc }] of other.rows) this.#addAt(at, key, inc);
+  }
+
+  #addAt(at: string, key: RollupKey, inc: RollupIncrement): void {
     const row = this.rows.get(at);
     if (row) addInto(row.inc, inc);
     else this.rows.set(at, { key, inc: [...inc] });
-  }
-
-  /** Adds every row of another batch into this one. */
-  merge(other: RollupBatch): void {
-    for (const { key, inc } of other.rows.values()) this.add(key, inc);
   }
 
   /** The rows in primary-key order (the lock order on PostgreSQL). */
