@@ -13,6 +13,9 @@ export interface Deadline {
   readonly onExpire: () => void;
 }
 
+/** The longest delay a timer takes. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 /** Deadlines of `ms` each, expiring in the order they were set. */
 export class DeadlineQueue {
   readonly #ms: number;
@@ -44,7 +47,12 @@ export class DeadlineQueue {
   }
 
   #arm(at: number): void {
-    const timer = setTimeout(this.#fire, Math.max(0, at - this.#now()));
+    // Node-style timers take at most 2^31 - 1 ms and turn a longer delay into 1 ms: a longer
+    // deadline is reached in several arms instead.
+    const timer = setTimeout(
+      this.#fire,
+      Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(at - this.#now()))),
+    );
     // Pending deadlines must not keep a stopping process alive; what they guard (a fetch)
     // holds the event loop by itself.
     Deno.unrefTimer(timer);
@@ -56,13 +64,19 @@ export class DeadlineQueue {
     const now = this.#now();
     for (const d of this.#live) {
       // Insertion order is expiry order: the first one not due yet is where the timer goes.
-      if (d.at > now) return this.#arm(d.at);
+      if (d.at > now) {
+        // A callback may have started a deadline, and armed the timer for it, already.
+        if (this.#timer === undefined) this.#arm(d.at);
+        return;
+      }
       this.#live.delete(d);
       try {
         d.onExpire();
       } catch {
-        // An expiry callback aborts a controller; should one throw, the others must still run
-        // and the timer must still be re-armed.
+        // An expiry callback aborts a controller, which does not throw (listeners' errors are
+        // reported by the event target). Should one throw all the same, the other deadlines
+        // must still expire and the timer be armed again, and an error thrown out of a timer
+        // would end the process: it is dropped here.
       }
     }
   };

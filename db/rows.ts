@@ -118,7 +118,17 @@ export class ApiKeyMemo {
     const id = Number(row.id);
     const seen = this.#byId.get(id);
     if (seen && sameColumns(seen.row, row)) return seen.key;
-    const key = Object.freeze(toApiKey(row));
+    const key = toApiKey(row);
+    // Shared by every request of the key from now on: nothing of it may be changed in place.
+    const d = key.delegation;
+    if (d) {
+      for (const l of d.member_limits) Object.freeze(l);
+      Object.freeze(d.member_limits);
+      Object.freeze(d.trusted_peers);
+      Object.freeze(d.headers);
+      Object.freeze(d);
+    }
+    Object.freeze(key);
     if (this.#byId.size >= API_KEY_MEMO_MAX) this.#byId.clear();
     this.#byId.set(id, { row, key });
     return key;
