@@ -92,8 +92,8 @@ export function scopesNeed(
   scopes: ReadonlyArray<{ policy: Policy }>,
   what: { window?: "minute"; metric?: "concurrent" },
 ): boolean {
-  // Loops, not nested `some` callbacks: closures made per call were compiled again by V8 after
-  // every major GC (bench/README.md, round eight), and admission asks this for every request.
+  // Loops, not nested `some` callbacks: closures made per call were compiled again and again by
+  // V8 under load (bench/README.md, round eight), and admission asks this for every request.
   for (const s of scopes) {
     for (const l of s.policy.limits) {
       if (
