@@ -19,18 +19,16 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 /** Deadlines of `ms` each, expiring in the order they were set. */
 export class DeadlineQueue {
   readonly #ms: number;
-  readonly #now: () => number;
   readonly #live = new Set<Deadline>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(ms: number, now: () => number = () => performance.now()) {
+  constructor(ms: number) {
     this.#ms = ms;
-    this.#now = now;
   }
 
   /** Calls `onExpire` once `ms` have passed, unless cancelled before. */
   start(onExpire: () => void): Deadline {
-    const d: Deadline = { at: this.#now() + this.#ms, onExpire };
+    const d: Deadline = { at: performance.now() + this.#ms, onExpire };
     this.#live.add(d);
     if (this.#timer === undefined) this.#arm(d.at);
     return d;
@@ -51,7 +49,7 @@ export class DeadlineQueue {
     // deadline is reached in several arms instead.
     const timer = setTimeout(
       this.#fire,
-      Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(at - this.#now()))),
+      Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(at - performance.now()))),
     );
     // Pending deadlines must not keep a stopping process alive; what they guard (a fetch)
     // holds the event loop by itself.
@@ -61,7 +59,7 @@ export class DeadlineQueue {
 
   #fire = (): void => {
     this.#timer = undefined;
-    const now = this.#now();
+    const now = performance.now();
     for (const d of this.#live) {
       // Insertion order is expiry order: the first one not due yet is where the timer goes.
       if (d.at > now) {
