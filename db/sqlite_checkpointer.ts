@@ -11,15 +11,16 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { CheckpointCommand, CheckpointReport } from "./sqlite_checkpoint_worker.ts";
 
-/** How often the worker checkpoints (ms). */
-const DEFAULT_INTERVAL_MS = 25;
+/**
+ * How often the worker checkpoints (ms). A checkpoint's cost is mostly fixed (the WAL's sync,
+ * the database file's sync, its index read), not per page: every 25 ms it took 11–21 µs of CPU
+ * per request (bench/threads.ts, c64 and c1), every 200 ms 3–5 µs. The interval is also how
+ * long a commit waits for its WAL to be synced: with `synchronous = NORMAL` a power loss (not a
+ * crash of the process) can undo the commits of the last interval.
+ */
+const DEFAULT_INTERVAL_MS = 200;
 /** WAL frames (pages) past which the WAL is started over (catchUp): about 16 MiB. */
 const DEFAULT_RESTART_FRAMES = 4096;
-/**
- * Transactions after which, with no report from the worker (starved of CPU, or stuck), the
- * connection catches up on its own: ~9 frames each, about DEFAULT_RESTART_FRAMES.
- */
-const COMMITS_WITHOUT_REPORT = 500;
 /** How long stop() waits for the worker's last checkpoint before terminating it. */
 const STOP_TIMEOUT_MS = 2_000;
 
@@ -36,12 +37,21 @@ export class SqliteCheckpointer {
   /** The WAL is long: the connection should catch up between two transactions (catchUp). */
   restartDue = false;
   #commitsSinceReport = 0;
+  /**
+   * Transactions after which, with no report from the worker (starved of CPU, or stuck), the
+   * connection catches up on its own: half the restart point, as a transaction writes one frame
+   * or more. It must stay well above the transactions of one interval: at one connection a
+   * gateway commits ~2,800 a second (560 in 200 ms), and a healthy worker's copying would
+   * otherwise move to the event loop.
+   */
+  #commitsWithoutReport: number;
   /** A catchUp() is already scheduled: the next commits schedule none. */
   #catchUpScheduled = false;
 
-  private constructor(worker: Worker, db: DatabaseSync) {
+  private constructor(worker: Worker, db: DatabaseSync, restartFrames: number) {
     this.#worker = worker;
     this.#db = db;
+    this.#commitsWithoutReport = Math.max(1, Math.ceil(restartFrames / 2));
   }
 
   /** Turns autocheckpoint off on `db` and starts the worker on the same file. */
@@ -53,7 +63,8 @@ export class SqliteCheckpointer {
     const worker = new Worker(new URL("./sqlite_checkpoint_worker.ts", import.meta.url).href, {
       type: "module",
     });
-    const c = new SqliteCheckpointer(worker, db);
+    const restartFrames = options.restartFrames ?? DEFAULT_RESTART_FRAMES;
+    const c = new SqliteCheckpointer(worker, db, restartFrames);
     worker.onmessage = (e: MessageEvent<CheckpointReport>) => c.#report(e.data);
     worker.onerror = (e) => {
       e.preventDefault();
@@ -65,7 +76,7 @@ export class SqliteCheckpointer {
       kind: "start",
       path,
       intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS,
-      restartFrames: options.restartFrames ?? DEFAULT_RESTART_FRAMES,
+      restartFrames,
     };
     worker.postMessage(cmd);
     return c;
@@ -85,7 +96,7 @@ export class SqliteCheckpointer {
    * (once until it ran).
    */
   committed(): boolean {
-    if (++this.#commitsSinceReport >= COMMITS_WITHOUT_REPORT) this.restartDue = true;
+    if (++this.#commitsSinceReport >= this.#commitsWithoutReport) this.restartDue = true;
     if (!this.restartDue || this.#catchUpScheduled) return false;
     this.#catchUpScheduled = true;
     return true;

@@ -5,7 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { openSqliteStore } from "../../db/sqlite.ts";
+import { SqliteCheckpointer } from "../../db/sqlite_checkpointer.ts";
 import type { Store } from "../../core/store.ts";
 import { ASK, newKey, NOW_MS, start } from "../support/admissions.ts";
 
@@ -74,8 +76,12 @@ Deno.test("[sqlite] the WAL stays bounded under steady writes with autocheckpoin
 Deno.test("[sqlite] the WAL stays bounded even when the worker never reports", async () => {
   const dir = Deno.makeTempDirSync();
   const path = `${dir}/starved.db`;
-  // The worker's first tick is far away: as if it got no CPU. The connection catches up alone.
-  const store = openSqliteStore(`sqlite:///${path}`, { checkpointIntervalMs: 3_600_000 });
+  // The worker's first tick is far away: as if it got no CPU. The connection catches up alone
+  // (after restartFrames / 2 transactions: 128 here).
+  const store = openSqliteStore(`sqlite:///${path}`, {
+    checkpointIntervalMs: 3_600_000,
+    checkpointRestartFrames: 256,
+  });
   try {
     await store.migrate();
     const key = await store.createKey(newKey());
@@ -84,6 +90,24 @@ Deno.test("[sqlite] the WAL stays bounded even when the worker never reports", a
     assert.ok(size < 32 * 1024 * 1024, `the WAL reached ${size} bytes`);
   } finally {
     await store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("[sqlite] one interval's commits at one connection leave the copying to the worker", async () => {
+  const dir = Deno.makeTempDirSync();
+  const db = new DatabaseSync(`${dir}/interval.db`);
+  db.exec("PRAGMA journal_mode = WAL");
+  const checkpointer = SqliteCheckpointer.start(db, `${dir}/interval.db`);
+  try {
+    // One connection commits ~2,800 transactions a second: 560 in one 200 ms interval, all
+    // before the worker's next report. None of them may hand its copying to the event loop.
+    const due = Array.from({ length: 700 }, () => checkpointer.committed()).filter(Boolean);
+    assert.equal(due.length, 0);
+    assert.equal(checkpointer.restartDue, false);
+  } finally {
+    await checkpointer.stop();
+    db.close();
     Deno.removeSync(dir, { recursive: true });
   }
 });
