@@ -549,6 +549,20 @@ for (const dialect of testDialects()) {
       );
     }));
 
+  Deno.test(`[${dialect}] the month counts today's requests once, not twice`, () =>
+    withStore(dialect, async (store) => {
+      const key = await store.createKey(newKey({ monthly_request_limit: 4 }));
+      admittedId(await admit(store, key.id, JAN_14));
+      admittedId(await admit(store, key.id));
+      admittedId(await admit(store, key.id));
+      // One earlier day and two today: three of four, so a fourth fits, and exactly fits.
+      const fourth = await admit(store, key.id);
+      assert.equal(fourth.kind === "admitted" && fourth.decision.quota.requests?.remaining, 0);
+      const usage = (await store.usageByOwner("key", JAN_15)).get(key.id);
+      assert.equal(usage?.today.requests, 3);
+      assert.equal(usage?.month.requests, 4);
+    }));
+
   Deno.test(`[${dialect}] a per-minute request limit counts one minute, exactly`, () =>
     withStore(dialect, async (store, url) => {
       const key = await store.createKey(newKey({ requests_per_minute: 3 }));
