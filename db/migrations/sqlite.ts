@@ -4,6 +4,7 @@ import { SQLITE_V7 } from "./v7_refusals.ts";
 import { SQLITE_V8 } from "./v8_canonical_models.ts";
 import { V9_OWNER_PENDING_INDEXES } from "./v9_owner_pending_indexes.ts";
 import { LEDGER_INDEX_MIGRATIONS } from "./ledger_indexes.ts";
+import { SQLITE_V12 } from "./v12_counters_without_rowid.ts";
 
 /** Numbered SQLite migrations; append only, never edit an applied one. */
 export const sqliteMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -228,4 +229,10 @@ UPDATE usage_day_all AS u SET refused_logged = l.n
   },
   // 10 and 11 (db/migrations/ledger_indexes.ts), the same in both dialects.
   ...LEDGER_INDEX_MIGRATIONS,
+  {
+    version: 12,
+    name: "usage counters stored in their primary key's b-tree (WITHOUT ROWID)",
+    // Frozen text (db/migrations/v12_counters_without_rowid.ts); SQLite only.
+    sql: SQLITE_V12,
+  },
 ];
