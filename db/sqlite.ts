@@ -120,6 +120,8 @@ export interface StoreOptions {
   checkpointIntervalMs?: number;
   /** WAL frames past which the WAL is started over (tests lower it). */
   checkpointRestartFrames?: number;
+  /** How long without a report makes the worker silent (ms; default two intervals; tests). */
+  checkpointSilentAfterMs?: number;
 }
 
 const COUNTER_PLACEHOLDERS = ROLLUP_COLUMNS.map(() => "?").join(", ");
@@ -248,6 +250,7 @@ export class SqliteStore implements Store {
       this.#checkpointer = SqliteCheckpointer.start(db, path, {
         intervalMs: options.checkpointIntervalMs,
         restartFrames: options.checkpointRestartFrames,
+        silentAfterMs: options.checkpointSilentAfterMs,
       });
     }
   }

@@ -14,13 +14,19 @@ import type { CheckpointCommand, CheckpointReport } from "./sqlite_checkpoint_wo
 /**
  * How often the worker checkpoints (ms). A checkpoint's cost is mostly fixed (the WAL's sync,
  * the database file's sync, its index read), not per page: every 25 ms it took 11–21 µs of CPU
- * per request (bench/threads.ts, c64 and c1), every 200 ms 3–5 µs. The interval is also how
- * long a commit waits for its WAL to be synced: with `synchronous = NORMAL` a power loss (not a
- * crash of the process) can undo the commits of the last interval.
+ * per request (bench/threads.ts, c64 and c1), every 200 ms 3–5 µs. With `synchronous = NORMAL`
+ * a commit reaches the disk with the checkpoint that copies it (the WAL is synced first), so
+ * the interval is also about how much a power loss (not a crash of the process) can undo:
+ * normally the last 0.2 s, longer while another connection's read holds the checkpoint back.
  */
 const DEFAULT_INTERVAL_MS = 200;
 /** WAL frames (pages) past which the WAL is started over (catchUp): about 16 MiB. */
 const DEFAULT_RESTART_FRAMES = 4096;
+/**
+ * Transactions without a report from the worker after which the connection may catch up on its
+ * own (committed()): ~6 frames each at one connection, about 12 MiB of WAL.
+ */
+const COMMITS_WITHOUT_REPORT = 500;
 /** How long stop() waits for the worker's last checkpoint before terminating it. */
 const STOP_TIMEOUT_MS = 2_000;
 
@@ -38,33 +44,32 @@ export class SqliteCheckpointer {
   restartDue = false;
   #commitsSinceReport = 0;
   /**
-   * Transactions after which, with no report from the worker (starved of CPU, or stuck), the
-   * connection catches up on its own: half the restart point, as a transaction writes one frame
-   * or more. It must stay well above the transactions of one interval: at one connection a
-   * gateway commits ~2,800 a second (560 in 200 ms), and a healthy worker's copying would
-   * otherwise move to the event loop.
+   * When the first transaction after the worker's last report committed (performance.now()):
+   * a healthy worker reports it within one interval, however long it had nothing to copy.
    */
-  #commitsWithoutReport: number;
+  #unreportedSinceMs = 0;
+  /** How long without a report makes the worker silent (see committed()). */
+  #silentAfterMs: number;
   /** A catchUp() is already scheduled: the next commits schedule none. */
   #catchUpScheduled = false;
 
-  private constructor(worker: Worker, db: DatabaseSync, restartFrames: number) {
+  private constructor(worker: Worker, db: DatabaseSync, silentAfterMs: number) {
     this.#worker = worker;
     this.#db = db;
-    this.#commitsWithoutReport = Math.max(1, Math.ceil(restartFrames / 2));
+    this.#silentAfterMs = silentAfterMs;
   }
 
   /** Turns autocheckpoint off on `db` and starts the worker on the same file. */
   static start(
     db: DatabaseSync,
     path: string,
-    options: { intervalMs?: number; restartFrames?: number } = {},
+    options: { intervalMs?: number; restartFrames?: number; silentAfterMs?: number } = {},
   ): SqliteCheckpointer {
     const worker = new Worker(new URL("./sqlite_checkpoint_worker.ts", import.meta.url).href, {
       type: "module",
     });
-    const restartFrames = options.restartFrames ?? DEFAULT_RESTART_FRAMES;
-    const c = new SqliteCheckpointer(worker, db, restartFrames);
+    const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+    const c = new SqliteCheckpointer(worker, db, options.silentAfterMs ?? 2 * intervalMs);
     worker.onmessage = (e: MessageEvent<CheckpointReport>) => c.#report(e.data);
     worker.onerror = (e) => {
       e.preventDefault();
@@ -75,8 +80,8 @@ export class SqliteCheckpointer {
     const cmd: CheckpointCommand = {
       kind: "start",
       path,
-      intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS,
-      restartFrames,
+      intervalMs,
+      restartFrames: options.restartFrames ?? DEFAULT_RESTART_FRAMES,
     };
     worker.postMessage(cmd);
     return c;
@@ -93,10 +98,17 @@ export class SqliteCheckpointer {
 
   /**
    * Counts one committed write transaction; true when the caller should schedule catchUp()
-   * (once until it ran).
+   * (once until it ran). A worker starved of CPU or stuck sends no report: after
+   * COMMITS_WITHOUT_REPORT transactions and two intervals since the first of them without one,
+   * the connection catches up on its own. Both, not either: one connection commits ~2,800 times a second (560 in one
+   * interval), and a healthy worker's copying must not move to the event loop.
    */
   committed(): boolean {
-    if (++this.#commitsSinceReport >= this.#commitsWithoutReport) this.restartDue = true;
+    if (++this.#commitsSinceReport === 1) this.#unreportedSinceMs = performance.now();
+    if (
+      this.#commitsSinceReport >= COMMITS_WITHOUT_REPORT &&
+      performance.now() - this.#unreportedSinceMs >= this.#silentAfterMs
+    ) this.restartDue = true;
     if (!this.restartDue || this.#catchUpScheduled) return false;
     this.#catchUpScheduled = true;
     return true;

@@ -9,8 +9,10 @@
  * day's row in the table (one b-tree descent per day), and every new row (a key's first request
  * of a day, of a minute) wrote a page of each. WITHOUT ROWID stores the rows in the primary
  * key's own b-tree, so an owner's days lie side by side: on a copy with 1,000 keys and 30 days
- * of counters the admission's month read took 18 µs before and 10 after, and the file half the
- * pages. PostgreSQL keeps its heap table: its counters read is one batched statement.
+ * of counters the admission's month read took 18 µs before and 10 after, and a new database's
+ * file half the pages (here the old table's pages stay free in the file until a VACUUM).
+ * PostgreSQL keeps its heap table: its counters read is one batched statement. Versions are
+ * numbered per dialect: PostgreSQL has no 12, and a migration for both takes each one's next.
  */
 export const SQLITE_V12 = `
 CREATE TABLE usage_counters_clustered (
