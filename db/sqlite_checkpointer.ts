@@ -100,8 +100,9 @@ export class SqliteCheckpointer {
    * Counts one committed write transaction; true when the caller should schedule catchUp()
    * (once until it ran). A worker starved of CPU or stuck sends no report: after
    * COMMITS_WITHOUT_REPORT transactions and two intervals since the first of them without one,
-   * the connection catches up on its own. Both, not either: one connection commits ~2,800 times a second (560 in one
-   * interval), and a healthy worker's copying must not move to the event loop.
+   * the connection catches up on its own. Both, not either: one connection commits ~2,800
+   * times a second (560 in one interval), and a healthy worker's copying must not move to the
+   * event loop.
    */
   committed(): boolean {
     if (++this.#commitsSinceReport === 1) this.#unreportedSinceMs = performance.now();
